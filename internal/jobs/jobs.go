@@ -1,0 +1,212 @@
+// Package jobs runs carnet's durable background jobs on River (riverqueue.com), in the same
+// database as the data, so that a job is queued in the transaction of the change that calls
+// for it and survives restarts: notifications, and the periodic sweep of the deadlines of
+// patient spaces. SQLite uses River's SQLite driver on the store's single writer connection;
+// PostgreSQL uses its database/sql driver in poll-only mode over the store's pool.
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/carnet-sante/carnet/internal/errs"
+	"github.com/carnet-sante/carnet/internal/notify"
+	"github.com/carnet-sante/carnet/internal/space"
+	"github.com/carnet-sante/carnet/internal/store"
+)
+
+func driver(db *store.DB) riverdriver.Driver[*sql.Tx] {
+	if db.Dialect() == store.SQLite {
+		return riversqlite.New(db.SQL())
+	}
+	return riverdatabasesql.New(db.SQL())
+}
+
+// Migrate applies River's own migrations (its tables live beside ours).
+func Migrate(ctx context.Context, db *store.DB) (int, error) {
+	m, err := rivermigrate.New(driver(db), &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return 0, fmt.Errorf("job queue migrations: %w", err)
+	}
+	res, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	if err != nil {
+		return 0, fmt.Errorf("job queue migrations: %w", err)
+	}
+	return len(res.Versions), nil
+}
+
+// SchemaVersion reports River's applied and latest migration versions.
+func SchemaVersion(ctx context.Context, db *store.DB) (current, latest int, err error) {
+	m, err := rivermigrate.New(driver(db), &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return 0, 0, err
+	}
+	all := m.AllVersions()
+	latest = all[len(all)-1].Version
+	existing, err := m.ExistingVersions(ctx)
+	if err != nil {
+		// No river_migration table yet: a new database.
+		return 0, latest, nil
+	}
+	if len(existing) > 0 {
+		current = existing[len(existing)-1].Version
+	}
+	return current, latest, nil
+}
+
+// CheckSchema refuses a job schema behind this binary.
+func CheckSchema(ctx context.Context, db *store.DB) error {
+	cur, latest, err := SchemaVersion(ctx, db)
+	if err != nil {
+		return err
+	}
+	if cur < latest {
+		return errs.E(errs.Unavailable, "the job queue schema is at version %d but this carnet needs version %d: run `carnet migrate` and start again", cur, latest)
+	}
+	return nil
+}
+
+// Config tunes the queue.
+type Config struct {
+	Workers       int           // concurrent jobs
+	SweepInterval time.Duration // how often deadlines are swept (default 1 minute)
+	PollInterval  time.Duration // how often new jobs are looked for (default 1 s)
+	Logger        *slog.Logger
+}
+
+// Deps are the services the workers call.
+type Deps struct {
+	Sender notify.Sender
+	Spaces *space.Service
+}
+
+// Queue inserts and works jobs.
+type Queue struct {
+	client *river.Client[*sql.Tx]
+	log    *slog.Logger
+}
+
+// New builds the queue over db and connects it to the store for transactional inserts. It
+// works nothing until Start.
+func New(db *store.DB, cfg Config, deps Deps) (*Queue, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 10
+	}
+	if cfg.SweepInterval <= 0 {
+		cfg.SweepInterval = time.Minute
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Second
+	}
+	workers := river.NewWorkers()
+	if deps.Sender != nil {
+		river.AddWorker(workers, &notifyWorker{sender: deps.Sender, log: cfg.Logger})
+	}
+	var periodic []*river.PeriodicJob
+	if deps.Spaces != nil {
+		river.AddWorker(workers, &sweepWorker{spaces: deps.Spaces, log: cfg.Logger})
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(cfg.SweepInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return SweepArgs{}, nil },
+			&river.PeriodicJobOpts{ID: "space-sweep", RunOnStart: true}))
+	}
+	client, err := river.NewClient(driver(db), &river.Config{
+		Logger:            cfg.Logger.With("component", "jobs"),
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		Workers:           workers,
+		PeriodicJobs:      periodic,
+		PollOnly:          true, // LISTEN/NOTIFY needs a dedicated pgx connection; polling is enough here
+		FetchPollInterval: cfg.PollInterval,
+		MaxAttempts:       12, // with River's backoff, about a day and a half of retries
+	})
+	if err != nil {
+		return nil, fmt.Errorf("job queue: %w", err)
+	}
+	q := &Queue{client: client, log: cfg.Logger}
+	db.SetJobInserter(q)
+	return q, nil
+}
+
+// InsertTx queues job inside tx.
+func (q *Queue) InsertTx(ctx context.Context, tx *sql.Tx, job store.Job) error {
+	args, ok := job.(river.JobArgs)
+	if !ok {
+		return errs.E(errs.Internal, "job %T is not insertable", job)
+	}
+	_, err := q.client.InsertTx(ctx, tx, args, nil)
+	return err
+}
+
+// Start starts working jobs.
+func (q *Queue) Start(ctx context.Context) error { return q.client.Start(ctx) }
+
+// Stop lets running jobs finish, until ctx ends; then cancels them.
+func (q *Queue) Stop(ctx context.Context) error {
+	err := q.client.Stop(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return q.client.StopAndCancel(cctx)
+	}
+	return err
+}
+
+// Client exposes River's client to tests and the admin (job listing).
+func (q *Queue) Client() *river.Client[*sql.Tx] { return q.client }
+
+type notifyWorker struct {
+	river.WorkerDefaults[notify.Job]
+	sender notify.Sender
+	log    *slog.Logger
+}
+
+func (w *notifyWorker) Work(ctx context.Context, job *river.Job[notify.Job]) error {
+	err := w.sender.Send(ctx, job.Args.Message)
+	if err == nil {
+		return nil
+	}
+	// Log the job and the error class only: the message names the patient.
+	w.log.Warn("notification not sent", "job", job.ID, "attempt", job.Attempt, "code", errs.CodeOf(err))
+	if errs.Is(err, errs.Invalid) {
+		return river.JobCancel(err) // permanent: retrying cannot help
+	}
+	return err
+}
+
+// SweepArgs runs the deadline sweep.
+type SweepArgs struct{}
+
+// Kind names the job.
+func (SweepArgs) Kind() string { return "space.sweep" }
+
+// InsertOpts: at most one sweep queued at a time.
+func (SweepArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStateRunning, rivertype.JobStateScheduled, rivertype.JobStateRetryable, rivertype.JobStatePending}}}
+}
+
+type sweepWorker struct {
+	river.WorkerDefaults[SweepArgs]
+	spaces *space.Service
+	log    *slog.Logger
+}
+
+func (w *sweepWorker) Work(ctx context.Context, job *river.Job[SweepArgs]) error {
+	rep, err := w.spaces.Sweep(ctx)
+	if rep.Opened+rep.Purged+rep.Failed > 0 {
+		w.log.Info("space deadlines swept", "opened", rep.Opened, "purged", rep.Purged, "failed", rep.Failed)
+	}
+	return err
+}

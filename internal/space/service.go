@@ -1,0 +1,362 @@
+package space
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/carnet-sante/carnet/internal/audit"
+	"github.com/carnet-sante/carnet/internal/clock"
+	"github.com/carnet-sante/carnet/internal/errs"
+	"github.com/carnet-sante/carnet/internal/identity"
+	"github.com/carnet-sante/carnet/internal/notify"
+)
+
+// Tx is what the service needs of a store transaction.
+type Tx interface {
+	audit.Appender
+	Enqueue(ctx context.Context, job interface{ Kind() string }) error
+
+	InsertPatient(ctx context.Context, p *Patient) error // Conflict if the INS exists
+	Patient(ctx context.Context, id int64) (Patient, error)
+	PatientByINS(ctx context.Context, matricule string) (Patient, error)
+	InsertSpace(ctx context.Context, s Space, activationHash string) error
+	Space(ctx context.Context, patientID int64) (Space, error)
+	// SaveSpace writes s if the stored version is s.Version, and bumps it; Conflict otherwise.
+	SaveSpace(ctx context.Context, s Space) error
+	ActivationHash(ctx context.Context, patientID int64) (string, error)
+	SetActivationHash(ctx context.Context, patientID int64, hash string) error
+	// DueSpaces lists spaces with a deadline (opening, purge) at or before now.
+	DueSpaces(ctx context.Context, now time.Time, limit int) ([]int64, error)
+	// PurgePatientData deletes everything held for the patient but the INS and the space row.
+	PurgePatientData(ctx context.Context, patientID int64, now time.Time) error
+
+	AddRepresentative(ctx context.Context, r Representative) error // Conflict if linked already
+	RemoveRepresentative(ctx context.Context, patientID, representativeID int64) error
+	Representatives(ctx context.Context, patientID int64) ([]Representative, error)
+	Represented(ctx context.Context, representativeID int64) ([]Representative, error)
+}
+
+// Store opens transactions.
+type Store interface {
+	UpdateSpaces(ctx context.Context, fn func(Tx) error) error
+	ViewSpaces(ctx context.Context, fn func(Tx) error) error
+}
+
+// Service runs the life of patient spaces.
+type Service struct {
+	store     Store
+	clock     clock.Clock
+	policy    Policy
+	publicURL string
+}
+
+// NewService returns the service. publicURL is where notices send people.
+func NewService(st Store, clk clock.Clock, p Policy, publicURL string) *Service {
+	return &Service{store: st, clock: clk, policy: p, publicURL: publicURL}
+}
+
+// By says who asks and through what channel.
+type By struct {
+	Actor   audit.Actor
+	Channel audit.Channel
+}
+
+func (s *Service) entry(by By, action string, patientID int64) audit.Entry {
+	return audit.Entry{At: s.clock.Now(), Actor: by.Actor, Channel: by.Channel, Action: action, PatientID: patientID, Object: "space"}
+}
+
+func (s *Service) do(ctx context.Context, e audit.Entry, act func(Tx, *audit.Entry) error) error {
+	return audit.Do(ctx, s.store.UpdateSpaces, e, act)
+}
+
+// NewSpace is what the operator gives to create a space.
+type NewSpace struct {
+	Patient Patient
+	// Representatives: for a minor, the parents (their own spaces must exist).
+	Representatives []NewRepresentative
+}
+
+// NewRepresentative names a representative by INS.
+type NewRepresentative struct {
+	INS  string
+	Role Role
+}
+
+// Created is the result of Create. ActivationCode is shown once (it is in the notice) and
+// stored only as a hash.
+type Created struct {
+	Patient        Patient
+	Space          Space
+	ActivationCode string
+}
+
+// Create creates a person's space: pending until the end of the opt-out period, with a notice
+// queued to the person (or, for a minor, to the representatives).
+func (s *Service) Create(ctx context.Context, by By, n NewSpace) (Created, error) {
+	now := s.clock.Now()
+	p := n.Patient
+	p.CreatedAt = now
+	if err := p.Validate(now); err != nil {
+		return Created{}, err
+	}
+	minor := p.AgeAt(now) < s.policy.MajorityAge
+	code, hash, err := newActivationCode()
+	if err != nil {
+		return Created{}, err
+	}
+	var out Created
+	err = s.do(ctx, s.entry(by, "space.create", 0), func(tx Tx, e *audit.Entry) error {
+		if err := tx.InsertPatient(ctx, &p); err != nil {
+			return err
+		}
+		e.PatientID = p.ID
+		sp := New(p.ID, now, s.policy)
+		if err := tx.InsertSpace(ctx, sp, hash); err != nil {
+			return err
+		}
+		var recipients []Patient
+		for _, r := range n.Representatives {
+			rep, err := s.linkRepresentative(ctx, tx, by, p, r, minor, now)
+			if err != nil {
+				return err
+			}
+			recipients = append(recipients, rep)
+		}
+		if len(recipients) == 0 {
+			recipients = []Patient{p}
+		}
+		for _, to := range recipients {
+			if to.Email == "" {
+				continue // postal notice: the operator's print run (see README, "notices")
+			}
+			id := fmt.Sprintf("notice-create-%d-%d", p.ID, to.ID)
+			name := p.GivenNames
+			if first, _, ok := strings.Cut(p.GivenNames, " "); ok {
+				name = first
+			}
+			m := creationNotice(to.Email, name, code, s.publicURL, sp.OpensAt, to.ID != p.ID, id)
+			m.Date = now
+			if err := tx.Enqueue(ctx, notify.Job{Message: m}); err != nil {
+				return err
+			}
+		}
+		out = Created{Patient: p, Space: sp, ActivationCode: code}
+		return nil
+	})
+	return out, err
+}
+
+func (s *Service) linkRepresentative(ctx context.Context, tx Tx, by By, p Patient, r NewRepresentative, minor bool, now time.Time) (Patient, error) {
+	if !ValidRole(r.Role) {
+		return Patient{}, errs.E(errs.Invalid, "unknown representative role %q (parent, guardian or curator)", r.Role)
+	}
+	if r.Role == Parent && !minor {
+		return Patient{}, errs.E(errs.Invalid, "a parent represents a minor; an adult is represented by a guardian or curator")
+	}
+	ins, err := identity.ParseINS(r.INS)
+	if err != nil {
+		return Patient{}, err
+	}
+	rep, err := tx.PatientByINS(ctx, ins.Matricule)
+	if err != nil {
+		return Patient{}, fmt.Errorf("representative: %w", err)
+	}
+	if rep.ID == p.ID {
+		return Patient{}, errs.E(errs.Invalid, "a person cannot be their own representative")
+	}
+	if rep.AgeAt(now) < s.policy.MajorityAge {
+		return Patient{}, errs.E(errs.Invalid, "a representative must be of age")
+	}
+	if err := tx.AddRepresentative(ctx, Representative{PatientID: p.ID, RepresentativeID: rep.ID, Role: r.Role, Since: now}); err != nil {
+		return Patient{}, err
+	}
+	return rep, nil
+}
+
+// newActivationCode returns a code of 60 random bits in groups of four (easy to type from a
+// letter), and its hash. The code is high-entropy, so a plain SHA-256 is enough to keep a
+// copy of the database from revealing it.
+func newActivationCode() (code, hash string, err error) {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", fmt.Errorf("activation code: %w", err)
+	}
+	raw := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b)[:12]
+	code = raw[0:4] + "-" + raw[4:8] + "-" + raw[8:12]
+	return code, hashCode(code), nil
+}
+
+func hashCode(code string) string {
+	norm := strings.ToUpper(strings.NewReplacer("-", "", " ", "").Replace(strings.TrimSpace(code)))
+	h := sha256.Sum256([]byte("carnet-activation:" + norm))
+	return hex.EncodeToString(h[:])
+}
+
+// Activate opens (or marks activated) the space of the person holding the notice's code.
+func (s *Service) Activate(ctx context.Context, by By, ins identity.INS, code string) (Space, error) {
+	var out Space
+	err := s.do(ctx, s.entry(by, "space.activate", 0), func(tx Tx, e *audit.Entry) error {
+		p, err := tx.PatientByINS(ctx, ins.Matricule)
+		if err != nil {
+			return errs.E(errs.Forbidden, "this INS and activation code do not match")
+		}
+		e.PatientID = p.ID
+		want, err := tx.ActivationHash(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(hashCode(code))) != 1 {
+			return errs.E(errs.Forbidden, "this INS and activation code do not match")
+		}
+		sp, err := tx.Space(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		if out, err = sp.Activate(s.clock.Now()); err != nil {
+			return err
+		}
+		if err := tx.SaveSpace(ctx, out); err != nil {
+			return err
+		}
+		out.Version++
+		return tx.SetActivationHash(ctx, p.ID, "") // a code serves once
+	})
+	return out, err
+}
+
+// transition loads a space, applies change, saves it, and traces the action.
+func (s *Service) transition(ctx context.Context, by By, action string, patientID int64, change func(Space, time.Time) (Space, error), after func(Tx, Patient, Space) error) (Space, error) {
+	var out Space
+	err := s.do(ctx, s.entry(by, action, patientID), func(tx Tx, _ *audit.Entry) error {
+		sp, err := tx.Space(ctx, patientID)
+		if err != nil {
+			return err
+		}
+		if out, err = change(sp, s.clock.Now()); err != nil {
+			return err
+		}
+		if err := tx.SaveSpace(ctx, out); err != nil {
+			return err
+		}
+		out.Version++
+		if after == nil {
+			return nil
+		}
+		p, err := tx.Patient(ctx, patientID)
+		if err != nil {
+			return err
+		}
+		return after(tx, p, out)
+	})
+	return out, err
+}
+
+// Oppose records the person's objection during the opt-out period.
+func (s *Service) Oppose(ctx context.Context, by By, patientID int64) (Space, error) {
+	return s.transition(ctx, by, "space.oppose", patientID, Space.Oppose, nil)
+}
+
+// Close closes the space; with deletion, its data go within the deletion delay instead of
+// after the archive period.
+func (s *Service) Close(ctx context.Context, by By, patientID int64, deletion bool) (Space, error) {
+	action := "space.close"
+	if deletion {
+		action = "space.close_and_delete"
+	}
+	return s.transition(ctx, by, action, patientID,
+		func(sp Space, now time.Time) (Space, error) { return sp.Close(now, deletion, s.policy) },
+		func(tx Tx, p Patient, sp Space) error {
+			return s.notify(ctx, tx, p, closureNotice(p.Email, firstName(p), s.publicURL, sp.PurgeAt, deletion, noticeID("close", p.ID, sp.Version)))
+		})
+}
+
+// RequestDeletion asks for a closed space's data to go within the deletion delay.
+func (s *Service) RequestDeletion(ctx context.Context, by By, patientID int64) (Space, error) {
+	return s.transition(ctx, by, "space.request_deletion", patientID,
+		func(sp Space, now time.Time) (Space, error) { return sp.RequestDeletion(now, s.policy) }, nil)
+}
+
+// Reopen restores a closed space within its archive period.
+func (s *Service) Reopen(ctx context.Context, by By, patientID int64) (Space, error) {
+	return s.transition(ctx, by, "space.reopen", patientID, Space.Reopen, nil)
+}
+
+// Get returns the state of a space. Lifecycle state is administrative, not health data.
+func (s *Service) Get(ctx context.Context, patientID int64) (Patient, Space, error) {
+	var p Patient
+	var sp Space
+	err := s.store.ViewSpaces(ctx, func(tx Tx) error {
+		var err error
+		if p, err = tx.Patient(ctx, patientID); err != nil {
+			return err
+		}
+		sp, err = tx.Space(ctx, patientID)
+		return err
+	})
+	return p, sp, err
+}
+
+// ByINS returns the patient and space of a matricule.
+func (s *Service) ByINS(ctx context.Context, matricule string) (Patient, Space, error) {
+	var p Patient
+	var sp Space
+	err := s.store.ViewSpaces(ctx, func(tx Tx) error {
+		var err error
+		if p, err = tx.PatientByINS(ctx, matricule); err != nil {
+			return err
+		}
+		sp, err = tx.Space(ctx, p.ID)
+		return err
+	})
+	return p, sp, err
+}
+
+// NotifyNewContent queues the "something new in your space" e-mail, only for an open space
+// with an address. key makes the notice idempotent (e.g. the document's id).
+func (s *Service) NotifyNewContent(ctx context.Context, patientID int64, key string) error {
+	return s.store.UpdateSpaces(ctx, func(tx Tx) error {
+		sp, err := tx.Space(ctx, patientID)
+		if err != nil || sp.State != Open {
+			return err
+		}
+		p, err := tx.Patient(ctx, patientID)
+		if err != nil {
+			return err
+		}
+		return s.notify(ctx, tx, p, newContentNotice(p.Email, firstName(p), s.publicURL, "new-"+strconv.FormatInt(patientID, 10)+"-"+sanitizeKey(key)))
+	})
+}
+
+func (s *Service) notify(ctx context.Context, tx Tx, p Patient, m notify.Message) error {
+	if p.Email == "" {
+		return nil
+	}
+	m.Date = s.clock.Now()
+	return tx.Enqueue(ctx, notify.Job{Message: m})
+}
+
+func firstName(p Patient) string {
+	first, _, _ := strings.Cut(strings.TrimSpace(p.GivenNames), " ")
+	return first
+}
+
+func noticeID(kind string, patientID, version int64) string {
+	return fmt.Sprintf("notice-%s-%d-%d", kind, patientID, version)
+}
+
+func sanitizeKey(k string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+			return r
+		}
+		return '_'
+	}, k)
+}

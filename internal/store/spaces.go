@@ -1,0 +1,248 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/carnet-sante/carnet/internal/errs"
+	"github.com/carnet-sante/carnet/internal/identity"
+	"github.com/carnet-sante/carnet/internal/space"
+)
+
+// Spaces adapts the store to the space service.
+func (db *DB) Spaces() space.Store { return spaceStore{db} }
+
+type spaceStore struct{ db *DB }
+
+func (s spaceStore) UpdateSpaces(ctx context.Context, fn func(space.Tx) error) error {
+	return s.db.Update(ctx, func(tx *Tx) error { return fn(tx) })
+}
+
+func (s spaceStore) ViewSpaces(ctx context.Context, fn func(space.Tx) error) error {
+	return s.db.View(ctx, func(tx *Tx) error { return fn(tx) })
+}
+
+var _ space.Tx = (*Tx)(nil)
+
+const patientColumns = `id, ins, ins_oid, birth_name, given_names, used_name, birth_date, sex, email, phone, postal_address, created_at`
+
+func scanPatient(row interface{ Scan(...any) error }) (space.Patient, error) {
+	var p space.Patient
+	var oid, birth, sex string
+	var created int64
+	if err := row.Scan(&p.ID, &p.INS.Matricule, &oid, &p.BirthName, &p.GivenNames, &p.UsedName, &birth, &sex,
+		&p.Email, &p.Phone, &p.PostalAddress, &created); err != nil {
+		return p, err
+	}
+	p.INS.System = identity.OID(oid)
+	p.Sex = space.Sex(sex)
+	p.CreatedAt = fromMicros(created)
+	if birth != "" {
+		t, err := time.Parse(space.DateLayout, birth)
+		if err != nil {
+			return p, fmt.Errorf("patient %d: stored birth date: %w", p.ID, err)
+		}
+		p.BirthDate = t
+	}
+	return p, nil
+}
+
+// InsertPatient stores a new patient and sets p.ID.
+func (tx *Tx) InsertPatient(ctx context.Context, p *space.Patient) error {
+	err := tx.queryRow(ctx, `INSERT INTO patients (ins, ins_oid, birth_name, given_names, used_name, birth_date, sex,
+		email, phone, postal_address, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+		p.INS.Matricule, string(p.INS.System), p.BirthName, p.GivenNames, p.UsedName, p.BirthDate.Format(space.DateLayout),
+		string(p.Sex), p.Email, p.Phone, p.PostalAddress, micros(p.CreatedAt)).Scan(&p.ID)
+	if isUniqueViolation(err) {
+		return errs.E(errs.Conflict, "a space already exists for this INS")
+	}
+	if err != nil {
+		return fmt.Errorf("insert patient: %w", err)
+	}
+	return nil
+}
+
+// Patient returns a patient by id.
+func (tx *Tx) Patient(ctx context.Context, id int64) (space.Patient, error) {
+	p, err := scanPatient(tx.queryRow(ctx, `SELECT `+patientColumns+` FROM patients WHERE id = $1`, id))
+	return p, notFound(err, "patient")
+}
+
+// PatientByINS returns a patient by matricule.
+func (tx *Tx) PatientByINS(ctx context.Context, matricule string) (space.Patient, error) {
+	p, err := scanPatient(tx.queryRow(ctx, `SELECT `+patientColumns+` FROM patients WHERE ins = $1`, matricule))
+	return p, notFound(err, "patient")
+}
+
+const spaceColumns = `patient_id, state, created_at, opens_at, opened_at, activated, opposed_at, closed_at,
+	purge_at, deletion_requested, purged_at, version`
+
+// InsertSpace stores a new space.
+func (tx *Tx) InsertSpace(ctx context.Context, s space.Space, activationHash string) error {
+	_, err := tx.exec(ctx, `INSERT INTO spaces (`+spaceColumns+`, activation_hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		s.PatientID, string(s.State), micros(s.CreatedAt), nullMicros(s.OpensAt), nullMicros(s.OpenedAt), s.Activated,
+		nullMicros(s.OpposedAt), nullMicros(s.ClosedAt), nullMicros(s.PurgeAt), s.DeletionRequested,
+		nullMicros(s.PurgedAt), s.Version, activationHash)
+	if isUniqueViolation(err) {
+		return errs.E(errs.Conflict, "this person already has a space")
+	}
+	if err != nil {
+		return fmt.Errorf("insert space: %w", err)
+	}
+	return nil
+}
+
+// Space returns a patient's space.
+func (tx *Tx) Space(ctx context.Context, patientID int64) (space.Space, error) {
+	var s space.Space
+	var state string
+	var created int64
+	var opens, opened, opposed, closed, purgeAt, purged sql.NullInt64
+	err := tx.queryRow(ctx, `SELECT `+spaceColumns+` FROM spaces WHERE patient_id = $1`, patientID).Scan(
+		&s.PatientID, &state, &created, &opens, &opened, &s.Activated, &opposed, &closed, &purgeAt,
+		&s.DeletionRequested, &purged, &s.Version)
+	if err != nil {
+		return s, notFound(err, "space")
+	}
+	s.State = space.State(state)
+	s.CreatedAt = fromMicros(created)
+	s.OpensAt, s.OpenedAt, s.OpposedAt = fromNullMicros(opens), fromNullMicros(opened), fromNullMicros(opposed)
+	s.ClosedAt, s.PurgeAt, s.PurgedAt = fromNullMicros(closed), fromNullMicros(purgeAt), fromNullMicros(purged)
+	return s, nil
+}
+
+// SaveSpace writes s if nobody changed it since it was read (s.Version), and bumps the version.
+func (tx *Tx) SaveSpace(ctx context.Context, s space.Space) error {
+	res, err := tx.exec(ctx, `UPDATE spaces SET state = $2, opens_at = $3, opened_at = $4, activated = $5,
+		opposed_at = $6, closed_at = $7, purge_at = $8, deletion_requested = $9, purged_at = $10, version = version + 1
+		WHERE patient_id = $1 AND version = $11`,
+		s.PatientID, string(s.State), nullMicros(s.OpensAt), nullMicros(s.OpenedAt), s.Activated,
+		nullMicros(s.OpposedAt), nullMicros(s.ClosedAt), nullMicros(s.PurgeAt), s.DeletionRequested,
+		nullMicros(s.PurgedAt), s.Version)
+	if err != nil {
+		return fmt.Errorf("save space: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return errs.E(errs.Conflict, "the space changed meanwhile; try again")
+	}
+	return nil
+}
+
+// ActivationHash returns the hash of the pending activation code ("" when none).
+func (tx *Tx) ActivationHash(ctx context.Context, patientID int64) (string, error) {
+	var h string
+	err := tx.queryRow(ctx, `SELECT activation_hash FROM spaces WHERE patient_id = $1`, patientID).Scan(&h)
+	return h, notFound(err, "space")
+}
+
+// SetActivationHash replaces the activation code hash.
+func (tx *Tx) SetActivationHash(ctx context.Context, patientID int64, hash string) error {
+	_, err := tx.exec(ctx, `UPDATE spaces SET activation_hash = $2 WHERE patient_id = $1`, patientID, hash)
+	return err
+}
+
+// DueSpaces lists spaces whose opening or purge deadline has passed. Both conditions use a
+// partial index, so the sweep reads only what is due.
+func (tx *Tx) DueSpaces(ctx context.Context, now time.Time, limit int) ([]int64, error) {
+	rows, err := tx.query(ctx, `SELECT patient_id FROM (
+		SELECT patient_id, opens_at AS due FROM spaces WHERE state = 'pending' AND opens_at <= $1
+		UNION ALL
+		SELECT patient_id, purge_at AS due FROM spaces WHERE state = 'closed' AND purge_at <= $1
+	) d ORDER BY due, patient_id LIMIT $2`, micros(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("due spaces: %w", err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// PurgePatientData deletes what is held for the patient. The INS stays (so that the space is
+// not created again by the next opt-out run) and the traces stay (the access trail outlives
+// the space); every other trait is erased. Each capability that stores patient data adds its
+// tables here.
+func (tx *Tx) PurgePatientData(ctx context.Context, patientID int64, now time.Time) error {
+	stmts := []string{
+		`DELETE FROM representatives WHERE patient_id = $1 OR representative_id = $1`,
+		`UPDATE accounts SET disabled_at = COALESCE(disabled_at, $2), password_hash = '' WHERE patient_id = $1`,
+		`UPDATE patients SET birth_name = '', given_names = '', used_name = '', email = '', phone = '', postal_address = '' WHERE id = $1`,
+		`UPDATE spaces SET activation_hash = '' WHERE patient_id = $1`,
+	}
+	for _, q := range stmts {
+		args := []any{patientID}
+		if strings.Contains(q, "$2") {
+			args = append(args, micros(now))
+		}
+		if _, err := tx.exec(ctx, q, args...); err != nil {
+			return fmt.Errorf("purge patient data: %w", err)
+		}
+	}
+	return nil
+}
+
+// AddRepresentative links a representative.
+func (tx *Tx) AddRepresentative(ctx context.Context, r space.Representative) error {
+	_, err := tx.exec(ctx, `INSERT INTO representatives (patient_id, representative_id, role, since) VALUES ($1, $2, $3, $4)`,
+		r.PatientID, r.RepresentativeID, string(r.Role), micros(r.Since))
+	if isUniqueViolation(err) {
+		return errs.E(errs.Conflict, "this person already represents this patient")
+	}
+	if err != nil {
+		return fmt.Errorf("add representative: %w", err)
+	}
+	return nil
+}
+
+// RemoveRepresentative removes a link.
+func (tx *Tx) RemoveRepresentative(ctx context.Context, patientID, representativeID int64) error {
+	res, err := tx.exec(ctx, `DELETE FROM representatives WHERE patient_id = $1 AND representative_id = $2`, patientID, representativeID)
+	if err != nil {
+		return fmt.Errorf("remove representative: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errs.E(errs.NotFound, "no such representative")
+	}
+	return nil
+}
+
+func (tx *Tx) representatives(ctx context.Context, where string, id int64) ([]space.Representative, error) {
+	rows, err := tx.query(ctx, `SELECT patient_id, representative_id, role, since FROM representatives WHERE `+where+` = $1
+		ORDER BY patient_id, representative_id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("list representatives: %w", err)
+	}
+	defer rows.Close()
+	var out []space.Representative
+	for rows.Next() {
+		var r space.Representative
+		var role string
+		var since int64
+		if err := rows.Scan(&r.PatientID, &r.RepresentativeID, &role, &since); err != nil {
+			return nil, err
+		}
+		r.Role, r.Since = space.Role(role), fromMicros(since)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Representatives lists who represents the patient.
+func (tx *Tx) Representatives(ctx context.Context, patientID int64) ([]space.Representative, error) {
+	return tx.representatives(ctx, "patient_id", patientID)
+}
+
+// Represented lists whom the person represents.
+func (tx *Tx) Represented(ctx context.Context, representativeID int64) ([]space.Representative, error) {
+	return tx.representatives(ctx, "representative_id", representativeID)
+}
