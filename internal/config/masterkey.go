@@ -114,3 +114,16 @@ func createKeyFile(path string) error {
 	}
 	return nil
 }
+
+// ExistingMasterKey is MasterKey for commands that must not create a key, such as
+// `carnet audit verify`: with a wrong data_dir, a fresh key would make every trace look forged.
+func (c *Config) ExistingMasterKey() ([]byte, error) {
+	if !c.masterKey.IsZero() {
+		return []byte(c.masterKey.Reveal()), nil
+	}
+	key, err := readKeyFile(c.masterKeyPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, errs.E(errs.Invalid, "no master key at %s: is data_dir right? (or set CARNET_MASTER_KEY_FILE)", c.masterKeyPath)
+	}
+	return key, err
+}

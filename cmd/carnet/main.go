@@ -1,0 +1,109 @@
+// Command carnet is the patient health space server and its operator tools, in one binary.
+//
+//	carnet serve          run the server (HTTP, background jobs)
+//	carnet migrate        bring the database schema up to this version
+//	carnet audit verify   check that the trace log is intact
+//	carnet version        print the version
+//
+// main only wires: it reads the configuration and hands each part what it needs.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/carnet-sante/carnet/internal/errs"
+)
+
+// version is set at build time: go build -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "run the server on the configured database and listeners", runServe},
+		{"migrate", "apply the pending database migrations", runMigrate},
+		{"audit", "audit verify: check the integrity of the trace log", runAudit},
+		{"version", "print the version", runVersion},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, args[1:], stdout, stderr)
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, flag.ErrHelp):
+			return 0
+		case errors.Is(err, errUsage):
+			return 2
+		}
+		fmt.Fprintf(stderr, "carnet %s: %s\n", c.name, describe(err))
+		return 1
+	}
+	fmt.Fprintf(stderr, "carnet: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+var errUsage = errors.New("usage")
+
+// describe shows an error to the operator: the safe message, and the cause when it helps.
+func describe(err error) string {
+	var e *errs.Error
+	if errors.As(err, &e) && e.Code == errs.Invalid {
+		return e.Error()
+	}
+	return err.Error()
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "carnet %s: the patient health space.\n\nUsage: carnet <command> [flags]\n\nCommands:\n", version)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "\nEvery command takes the settings of `carnet serve --help`.\n")
+}
+
+func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {
+	v := version
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " (" + s.Value[:12] + ")"
+			}
+		}
+		v += " " + info.GoVersion
+	}
+	fmt.Fprintf(stdout, "carnet %s\n", v)
+	return nil
+}

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/carnet-sante/carnet/internal/audit"
+	"github.com/carnet-sante/carnet/internal/clock"
+	"github.com/carnet-sante/carnet/internal/config"
+	"github.com/carnet-sante/carnet/internal/jobs"
+	"github.com/carnet-sante/carnet/internal/store"
+)
+
+// loadConfig parses a command's flags and the environment.
+func loadConfig(name string, args []string, stderr io.Writer, extra func(fs *flag.FlagSet)) (*config.Config, *flag.FlagSet, error) {
+	fs := flag.NewFlagSet("carnet "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if extra != nil {
+		extra(fs)
+	}
+	cfg, err := config.Load(fs, args, os.Getenv)
+	return cfg, fs, err
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == config.LogJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func dialect(cfg *config.Config) store.Dialect {
+	if cfg.DB.Driver == config.DriverPostgres {
+		return store.Postgres
+	}
+	return store.SQLite
+}
+
+// openStore opens the database with the trace key derived from the master key.
+func openStore(ctx context.Context, cfg *config.Config, master []byte) (*store.DB, error) {
+	key, err := audit.DeriveKey(master)
+	if err != nil {
+		return nil, err
+	}
+	return store.Open(ctx, dialect(cfg), cfg.DB.DSN, store.Options{TraceKey: key})
+}
+
+// migrateAll applies carnet's migrations then the job queue's, and says what it did.
+func migrateAll(ctx context.Context, db *store.DB, clk clock.Clock, log *slog.Logger) error {
+	applied, err := db.Migrate(ctx, clk.Now())
+	if err != nil {
+		return err
+	}
+	for _, m := range applied {
+		log.Info("migration applied", "version", m.Version, "name", m.Name)
+	}
+	n, err := jobs.Migrate(ctx, db)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		log.Info("job queue migrations applied", "count", n)
+	}
+	return nil
+}
+
+// prepareSchema migrates a brand-new database and refuses one that is behind.
+func prepareSchema(ctx context.Context, db *store.DB, clk clock.Clock, log *slog.Logger) error {
+	v, err := db.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if v.Current == 0 {
+		log.Info("new database: creating the schema")
+		if err := migrateAll(ctx, db, clk, log); err != nil {
+			return err
+		}
+	}
+	if err := db.CheckSchema(ctx); err != nil {
+		return err
+	}
+	return jobs.CheckSchema(ctx, db)
+}
+
+func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, _, err := loadConfig("migrate", args, stderr, nil)
+	if err != nil {
+		return err
+	}
+	master, err := cfg.MasterKey()
+	if err != nil {
+		return err
+	}
+	db, err := openStore(ctx, cfg, master)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	log := newLogger(cfg, stderr)
+	before, err := db.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if err := migrateAll(ctx, db, clock.System{}, log); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "database %s: schema version %d → %d\n", cfg.DB.Redacted(), before.Current, before.Latest)
+	return nil
+}
+
+func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "verify" {
+		fmt.Fprintln(stderr, "usage: carnet audit verify [flags]")
+		return errUsage
+	}
+	cfg, _, err := loadConfig("audit verify", args[1:], stderr, nil)
+	if err != nil {
+		return err
+	}
+	master, err := cfg.ExistingMasterKey()
+	if err != nil {
+		return err
+	}
+	key, err := audit.DeriveKey(master)
+	if err != nil {
+		return err
+	}
+	db, err := openStore(ctx, cfg, master)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.CheckSchema(ctx); err != nil {
+		return err
+	}
+	began := time.Now()
+	res, err := db.VerifyTraces(ctx, key)
+	if err != nil {
+		return err
+	}
+	for _, p := range res.Problems {
+		fmt.Fprintln(stdout, p.String())
+	}
+	fmt.Fprintf(stdout, "%d traces in %d chains checked in %s: ", res.Traces, res.Chains, time.Since(began).Round(time.Millisecond))
+	if res.OK() {
+		fmt.Fprintln(stdout, "the trace log is intact")
+		return nil
+	}
+	fmt.Fprintf(stdout, "%d problems\n", len(res.Problems))
+	return fmt.Errorf("the trace log has been tampered with (%d problems)", len(res.Problems))
+}
