@@ -1,0 +1,224 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/carnet-sante/carnet/internal/audit"
+	"github.com/carnet-sante/carnet/internal/store"
+	"github.com/carnet-sante/carnet/internal/store/storetest"
+)
+
+// dbArgs returns the flags that point a command at a fresh database of the selected engine.
+func dbArgs(t *testing.T, dataDir string) []string {
+	t.Helper()
+	target := storetest.NewTarget(t)
+	url := "sqlite:" + filepath.Join(dataDir, "carnet.db")
+	if target.Dialect == store.Postgres {
+		url = target.DSN
+	}
+	return []string{"--data-dir", dataDir, "--database-url", url}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader in two goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var listening = regexp.MustCompile(`listening on (http://[0-9.:]+)`)
+
+func TestServeEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	args := append([]string{"serve", "--http-addr", "127.0.0.1:0", "--shutdown-timeout", "10s"}, dbArgs(t, dir)...)
+	go func() { done <- run(ctx, args, &stdout, &stderr) }()
+
+	var base string
+	deadline := time.Now().Add(30 * time.Second)
+	for base == "" {
+		if m := listening.FindStringSubmatch(stdout.String()); m != nil {
+			base = m[1]
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited with %d:\n%s\n%s", code, stdout.String(), stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not say where it listens:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	get := func(path string) (int, string) {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/healthz"); code != 200 || body != "ok\n" {
+		t.Fatalf("/healthz = %d %q", code, body)
+	}
+	if code, body := get("/readyz"); code != 200 || body != "ready\n" {
+		t.Fatalf("/readyz = %d %q", code, body)
+	}
+	if code, _ := get("/no/such/page"); code != 404 {
+		t.Fatalf("unknown path = %d", code)
+	}
+	code, metrics := get("/metrics")
+	if code != 200 || !strings.Contains(metrics, `carnet_http_requests_total{code="200",route="GET /readyz"} 1`) ||
+		!strings.Contains(metrics, `go_sql_max_open_connections{db_name="carnet"}`) {
+		t.Fatalf("/metrics = %d, missing request or database metrics:\n%.2000s", code, metrics)
+	}
+	// The key was generated with owner-only permissions.
+	if fi, err := os.Stat(filepath.Join(dir, "master.key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("master.key: %v %v", fi, err)
+	}
+	// Logs name routes, never paths (which may carry an INS).
+	if strings.Contains(stderr.String(), "/no/such/page") {
+		t.Fatalf("a request path reached the logs:\n%s", stderr.String())
+	}
+	cancel() // SIGTERM
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("serve exited with %d after shutdown:\n%s", code, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if !strings.Contains(stderr.String(), "carnet stopped") {
+		t.Fatalf("no clean stop in the logs:\n%s", stderr.String())
+	}
+}
+
+func TestSchemaBehindIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	db := dbArgs(t, dir)
+	var out, errb bytes.Buffer
+	if code := run(ctx, append([]string{"migrate"}, db...), &out, &errb); code != 0 {
+		t.Fatalf("migrate: %d %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "schema version 0 → 1") {
+		t.Fatalf("migrate said %q", out.String())
+	}
+	// Pretend the binary is newer than the database: forget the job queue's last migration.
+	cfg, _, err := loadConfig("test", db, io.Discard, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	master, _ := cfg.MasterKey()
+	st, err := openStore(ctx, cfg, master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SQL().Exec(`DELETE FROM river_migration WHERE version = (SELECT MAX(version) FROM river_migration)`); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	out.Reset()
+	errb.Reset()
+	code := run(ctx, append([]string{"serve", "--http-addr", "127.0.0.1:0"}, db...), &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "run `carnet migrate`") {
+		t.Fatalf("serve on a schema behind: exit %d, %s", code, errb.String())
+	}
+	if code := run(ctx, append([]string{"migrate"}, db...), &out, &errb); code != 0 {
+		t.Fatalf("migrate: %d %s", code, errb.String())
+	}
+}
+
+func TestAuditVerifyCommand(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	db := dbArgs(t, dir)
+	var out, errb bytes.Buffer
+	// Without a key, verify refuses rather than generating one.
+	if code := run(ctx, append([]string{"audit", "verify"}, db...), &out, &errb); code != 1 || !strings.Contains(errb.String(), "no master key") {
+		t.Fatalf("verify without a key: %d %s", code, errb.String())
+	}
+	if code := run(ctx, append([]string{"migrate"}, db...), &out, &errb); code != 0 {
+		t.Fatalf("migrate: %d %s", code, errb.String())
+	}
+	cfg, _, err := loadConfig("test", db, io.Discard, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	master, _ := cfg.ExistingMasterKey()
+	st, err := openStore(ctx, cfg, master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for i := 0; i < 4; i++ {
+		if err := st.Update(ctx, func(tx *store.Tx) error {
+			_, err := tx.AppendTrace(ctx, audit.Entry{At: time.Now(), Actor: audit.System("test"), Channel: audit.ChannelCLI,
+				Action: "space.create", PatientID: 42, Object: "space", Outcome: audit.Allowed})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out.Reset()
+	if code := run(ctx, append([]string{"audit", "verify"}, db...), &out, &errb); code != 0 || !strings.Contains(out.String(), "4 traces in 1 chains") || !strings.Contains(out.String(), "intact") {
+		t.Fatalf("verify intact: %d %s %s", code, out.String(), errb.String())
+	}
+	if _, err := st.SQL().Exec(`UPDATE traces SET action = 'space.read' WHERE seq = 2`); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := run(ctx, append([]string{"audit", "verify"}, db...), &out, &errb); code != 1 || !strings.Contains(out.String(), "altered: chain p42, trace #2") {
+		t.Fatalf("verify tampered: %d %s", code, out.String())
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"serve", "--help"}, &out, &errb); code != 0 {
+		t.Fatalf("serve --help: %d", code)
+	}
+	for _, key := range []string{"CARNET_DATA_DIR", "CARNET_DATABASE_URL", "CARNET_HTTP_ADDR", "CARNET_MASTER_KEY_FILE", "CARNET_NOTIFY_MODE", "CARNET_SHUTDOWN_TIMEOUT"} {
+		if !strings.Contains(errb.String(), key) {
+			t.Errorf("serve --help does not document %s", key)
+		}
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"version"}, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "carnet ") {
+		t.Fatalf("version: %d %q", code, out.String())
+	}
+	if code := run(context.Background(), []string{"frobnicate"}, &out, &errb); code != 2 {
+		t.Fatalf("unknown command: %d", code)
+	}
+	errb.Reset()
+	if code := run(context.Background(), []string{"serve", "--http-addr", "nonsense"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "http_addr") {
+		t.Fatalf("bad setting: %d %s", code, errb.String())
+	}
+}
