@@ -3,6 +3,8 @@
 //	carnet serve          run the server (HTTP, background jobs)
 //	carnet migrate        bring the database schema up to this version
 //	carnet audit verify   check that the trace log is intact
+//	carnet space …        operator actions on patient spaces
+//	carnet account …      operator accounts, organisations, professionals
 //	carnet version        print the version
 //
 // main only wires: it reads the configuration and hands each part what it needs.
@@ -30,11 +32,18 @@ type command struct {
 	run           func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
+// stdin is where commands read secrets from; tests replace it.
+var stdin io.Reader = os.Stdin
+
 func commands() []command {
 	return []command{
 		{"serve", "run the server on the configured database and listeners", runServe},
 		{"migrate", "apply the pending database migrations", runMigrate},
 		{"audit", "audit verify: check the integrity of the trace log", runAudit},
+		{"space", "create, show, oppose, close, delete, reopen a patient space; sweep deadlines", runSpace},
+		{"account", "add operator accounts, organisations and professionals", func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			return runAccount(ctx, args, stdin, stdout, stderr)
+		}},
 		{"version", "print the version", runVersion},
 	}
 }

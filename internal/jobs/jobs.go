@@ -98,7 +98,7 @@ type Queue struct {
 }
 
 // New builds the queue over db and connects it to the store for transactional inserts. It
-// works nothing until Start.
+// works nothing until Start. With no Deps, the queue only inserts (operator commands).
 func New(db *store.DB, cfg Config, deps Deps) (*Queue, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -123,7 +123,7 @@ func New(db *store.DB, cfg Config, deps Deps) (*Queue, error) {
 			func() (river.JobArgs, *river.InsertOpts) { return SweepArgs{}, nil },
 			&river.PeriodicJobOpts{ID: "space-sweep", RunOnStart: true}))
 	}
-	client, err := river.NewClient(driver(db), &river.Config{
+	rc := &river.Config{
 		Logger:            cfg.Logger.With("component", "jobs"),
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
 		Workers:           workers,
@@ -131,7 +131,12 @@ func New(db *store.DB, cfg Config, deps Deps) (*Queue, error) {
 		PollOnly:          true, // LISTEN/NOTIFY needs a dedicated pgx connection; polling is enough here
 		FetchPollInterval: cfg.PollInterval,
 		MaxAttempts:       12, // with River's backoff, about a day and a half of retries
-	})
+	}
+	if deps == (Deps{}) {
+		// Insert-only, for the operator's commands: the server works what they queue.
+		rc.Queues, rc.Workers, rc.SkipUnknownJobCheck = nil, nil, true
+	}
+	client, err := river.NewClient(driver(db), rc)
 	if err != nil {
 		return nil, fmt.Errorf("job queue: %w", err)
 	}

@@ -104,16 +104,17 @@ func (s *Service) Create(ctx context.Context, by By, n NewSpace) (Created, error
 	now := s.clock.Now()
 	p := n.Patient
 	p.CreatedAt = now
-	if err := p.Validate(now); err != nil {
-		return Created{}, err
-	}
 	minor := p.AgeAt(now) < s.policy.MajorityAge
 	code, hash, err := newActivationCode()
 	if err != nil {
 		return Created{}, err
 	}
 	var out Created
+	// Validation runs inside the traced action, so that a refused creation leaves a trace too.
 	err = s.do(ctx, s.entry(by, "space.create", 0), func(tx Tx, e *audit.Entry) error {
+		if err := p.Validate(now); err != nil {
+			return err
+		}
 		if err := tx.InsertPatient(ctx, &p); err != nil {
 			return err
 		}

@@ -47,16 +47,25 @@ func (tx *Tx) InsertOrganisation(ctx context.Context, o *account.Organisation) e
 
 // Organisation returns an organisation by id.
 func (tx *Tx) Organisation(ctx context.Context, id int64) (account.Organisation, error) {
+	return tx.organisation(ctx, `id = $1`, id)
+}
+
+// OrganisationByStructureID returns an organisation by IdNat_Struct.
+func (tx *Tx) OrganisationByStructureID(ctx context.Context, structureID string) (account.Organisation, error) {
+	return tx.organisation(ctx, `structure_id = $1`, structureID)
+}
+
+func (tx *Tx) organisation(ctx context.Context, where string, arg any) (account.Organisation, error) {
 	var o account.Organisation
 	var sid string
 	var created int64
-	err := tx.queryRow(ctx, `SELECT id, structure_id, name, town, created_at FROM organisations WHERE id = $1`, id).
+	err := tx.queryRow(ctx, `SELECT id, structure_id, name, town, created_at FROM organisations WHERE `+where, arg).
 		Scan(&o.ID, &sid, &o.Name, &o.Town, &created)
 	if err != nil {
 		return o, notFound(err, "organisation")
 	}
 	if o.StructureID, err = identity.ParseStructureID(sid); err != nil {
-		return o, fmt.Errorf("organisation %d: stored structure id: %w", id, err)
+		return o, fmt.Errorf("organisation %d: stored structure id: %w", o.ID, err)
 	}
 	o.CreatedAt = fromMicros(created)
 	return o, nil
