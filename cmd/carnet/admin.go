@@ -36,11 +36,7 @@ func openAdmin(ctx context.Context, name string, args []string, stderr io.Writer
 	if err != nil {
 		return nil, nil, err
 	}
-	master, err := cfg.MasterKey()
-	if err != nil {
-		return nil, nil, err
-	}
-	db, err := openStore(ctx, cfg, master)
+	db, _, err := openStore(ctx, cfg, false)
 	if err != nil {
 		return nil, nil, err
 	}

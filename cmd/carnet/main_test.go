@@ -136,8 +136,7 @@ func TestSchemaBehindIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	master, _ := cfg.MasterKey()
-	st, err := openStore(ctx, cfg, master)
+	st, _, err := openStore(ctx, cfg, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,8 +171,7 @@ func TestAuditVerifyCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	master, _ := cfg.ExistingMasterKey()
-	st, err := openStore(ctx, cfg, master)
+	st, _, err := openStore(ctx, cfg, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,13 +42,23 @@ func dialect(cfg *config.Config) store.Dialect {
 	return store.SQLite
 }
 
-// openStore opens the database with the trace key derived from the master key.
-func openStore(ctx context.Context, cfg *config.Config, master []byte) (*store.DB, error) {
-	key, err := audit.DeriveKey(master)
-	if err != nil {
-		return nil, err
+// openStore opens the database with the trace key derived from the master key, which is
+// generated on first use unless mustExist (a command that only checks must not invent a key).
+func openStore(ctx context.Context, cfg *config.Config, mustExist bool) (*store.DB, audit.Key, error) {
+	master := cfg.MasterKey
+	if mustExist {
+		master = cfg.ExistingMasterKey
 	}
-	return store.Open(ctx, dialect(cfg), cfg.DB.DSN, store.Options{TraceKey: key})
+	m, err := master()
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := audit.DeriveKey(m)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := store.Open(ctx, dialect(cfg), cfg.DB.DSN, store.Options{TraceKey: key})
+	return db, key, err
 }
 
 // migrateAll applies carnet's migrations then the job queue's, and says what it did.
@@ -93,11 +103,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	master, err := cfg.MasterKey()
-	if err != nil {
-		return err
-	}
-	db, err := openStore(ctx, cfg, master)
+	db, _, err := openStore(ctx, cfg, false)
 	if err != nil {
 		return err
 	}
@@ -123,15 +129,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	master, err := cfg.ExistingMasterKey()
-	if err != nil {
-		return err
-	}
-	key, err := audit.DeriveKey(master)
-	if err != nil {
-		return err
-	}
-	db, err := openStore(ctx, cfg, master)
+	db, key, err := openStore(ctx, cfg, true)
 	if err != nil {
 		return err
 	}

@@ -37,11 +37,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log.Info("carnet starting", "version", version, "config", cfg)
 	clk := clock.System{}
 
-	master, err := cfg.MasterKey()
-	if err != nil {
-		return err
-	}
-	db, err := openStore(ctx, cfg, master)
+	db, _, err := openStore(ctx, cfg, false)
 	if err != nil {
 		return err
 	}
