@@ -56,7 +56,7 @@ func openAdmin(ctx context.Context, name string, args []string, stderr io.Writer
 	}
 	return &admin{
 		db:       db,
-		spaces:   space.NewService(db.Spaces(), clk, space.DefaultPolicy(), cfg.PublicURL.String()),
+		spaces:   space.NewService(db.Spaces(), clk, space.DefaultPolicy(), cfg.PublicURL.String(), nil),
 		accounts: accounts,
 		by:       operatorActor(),
 	}, fs, nil

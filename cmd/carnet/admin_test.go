@@ -49,8 +49,9 @@ func TestSpaceAndAccountCommands(t *testing.T) {
 		t.Fatalf("add-professional: %d %s %s", code, out, errOut)
 	}
 	// Every action that reached a service, the refused ones included, is in an intact trace log
-	// (the mistyped INS was refused by the command itself: it names no patient).
-	if code, out, _ = cmd("audit", "verify"); code != 0 || !strings.Contains(out, "7 traces") {
+	// (the mistyped INS was refused by the command itself: it names no patient): 7 traces in
+	// the patient's and the operator's chains, and the 2 anchors recording their creation.
+	if code, out, _ = cmd("audit", "verify"); code != 0 || !strings.Contains(out, "9 traces in 4 chains") {
 		t.Fatalf("verify: %d %s", code, out)
 	}
 }

@@ -186,7 +186,7 @@ func TestAuditVerifyCommand(t *testing.T) {
 		}
 	}
 	out.Reset()
-	if code := run(ctx, append([]string{"audit", "verify"}, db...), &out, &errb); code != 0 || !strings.Contains(out.String(), "4 traces in 1 chains") || !strings.Contains(out.String(), "intact") {
+	if code := run(ctx, append([]string{"audit", "verify"}, db...), &out, &errb); code != 0 || !strings.Contains(out.String(), "5 traces in 2 chains") || !strings.Contains(out.String(), "intact") {
 		t.Fatalf("verify intact: %d %s %s", code, out.String(), errb.String())
 	}
 	if _, err := st.SQL().Exec(`UPDATE traces SET action = 'space.read' WHERE seq = 2`); err != nil {

@@ -50,8 +50,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	spaces := space.NewService(db.Spaces(), clk, space.DefaultPolicy(), cfg.PublicURL.String())
-	queue, err := jobs.New(db, jobs.Config{Workers: cfg.JobsWorkers, Logger: log}, jobs.Deps{Sender: sender, Spaces: spaces})
+	spaces := space.NewService(db.Spaces(), clk, space.DefaultPolicy(), cfg.PublicURL.String(), sender)
+	queue, err := jobs.New(db, jobs.Config{Workers: cfg.JobsWorkers, Logger: log}, jobs.Deps{Spaces: spaces})
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
-	if err := queue.Start(ctx); err != nil {
+	// The queue's own context outlives the signal: cancelling it would cancel running jobs,
+	// whereas Stop below lets them finish within the grace period.
+	if err := queue.Start(context.WithoutCancel(ctx)); err != nil {
 		l.Close()
 		return err
 	}

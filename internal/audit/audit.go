@@ -17,7 +17,9 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/carnet-sante/carnet/internal/errs"
@@ -96,12 +98,31 @@ func (e Entry) Validate() error {
 	return nil
 }
 
-// ChainOf names the chain an entry belongs to.
-func ChainOf(patientID int64) string {
-	if patientID == 0 {
-		return "system"
+// ChainOf names the chain an entry belongs to: its patient's, or, for an action on no
+// patient, its actor's (so that no single chain serialises every operator's work).
+func ChainOf(e Entry) string {
+	if e.PatientID != 0 {
+		return "p" + strconv.FormatInt(e.PatientID, 10)
 	}
-	return "p" + strconv.FormatInt(patientID, 10)
+	return "a/" + string(e.Actor.Kind) + "/" + e.Actor.ID
+}
+
+// AnchorAction is the action of the trace that records a chain's creation.
+const AnchorAction = "trace.chain_open"
+
+// AnchorChain names the anchor chain that records the creation of chain: one of 16, so that
+// creating chains (one per new patient) does not queue on one lock.
+func AnchorChain(chain string) string {
+	h := sha256.Sum256([]byte(chain))
+	return fmt.Sprintf("anchor/%02d", h[0]%16)
+}
+
+// IsAnchorChain reports whether chain is an anchor chain.
+func IsAnchorChain(chain string) bool { return strings.HasPrefix(chain, "anchor/") }
+
+// Anchor returns the entry that records the creation of chain.
+func Anchor(chain string, at time.Time, ch Channel) Entry {
+	return Entry{At: at, Actor: System("trace-log"), Channel: ch, Action: AnchorAction, Object: chain, Outcome: Allowed}
 }
 
 // Trace is a chained entry as stored.
@@ -133,11 +154,7 @@ func DeriveKey(master []byte) (Key, error) {
 // Seal computes the hash of an entry at position seq of a chain after prevHash.
 func (k Key) Seal(chain string, seq int64, prevHash string, e Entry) string {
 	m := hmac.New(sha256.New, k)
-	field := func(s string) {
-		var n [binary.MaxVarintLen64]byte
-		m.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
-		m.Write([]byte(s))
-	}
+	field := func(s string) { writeField(m, s) }
 	num := func(v int64) { field(strconv.FormatInt(v, 10)) }
 	// Every field is length-prefixed, so no two different entries encode alike.
 	field("carnet-trace-v1")
@@ -156,4 +173,21 @@ func (k Key) Seal(chain string, seq int64, prevHash string, e Entry) string {
 	field(string(e.Outcome))
 	field(e.Reason)
 	return hex.EncodeToString(m.Sum(nil))
+}
+
+// SealHead seals a chain head, so that the head cannot be rewound to hide a truncated tail.
+func (k Key) SealHead(chain string, lastSeq int64, lastHash string) string {
+	m := hmac.New(sha256.New, k)
+	for _, f := range []string{"carnet-trace-head-v1", chain, strconv.FormatInt(lastSeq, 10), lastHash} {
+		writeField(m, f)
+	}
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// writeField writes s length-prefixed, so that no two different sequences of fields encode
+// alike.
+func writeField(w io.Writer, s string) {
+	var n [binary.MaxVarintLen64]byte
+	w.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
+	io.WriteString(w, s)
 }

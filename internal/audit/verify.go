@@ -9,9 +9,9 @@ import (
 type ProblemKind string
 
 const (
-	Altered   ProblemKind = "altered"   // a trace's content no longer matches its hash
-	Missing   ProblemKind = "missing"   // traces were deleted from the chain
-	Inserted  ProblemKind = "inserted"  // a trace was added that the chain does not account for
+	Altered   ProblemKind = "altered"   // a trace's content no longer matches its seal
+	Missing   ProblemKind = "missing"   // traces, or a whole chain, were deleted
+	Inserted  ProblemKind = "inserted"  // a trace or chain was added that the log does not account for
 	Reordered ProblemKind = "reordered" // traces were moved relative to each other
 	Broken    ProblemKind = "broken"    // a link does not match the trace before it
 )
@@ -34,6 +34,7 @@ type Head struct {
 	Chain    string
 	LastSeq  int64
 	LastHash string
+	Seal     string
 }
 
 // Verifier checks chains one trace at a time, in (chain, seq) order, in constant memory.
@@ -52,6 +53,10 @@ type Verifier struct {
 // NewVerifier returns a verifier for chains sealed with key.
 func NewVerifier(key Key) *Verifier { return &Verifier{key: key} }
 
+func (v *Verifier) report(k ProblemKind, chain string, seq, id int64, format string, args ...any) {
+	v.problems = append(v.problems, Problem{Kind: k, Chain: chain, Seq: seq, TraceID: id, Detail: fmt.Sprintf(format, args...)})
+}
+
 // Add checks the next trace. Traces must come ordered by chain, then seq.
 func (v *Verifier) Add(t Trace) {
 	if t.Chain != v.chain {
@@ -59,10 +64,11 @@ func (v *Verifier) Add(t Trace) {
 		v.chains++
 	}
 	v.checked++
-	report := func(k ProblemKind, format string, args ...any) {
-		v.problems = append(v.problems, Problem{Kind: k, Chain: t.Chain, Seq: t.Seq, TraceID: t.ID, Detail: fmt.Sprintf(format, args...)})
-	}
-	if t.Seq > v.expected {
+	report := func(k ProblemKind, format string, args ...any) { v.report(k, t.Chain, t.Seq, t.ID, format, args...) }
+	switch {
+	case t.Seq < v.expected:
+		report(Inserted, "a trace at position #%d where #%d was expected", t.Seq, v.expected)
+	case t.Seq > v.expected:
 		report(Missing, "traces #%d to #%d of the chain are gone", v.expected, t.Seq-1)
 	}
 	// Within a chain, appends are serialised, so row ids grow with seq: a smaller id than the
@@ -70,39 +76,47 @@ func (v *Verifier) Add(t Trace) {
 	if v.prevID != 0 && t.ID < v.prevID {
 		report(Reordered, "written before the trace now preceding it (id %d)", v.prevID)
 	}
-	contentOK := hmac.Equal([]byte(v.key.Seal(t.Chain, t.Seq, t.PrevHash, t.Entry)), []byte(t.Hash))
-	linkOK := t.PrevHash == v.prevHash
 	switch {
-	case !contentOK:
+	case !hmac.Equal([]byte(v.key.Seal(t.Chain, t.Seq, t.PrevHash, t.Entry)), []byte(t.Hash)):
 		report(Altered, "its content or position does not match its seal")
-	case !linkOK && t.Seq == v.expected:
+	case t.PrevHash != v.prevHash && t.Seq == v.expected:
 		report(Broken, "it does not follow the trace before it")
 	}
-	v.expected = t.Seq + 1
+	if t.Seq >= v.expected {
+		v.expected = t.Seq + 1
+	}
 	v.prevHash = t.Hash
 	v.prevID = t.ID
 }
 
-// EndChain compares the last trace seen of a chain with the chain's head. Call it for every
-// head, in chain order, after the chain's traces (a head with no traces is checked too).
+// EndChain compares the last trace seen of a chain with the chain's head, whose seal it
+// checks. Call it after the chain's traces (and for a head left with no trace at all).
 func (v *Verifier) EndChain(h Head, lastSeen int64, lastHash string) {
 	switch {
+	case !hmac.Equal([]byte(v.key.SealHead(h.Chain, h.LastSeq, h.LastHash)), []byte(h.Seal)):
+		v.report(Altered, h.Chain, h.LastSeq, 0, "the chain head was changed (its seal does not match): the end of the chain may have been cut")
 	case lastSeen < h.LastSeq:
-		v.problems = append(v.problems, Problem{Kind: Missing, Chain: h.Chain, Seq: lastSeen + 1,
-			Detail: fmt.Sprintf("the chain ends at #%d but its head records #%d: traces at the end are gone", lastSeen, h.LastSeq)})
+		v.report(Missing, h.Chain, lastSeen+1, 0, "the chain ends at #%d but its head records #%d: traces at the end are gone", lastSeen, h.LastSeq)
 	case lastSeen > h.LastSeq:
-		v.problems = append(v.problems, Problem{Kind: Inserted, Chain: h.Chain, Seq: h.LastSeq + 1,
-			Detail: fmt.Sprintf("traces after #%d are not recorded in the chain head", h.LastSeq)})
+		v.report(Inserted, h.Chain, h.LastSeq+1, 0, "traces after #%d are not recorded in the chain head", h.LastSeq)
 	case lastSeen > 0 && lastHash != h.LastHash:
-		v.problems = append(v.problems, Problem{Kind: Altered, Chain: h.Chain, Seq: lastSeen,
-			Detail: "the last trace does not match the chain head"})
+		v.report(Altered, h.Chain, lastSeen, 0, "the last trace does not match the chain head")
 	}
 }
 
 // Orphan reports traces of a chain that has no head.
 func (v *Verifier) Orphan(chain string, count int64) {
-	v.problems = append(v.problems, Problem{Kind: Inserted, Chain: chain,
-		Detail: fmt.Sprintf("%d traces belong to a chain that has no head", count)})
+	v.report(Inserted, chain, 0, 0, "%d traces belong to a chain that has no head", count)
+}
+
+// Unanchored reports a chain whose creation no anchor chain records.
+func (v *Verifier) Unanchored(chain string) {
+	v.report(Inserted, chain, 0, 0, "the chain's creation is not recorded in %s", AnchorChain(chain))
+}
+
+// Vanished reports a chain whose creation is recorded but which is gone, head and all.
+func (v *Verifier) Vanished(chain string, anchorID int64) {
+	v.report(Missing, chain, 0, anchorID, "the whole chain is gone: its creation is recorded (trace id %d of %s)", anchorID, AnchorChain(chain))
 }
 
 // Result is the outcome of a verification.

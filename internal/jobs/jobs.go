@@ -1,7 +1,7 @@
 // Package jobs runs carnet's durable background jobs on River (riverqueue.com), in the same
 // database as the data, so that a job is queued in the transaction of the change that calls
-// for it and survives restarts: notifications, and the periodic sweep of the deadlines of
-// patient spaces. SQLite uses River's SQLite driver on the store's single writer connection;
+// for it and survives restarts: the notices of patient spaces, and the periodic sweep of
+// their deadlines. SQLite uses River's SQLite driver on the store's single writer connection;
 // PostgreSQL uses its database/sql driver in poll-only mode over the store's pool.
 package jobs
 
@@ -21,7 +21,6 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/carnet-sante/carnet/internal/errs"
-	"github.com/carnet-sante/carnet/internal/notify"
 	"github.com/carnet-sante/carnet/internal/space"
 	"github.com/carnet-sante/carnet/internal/store"
 )
@@ -85,9 +84,8 @@ type Config struct {
 	Logger        *slog.Logger
 }
 
-// Deps are the services the workers call.
+// Deps are the services the workers call. With none, the queue only inserts.
 type Deps struct {
-	Sender notify.Sender
 	Spaces *space.Service
 }
 
@@ -113,11 +111,9 @@ func New(db *store.DB, cfg Config, deps Deps) (*Queue, error) {
 		cfg.PollInterval = time.Second
 	}
 	workers := river.NewWorkers()
-	if deps.Sender != nil {
-		river.AddWorker(workers, &notifyWorker{sender: deps.Sender, log: cfg.Logger})
-	}
 	var periodic []*river.PeriodicJob
 	if deps.Spaces != nil {
+		river.AddWorker(workers, &noticeWorker{spaces: deps.Spaces, log: cfg.Logger})
 		river.AddWorker(workers, &sweepWorker{spaces: deps.Spaces, log: cfg.Logger})
 		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(cfg.SweepInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return SweepArgs{}, nil },
@@ -172,20 +168,20 @@ func (q *Queue) Stop(ctx context.Context) error {
 // Client exposes River's client to tests and the admin (job listing).
 func (q *Queue) Client() *river.Client[*sql.Tx] { return q.client }
 
-type notifyWorker struct {
-	river.WorkerDefaults[notify.Job]
-	sender notify.Sender
+type noticeWorker struct {
+	river.WorkerDefaults[space.NoticeJob]
+	spaces *space.Service
 	log    *slog.Logger
 }
 
-func (w *notifyWorker) Work(ctx context.Context, job *river.Job[notify.Job]) error {
-	err := w.sender.Send(ctx, job.Args.Message)
+func (w *noticeWorker) Work(ctx context.Context, job *river.Job[space.NoticeJob]) error {
+	err := w.spaces.SendNotice(ctx, job.Args)
 	if err == nil {
 		return nil
 	}
-	// Log the job and the error class only: the message names the patient.
-	w.log.Warn("notification not sent", "job", job.ID, "attempt", job.Attempt, "code", errs.CodeOf(err))
-	if errs.Is(err, errs.Invalid) {
+	// Log the job and the error class only: the error may name the recipient.
+	w.log.Warn("notice not sent", "job", job.ID, "notice", job.Args.Notice, "attempt", job.Attempt, "code", errs.CodeOf(err))
+	if errs.Is(err, errs.Invalid) || errs.Is(err, errs.NotFound) {
 		return river.JobCancel(err) // permanent: retrying cannot help
 	}
 	return err
@@ -207,6 +203,11 @@ type sweepWorker struct {
 	spaces *space.Service
 	log    *slog.Logger
 }
+
+// Timeout lets a sweep run past River's default minute: after downtime, or after a bulk
+// opt-out run, a sweep may open hundreds of thousands of spaces. Its progress is committed
+// space by space, so a sweep cut short loses nothing.
+func (w *sweepWorker) Timeout(*river.Job[SweepArgs]) time.Duration { return time.Hour }
 
 func (w *sweepWorker) Work(ctx context.Context, job *river.Job[SweepArgs]) error {
 	rep, err := w.spaces.Sweep(ctx)

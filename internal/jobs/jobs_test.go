@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/carnet-sante/carnet/internal/audit"
@@ -15,7 +16,6 @@ import (
 	"github.com/carnet-sante/carnet/internal/jobs"
 	"github.com/carnet-sante/carnet/internal/notify"
 	"github.com/carnet-sante/carnet/internal/space"
-	"github.com/carnet-sante/carnet/internal/store"
 	"github.com/carnet-sante/carnet/internal/store/storetest"
 )
 
@@ -30,18 +30,23 @@ func (s *sender) Send(context.Context, notify.Message) error {
 	return s.err
 }
 
-func setup(t *testing.T, snd notify.Sender, spaces func(*store.DB) *space.Service) (*store.DB, *jobs.Queue) {
+var t0 = time.Date(2026, 1, 5, 8, 0, 0, 0, time.UTC)
+
+// setup starts a queue whose notices go through snd, and creates a space with an e-mail
+// address, which queues its creation notice.
+func setup(t *testing.T, snd notify.Sender) *jobs.Queue {
 	t.Helper()
 	db := storetest.New(t)
 	if _, err := jobs.Migrate(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
-	deps := jobs.Deps{Sender: snd}
-	if spaces != nil {
-		deps.Spaces = spaces(db)
-	}
-	q, err := jobs.New(db, jobs.Config{Workers: 2, PollInterval: 100 * time.Millisecond, SweepInterval: time.Hour}, deps)
+	svc := space.NewService(db.Spaces(), clock.NewFake(t0), space.DefaultPolicy(), "https://carnet.example", snd)
+	q, err := jobs.New(db, jobs.Config{Workers: 2, PollInterval: 100 * time.Millisecond, SweepInterval: time.Hour}, jobs.Deps{Spaces: svc})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Create(context.Background(), space.By{Actor: audit.System("test"), Channel: audit.ChannelCLI},
+		space.NewSpace{Patient: marie(t, "marie@example.fr")}); err != nil {
 		t.Fatal(err)
 	}
 	if err := q.Start(context.Background()); err != nil {
@@ -52,38 +57,43 @@ func setup(t *testing.T, snd notify.Sender, spaces func(*store.DB) *space.Servic
 		defer cancel()
 		q.Stop(ctx)
 	})
-	return db, q
+	return q
 }
 
-func enqueue(t *testing.T, db *store.DB) {
+func marie(t *testing.T, email string) space.Patient {
 	t.Helper()
-	m := notify.Message{To: "a@example.fr", Subject: "s", Text: "t", ID: "n1"}
-	if err := db.Update(context.Background(), func(tx *store.Tx) error { return tx.Enqueue(context.Background(), notify.Job{Message: m}) }); err != nil {
+	key, _ := identity.INSKey("2790351215189")
+	ins, err := identity.NewINS("2790351215189"+key, identity.OIDTestNIR)
+	if err != nil {
 		t.Fatal(err)
 	}
+	return space.Patient{INS: ins, BirthName: "X", GivenNames: "Marie", BirthDate: time.Date(1979, 3, 5, 0, 0, 0, 0, time.UTC), Sex: space.Female, Email: email}
 }
 
-func waitState(t *testing.T, q *jobs.Queue, want rivertype.JobState) *rivertype.JobRow {
+// waitNotice waits until the notice job reaches the state.
+func waitNotice(t *testing.T, q *jobs.Queue, want rivertype.JobState) *rivertype.JobRow {
 	t.Helper()
+	var last []*rivertype.JobRow
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		job, err := q.Client().JobGet(context.Background(), 1)
-		if err == nil && job.State == want {
-			return job
+		res, err := q.Client().JobList(context.Background(), river.NewJobListParams().Kinds(space.NoticeJob{}.Kind()))
+		if err == nil && len(res.Jobs) == 1 && res.Jobs[0].State == want {
+			return res.Jobs[0]
+		}
+		if err == nil {
+			last = res.Jobs
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	job, err := q.Client().JobGet(context.Background(), 1)
-	t.Fatalf("job never reached %s: %+v %v", want, job, err)
+	t.Fatalf("the notice job never reached %s: %+v", want, last)
 	return nil
 }
 
 // A permanent refusal (a malformed message, a relay's 5xx for this message) is not retried.
 func TestPermanentFailureIsNotRetried(t *testing.T) {
 	snd := &sender{err: errs.E(errs.Invalid, "mailbox unavailable")}
-	db, q := setup(t, snd, nil)
-	enqueue(t, db)
-	waitState(t, q, rivertype.JobStateCancelled)
+	q := setup(t, snd)
+	waitNotice(t, q, rivertype.JobStateCancelled)
 	if n := snd.calls.Load(); n != 1 {
 		t.Fatalf("sent %d times", n)
 	}
@@ -92,9 +102,8 @@ func TestPermanentFailureIsNotRetried(t *testing.T) {
 // A temporary failure is retried later.
 func TestTemporaryFailureIsRetried(t *testing.T) {
 	snd := &sender{err: errs.E(errs.Unavailable, "relay down")}
-	db, q := setup(t, snd, nil)
-	enqueue(t, db)
-	job := waitState(t, q, rivertype.JobStateRetryable)
+	q := setup(t, snd)
+	job := waitNotice(t, q, rivertype.JobStateRetryable)
 	if len(job.Errors) == 0 || !job.ScheduledAt.After(job.Errors[len(job.Errors)-1].At) {
 		t.Fatalf("retry not scheduled: %+v", job)
 	}
@@ -103,27 +112,24 @@ func TestTemporaryFailureIsRetried(t *testing.T) {
 // The periodic sweep runs by itself at start: a space whose opt-out period ended while the
 // server was down opens without anyone calling Sweep.
 func TestSweepJobOpensDueSpaces(t *testing.T) {
-	clk := clock.NewFake(time.Date(2026, 1, 5, 8, 0, 0, 0, time.UTC))
-	var svc *space.Service
+	clk := clock.NewFake(t0)
 	db := storetest.New(t)
 	if _, err := jobs.Migrate(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
-	svc = space.NewService(db.Spaces(), clk, space.DefaultPolicy(), "https://carnet.example")
+	svc := space.NewService(db.Spaces(), clk, space.DefaultPolicy(), "https://carnet.example", &sender{})
 	// A first process queues the creation (its queue connects to the store) and never works.
 	if _, err := jobs.New(db, jobs.Config{}, jobs.Deps{}); err != nil {
 		t.Fatal(err)
 	}
-	key, _ := identity.INSKey("2790351215189")
-	ins, _ := identity.NewINS("2790351215189"+key, identity.OIDTestNIR)
 	c, err := svc.Create(context.Background(), space.By{Actor: audit.System("test"), Channel: audit.ChannelCLI},
-		space.NewSpace{Patient: space.Patient{INS: ins, BirthName: "X", GivenNames: "Y", BirthDate: time.Date(1979, 3, 5, 0, 0, 0, 0, time.UTC), Sex: space.Female}})
+		space.NewSpace{Patient: marie(t, "")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(43 * 24 * time.Hour)
 	// The next process starts its queue: the sweep runs on start.
-	q, err := jobs.New(db, jobs.Config{Workers: 2, PollInterval: 100 * time.Millisecond, SweepInterval: time.Hour}, jobs.Deps{Sender: &sender{}, Spaces: svc})
+	q, err := jobs.New(db, jobs.Config{Workers: 2, PollInterval: 100 * time.Millisecond, SweepInterval: time.Hour}, jobs.Deps{Spaces: svc})
 	if err != nil {
 		t.Fatal(err)
 	}

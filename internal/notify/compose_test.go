@@ -3,7 +3,6 @@ package notify
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"io"
 	"mime"
 	"mime/quotedprintable"
@@ -258,22 +257,3 @@ func TestComposeHeaderBlockIsClean(t *testing.T) {
 	}
 }
 
-// TestMessageJSON: a Message goes through the job queue as JSON and must come back the same,
-// with or without a Date.
-func TestMessageJSON(t *testing.T) {
-	for _, date := range []time.Time{{}, testDate} {
-		m := testMessage()
-		m.Date = date
-		b, err := json.Marshal(Job{Message: m})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var back Job
-		if err := json.Unmarshal(b, &back); err != nil {
-			t.Fatal(err)
-		}
-		if back.Message != m {
-			t.Errorf("%s came back as %+v", b, back.Message)
-		}
-	}
-}

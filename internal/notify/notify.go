@@ -31,7 +31,8 @@ import (
 // MSSanté mailbox), behind authentication; the e-mail only points there. For the same reason
 // the type has no attachment and no HTML part, and Validate refuses text that looks like HTML.
 //
-// A Message travels through the job queue as JSON (see Job), hence the tags.
+// A Message is composed when it is sent, not stored in the job queue: the queue holds only
+// what to send (see space.NoticeJob), so that no address or code sits in it.
 type Message struct {
 	// To is the patient's address: one addr-spec, optionally with a display name
 	// ("Marie Dupont <marie@example.fr>"). ASCII only.

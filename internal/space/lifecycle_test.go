@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,18 @@ type env struct {
 	queue  *jobs.Queue
 }
 
+var codeRE = regexp.MustCompile(`code d'activation : ([A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4})`)
+
+// codeIn returns the activation code a notice carries.
+func codeIn(t *testing.T, mail string) string {
+	t.Helper()
+	m := codeRE.FindStringSubmatch(mail)
+	if m == nil {
+		t.Fatalf("no activation code in the notice:\n%s", mail)
+	}
+	return m[1]
+}
+
 // newEnv builds the real thing: a migrated store, River on it, the outbox sender.
 func newEnv(t *testing.T) *env {
 	t.Helper()
@@ -39,18 +52,18 @@ func newEnv(t *testing.T) *env {
 	if _, err := jobs.Migrate(ctx, e.db); err != nil {
 		t.Fatal(err)
 	}
-	e.svc = space.NewService(e.db.Spaces(), e.clock, space.DefaultPolicy(), "https://carnet.example")
+	sender, err := notify.NewOutbox(notify.Config{Mode: notify.ModeOutbox, OutboxDir: e.outbox, From: "carnet <no-reply@carnet.example>"}, e.clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc = space.NewService(e.db.Spaces(), e.clock, space.DefaultPolicy(), "https://carnet.example", sender)
 	e.queue = e.newQueue(t)
 	return e
 }
 
 func (e *env) newQueue(t *testing.T) *jobs.Queue {
 	t.Helper()
-	sender, err := notify.NewOutbox(notify.Config{Mode: notify.ModeOutbox, OutboxDir: e.outbox, From: "carnet <no-reply@carnet.example>"}, e.clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := jobs.New(e.db, jobs.Config{Workers: 2, PollInterval: 100 * time.Millisecond, SweepInterval: time.Hour}, jobs.Deps{Sender: sender})
+	q, err := jobs.New(e.db, jobs.Config{Workers: 2, PollInterval: 100 * time.Millisecond, SweepInterval: time.Hour}, jobs.Deps{Spaces: e.svc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,12 +174,18 @@ func TestOptOutOpensAfterSixWeeks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Space.State != space.Pending || !c.Space.OpensAt.Equal(start.Add(42*24*time.Hour)) {
-		t.Fatalf("created %+v", c.Space)
+	if c.Space.State != space.Pending || !c.Space.OpensAt.Equal(start.Add(42*24*time.Hour)) || c.ActivationCode != "" {
+		t.Fatalf("created %+v, code %q (the notice carries it)", c.Space, c.ActivationCode)
 	}
 	mail := e.waitMail(t, "marie@example.fr", "Création")
-	if !strings.Contains(mail, c.ActivationCode) || !strings.Contains(mail, "16 février 2026") {
-		t.Fatalf("the notice lacks the code or the opening date:\n%s", mail)
+	codeIn(t, mail)
+	if !strings.Contains(mail, "16 février 2026") {
+		t.Fatalf("the notice lacks the opening date:\n%s", mail)
+	}
+	// The code is nowhere in the database, not even in the job queue.
+	var leaks int
+	if err := e.db.SQL().QueryRow(`SELECT COUNT(*) FROM river_job WHERE CAST(args AS TEXT) LIKE $1`, "%"+codeIn(t, mail)+"%").Scan(&leaks); err != nil || leaks != 0 {
+		t.Fatalf("the activation code is stored in the job queue (%d, %v)", leaks, err)
 	}
 	e.hasTrace(t, c.Patient.ID, "space.create", audit.Allowed)
 
@@ -186,7 +205,7 @@ func TestOptOutOpensAfterSixWeeks(t *testing.T) {
 	if tr.Entry.Actor.Kind != audit.ActorSystem || tr.Entry.Channel != audit.ChannelJob {
 		t.Fatalf("open traced as %+v", tr.Entry)
 	}
-	e.waitMail(t, "marie@example.fr", "ouvert")
+	e.waitMail(t, "marie@example.fr", "Ouverture")
 	if rep := e.sweep(t); rep.Opened != 0 {
 		t.Fatalf("second sweep reopened: %+v", rep)
 	}
@@ -228,11 +247,13 @@ func TestObjectionPreventsOpening(t *testing.T) {
 
 func TestEarlyActivation(t *testing.T) {
 	e := newEnv(t)
+	e.start(t)
 	ctx := context.Background()
 	c, err := e.svc.Create(ctx, operator, space.NewSpace{Patient: person(t, "2900175123457", "Alice", "alice@example.fr", time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC))})
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.ActivationCode = codeIn(t, e.waitMail(t, "alice@example.fr", "Création"))
 	me := space.By{Actor: audit.Actor{Kind: audit.ActorPatient, ID: "self", Name: "Alice"}, Channel: audit.ChannelWeb}
 	if _, err := e.svc.Activate(ctx, me, c.Patient.INS, "AAAA-BBBB-CCCC"); !errs.Is(err, errs.Forbidden) {
 		t.Fatalf("wrong code: %v", err)
@@ -262,7 +283,7 @@ func TestEarlyActivation(t *testing.T) {
 func TestClosureArchiveReopenPurge(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	c, err := e.svc.Create(ctx, operator, space.NewSpace{Patient: person(t, "2790351215189", "Marie", "marie@example.fr", time.Date(1979, 3, 5, 0, 0, 0, 0, time.UTC))})
+	c, err := e.svc.Create(ctx, operator, space.NewSpace{Patient: person(t, "2790351215189", "Marie", "", time.Date(1979, 3, 5, 0, 0, 0, 0, time.UTC))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package space_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -27,9 +26,16 @@ func TestChildSpaceManagedByParents(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The child's notice goes to the parent.
-	mail := e.waitMail(t, "ines@example.fr", "Création", "représentant légal")
-	if !strings.Contains(mail, c.ActivationCode) || !strings.Contains(mail, "représentant légal") {
-		t.Fatalf("child's notice:\n%s", mail)
+	mail := e.waitMail(t, "ines@example.fr", "Création", "Léo, dont vous êtes représentant légal")
+	codeIn(t, mail)
+	// A minor needs a representative; a curator is for adults.
+	orphan := person(t, "1260175123460", "Tom", "", born)
+	if _, err := e.svc.Create(ctx, operator, space.NewSpace{Patient: orphan}); !errs.Is(err, errs.Invalid) {
+		t.Fatalf("minor without a representative: %v", err)
+	}
+	if _, err := e.svc.Create(ctx, operator, space.NewSpace{Patient: orphan,
+		Representatives: []space.NewRepresentative{{INS: mum.Patient.INS.Matricule, Role: space.Curator}}}); !errs.Is(err, errs.Invalid) {
+		t.Fatalf("curator of a minor: %v", err)
 	}
 	if role, err := e.svc.ActsFor(ctx, mum.Patient.ID, c.Patient.ID); err != nil || role != space.Parent {
 		t.Fatalf("parent acts for child: %v %v", role, err)

@@ -8,7 +8,6 @@ import (
 	"encoding/base32"
 	"encoding/hex"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -56,11 +55,13 @@ type Service struct {
 	clock     clock.Clock
 	policy    Policy
 	publicURL string
+	sender    notify.Sender
 }
 
-// NewService returns the service. publicURL is where notices send people.
-func NewService(st Store, clk clock.Clock, p Policy, publicURL string) *Service {
-	return &Service{store: st, clock: clk, policy: p, publicURL: publicURL}
+// NewService returns the service. publicURL is where notices send people; sender delivers
+// them (nil for a process that only queues notices, such as an operator command).
+func NewService(st Store, clk clock.Clock, p Policy, publicURL string, sender notify.Sender) *Service {
+	return &Service{store: st, clock: clk, policy: p, publicURL: publicURL, sender: sender}
 }
 
 // By says who asks and through what channel.
@@ -90,8 +91,10 @@ type NewRepresentative struct {
 	Role Role
 }
 
-// Created is the result of Create. ActivationCode is shown once (it is in the notice) and
-// stored only as a hash.
+// Created is the result of Create. ActivationCode is set only when nobody can be reached by
+// e-mail: the operator prints it on the postal notice. Otherwise the notice job draws the
+// code when it sends the e-mail, so that the code is never stored in clear, not even in the
+// job queue.
 type Created struct {
 	Patient        Patient
 	Space          Space
@@ -105,62 +108,62 @@ func (s *Service) Create(ctx context.Context, by By, n NewSpace) (Created, error
 	p := n.Patient
 	p.CreatedAt = now
 	minor := p.AgeAt(now) < s.policy.MajorityAge
-	code, hash, err := newActivationCode()
-	if err != nil {
-		return Created{}, err
-	}
 	var out Created
 	// Validation runs inside the traced action, so that a refused creation leaves a trace too.
-	err = s.do(ctx, s.entry(by, "space.create", 0), func(tx Tx, e *audit.Entry) error {
+	err := s.do(ctx, s.entry(by, "space.create", 0), func(tx Tx, e *audit.Entry) error {
 		if err := p.Validate(now); err != nil {
 			return err
+		}
+		if minor && len(n.Representatives) == 0 {
+			return errs.E(errs.Invalid, "a minor's space needs a legal representative (a parent or a guardian)")
 		}
 		if err := tx.InsertPatient(ctx, &p); err != nil {
 			return err
 		}
-		e.PatientID = p.ID
 		sp := New(p.ID, now, s.policy)
-		if err := tx.InsertSpace(ctx, sp, hash); err != nil {
+		if err := tx.InsertSpace(ctx, sp, ""); err != nil {
 			return err
 		}
-		var recipients []Patient
+		reachable := !minor && p.Email != ""
 		for _, r := range n.Representatives {
-			rep, err := s.linkRepresentative(ctx, tx, by, p, r, minor, now)
+			rep, err := s.linkRepresentative(ctx, tx, p, r, minor, now)
 			if err != nil {
 				return err
 			}
-			recipients = append(recipients, rep)
+			reachable = reachable || (minor && rep.Email != "")
 		}
-		if len(recipients) == 0 {
-			recipients = []Patient{p}
-		}
-		for _, to := range recipients {
-			if to.Email == "" {
-				continue // postal notice: the operator's print run (see README, "notices")
-			}
-			id := fmt.Sprintf("notice-create-%d-%d", p.ID, to.ID)
-			name := p.GivenNames
-			if first, _, ok := strings.Cut(p.GivenNames, " "); ok {
-				name = first
-			}
-			m := creationNotice(to.Email, name, code, s.publicURL, sp.OpensAt, to.ID != p.ID, id)
-			m.Date = now
-			if err := tx.Enqueue(ctx, notify.Job{Message: m}); err != nil {
+		out = Created{Patient: p, Space: sp}
+		if reachable {
+			if err := tx.Enqueue(ctx, NoticeJob{PatientID: p.ID, Notice: NoticeCreated, Version: sp.Version}); err != nil {
 				return err
 			}
+		} else {
+			code, hash, err := newActivationCode()
+			if err != nil {
+				return err
+			}
+			if err := tx.SetActivationHash(ctx, p.ID, hash); err != nil {
+				return err
+			}
+			out.ActivationCode = code
 		}
-		out = Created{Patient: p, Space: sp, ActivationCode: code}
+		// The patient's chain is named only once the patient surely exists: a refusal after
+		// the insert rolls it back, and its trace must not land in a chain of nobody's.
+		e.PatientID = p.ID
 		return nil
 	})
 	return out, err
 }
 
-func (s *Service) linkRepresentative(ctx context.Context, tx Tx, by By, p Patient, r NewRepresentative, minor bool, now time.Time) (Patient, error) {
-	if !ValidRole(r.Role) {
+func (s *Service) linkRepresentative(ctx context.Context, tx Tx, p Patient, r NewRepresentative, minor bool, now time.Time) (Patient, error) {
+	switch {
+	case !ValidRole(r.Role):
 		return Patient{}, errs.E(errs.Invalid, "unknown representative role %q (parent, guardian or curator)", r.Role)
-	}
-	if r.Role == Parent && !minor {
+	case r.Role == Parent && !minor:
 		return Patient{}, errs.E(errs.Invalid, "a parent represents a minor; an adult is represented by a guardian or curator")
+	case r.Role == Curator && minor:
+		// Code civil art. 440: curatorship protects adults; a minor has parents or a guardian.
+		return Patient{}, errs.E(errs.Invalid, "a curator assists an adult; a minor is represented by a parent or a guardian")
 	}
 	ins, err := identity.ParseINS(r.INS)
 	if err != nil {
@@ -207,6 +210,8 @@ func (s *Service) Activate(ctx context.Context, by By, ins identity.INS, code st
 	err := s.do(ctx, s.entry(by, "space.activate", 0), func(tx Tx, e *audit.Entry) error {
 		p, err := tx.PatientByINS(ctx, ins.Matricule)
 		if err != nil {
+			// Same work as a wrong code, so that timing does not tell which INS exist.
+			subtle.ConstantTimeCompare([]byte(hashCode(code)), []byte(hashCode("")))
 			return errs.E(errs.Forbidden, "this INS and activation code do not match")
 		}
 		e.PatientID = p.ID
@@ -234,7 +239,7 @@ func (s *Service) Activate(ctx context.Context, by By, ins identity.INS, code st
 }
 
 // transition loads a space, applies change, saves it, and traces the action.
-func (s *Service) transition(ctx context.Context, by By, action string, patientID int64, change func(Space, time.Time) (Space, error), after func(Tx, Patient, Space) error) (Space, error) {
+func (s *Service) transition(ctx context.Context, by By, action string, patientID int64, change func(Space, time.Time) (Space, error), after func(Tx, Space) error) (Space, error) {
 	var out Space
 	err := s.do(ctx, s.entry(by, action, patientID), func(tx Tx, _ *audit.Entry) error {
 		sp, err := tx.Space(ctx, patientID)
@@ -251,11 +256,7 @@ func (s *Service) transition(ctx context.Context, by By, action string, patientI
 		if after == nil {
 			return nil
 		}
-		p, err := tx.Patient(ctx, patientID)
-		if err != nil {
-			return err
-		}
-		return after(tx, p, out)
+		return after(tx, out)
 	})
 	return out, err
 }
@@ -274,8 +275,8 @@ func (s *Service) Close(ctx context.Context, by By, patientID int64, deletion bo
 	}
 	return s.transition(ctx, by, action, patientID,
 		func(sp Space, now time.Time) (Space, error) { return sp.Close(now, deletion, s.policy) },
-		func(tx Tx, p Patient, sp Space) error {
-			return s.notify(ctx, tx, p, closureNotice(p.Email, firstName(p), s.publicURL, sp.PurgeAt, deletion, noticeID("close", p.ID, sp.Version)))
+		func(tx Tx, sp Space) error {
+			return tx.Enqueue(ctx, NoticeJob{PatientID: patientID, Notice: NoticeClosed, Version: sp.Version})
 		})
 }
 
@@ -320,37 +321,12 @@ func (s *Service) ByINS(ctx context.Context, matricule string) (Patient, Space, 
 	return p, sp, err
 }
 
-// NotifyNewContent queues the "something new in your space" e-mail, only for an open space
-// with an address. key makes the notice idempotent (e.g. the document's id).
+// NotifyNewContent queues the "something new in your space" e-mail; it goes only if the
+// space is open when the job runs. key makes the notice idempotent (e.g. the document's id).
 func (s *Service) NotifyNewContent(ctx context.Context, patientID int64, key string) error {
 	return s.store.UpdateSpaces(ctx, func(tx Tx) error {
-		sp, err := tx.Space(ctx, patientID)
-		if err != nil || sp.State != Open {
-			return err
-		}
-		p, err := tx.Patient(ctx, patientID)
-		if err != nil {
-			return err
-		}
-		return s.notify(ctx, tx, p, newContentNotice(p.Email, firstName(p), s.publicURL, "new-"+strconv.FormatInt(patientID, 10)+"-"+sanitizeKey(key)))
+		return tx.Enqueue(ctx, NoticeJob{PatientID: patientID, Notice: NoticeNewContent, Key: sanitizeKey(key)})
 	})
-}
-
-func (s *Service) notify(ctx context.Context, tx Tx, p Patient, m notify.Message) error {
-	if p.Email == "" {
-		return nil
-	}
-	m.Date = s.clock.Now()
-	return tx.Enqueue(ctx, notify.Job{Message: m})
-}
-
-func firstName(p Patient) string {
-	first, _, _ := strings.Cut(strings.TrimSpace(p.GivenNames), " ")
-	return first
-}
-
-func noticeID(kind string, patientID, version int64) string {
-	return fmt.Sprintf("notice-%s-%d-%d", kind, patientID, version)
 }
 
 func sanitizeKey(k string) string {

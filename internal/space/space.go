@@ -28,22 +28,18 @@ const (
 )
 
 // Policy holds the legal delays. The defaults are the law's; they are values, not constants,
-// so that tests and a changed regulation do not need a code change.
+// so that tests and a changed regulation do not need a code change. Years and months are
+// calendar ones: "10 years" lands on the same calendar day, never later.
 type Policy struct {
-	OptOutPeriod  time.Duration // notice → automatic opening
-	ArchivePeriod time.Duration // closure → purge
-	DeletionDelay time.Duration // deletion request → purge, at the latest
-	MajorityAge   int           // years: parental representation ends
+	OptOutPeriod   time.Duration // notice → automatic opening
+	ArchiveYears   int           // closure → purge
+	DeletionMonths int           // deletion request → purge, at the latest
+	MajorityAge    int           // years: parental representation ends
 }
 
 // DefaultPolicy: 6 weeks to object, archives kept 10 years, deletion on request within 3 months.
 func DefaultPolicy() Policy {
-	return Policy{
-		OptOutPeriod:  6 * 7 * 24 * time.Hour,
-		ArchivePeriod: 10 * 365 * 24 * time.Hour, // see addYears: computed on the calendar
-		DeletionDelay: 90 * 24 * time.Hour,       // see addMonths: computed on the calendar
-		MajorityAge:   18,
-	}
+	return Policy{OptOutPeriod: 6 * 7 * 24 * time.Hour, ArchiveYears: 10, DeletionMonths: 3, MajorityAge: 18}
 }
 
 // Space is a patient's space.
@@ -113,9 +109,9 @@ func (s Space) Close(now time.Time, deletion bool, p Policy) (Space, error) {
 	if s.State != Open {
 		return s, s.refuse("only an open space can be closed (it is %s)", s.State)
 	}
-	s.State, s.ClosedAt, s.PurgeAt = Closed, now, addYears(now, p.ArchivePeriod)
+	s.State, s.ClosedAt, s.PurgeAt = Closed, now, addCalendar(now, p.ArchiveYears, 0)
 	if deletion {
-		s.DeletionRequested, s.PurgeAt = true, addMonths(now, p.DeletionDelay)
+		s.DeletionRequested, s.PurgeAt = true, addCalendar(now, 0, p.DeletionMonths)
 	}
 	return s, nil
 }
@@ -128,7 +124,7 @@ func (s Space) RequestDeletion(now time.Time, p Policy) (Space, error) {
 	if s.DeletionRequested {
 		return s, s.refuse("deletion is already requested")
 	}
-	if at := addMonths(now, p.DeletionDelay); at.Before(s.PurgeAt) {
+	if at := addCalendar(now, 0, p.DeletionMonths); at.Before(s.PurgeAt) {
 		s.PurgeAt = at
 	}
 	s.DeletionRequested = true
@@ -156,21 +152,12 @@ func (s Space) PurgeIfDue(now time.Time) (Space, bool) {
 	return s, true
 }
 
-// addYears adds whole calendar years when d is the policy's year count, so that "10 years"
-// lands on the same calendar day rather than drifting with leap years.
-func addYears(t time.Time, d time.Duration) time.Time {
-	const year = 365 * 24 * time.Hour
-	if d%year == 0 {
-		return t.AddDate(int(d/year), 0, 0)
-	}
-	return t.Add(d)
-}
-
-// addMonths does the same for 30-day months: "3 months" is three calendar months.
-func addMonths(t time.Time, d time.Duration) time.Time {
-	const month = 30 * 24 * time.Hour
-	if d%month == 0 {
-		return t.AddDate(0, int(d/month), 0)
-	}
-	return t.Add(d)
+// addCalendar adds calendar years and months, keeping the day of the month but clamping it to
+// the last day of a shorter month: 30 November + 3 months is 28 (or 29) February, not 2 March,
+// so that a deadline "within 3 months" is never late (time.AddDate would normalise forward).
+func addCalendar(t time.Time, years, months int) time.Time {
+	y, m, d := t.Date()
+	first := time.Date(y+years, m+time.Month(months), 1, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), t.Location())
+	last := first.AddDate(0, 1, -1).Day()
+	return first.AddDate(0, 0, min(d, last)-1)
 }

@@ -75,15 +75,11 @@ func (s *Service) applyDeadline(ctx context.Context, by By, patientID int64) (op
 		if err := tx.SaveSpace(ctx, next); err != nil {
 			return err
 		}
-		p, err := tx.Patient(ctx, patientID)
-		if err != nil {
-			return err
-		}
 		if purged {
 			if err := tx.PurgePatientData(ctx, patientID, now); err != nil {
 				return err
 			}
-		} else if err := s.notify(ctx, tx, p, openedNotice(p.Email, firstName(p), s.publicURL, noticeID("open", patientID, next.Version))); err != nil {
+		} else if err := tx.Enqueue(ctx, NoticeJob{PatientID: patientID, Notice: NoticeOpened, Version: next.Version + 1}); err != nil {
 			return err
 		}
 		e := s.entry(by, action, patientID)

@@ -4,28 +4,38 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/carnet-sante/carnet/internal/audit"
 )
 
-// AppendTrace chains e at the end of its patient's chain, inside the caller's transaction.
-//
-// The upsert on the chain head both creates a missing head and locks the row until commit
-// (PostgreSQL row lock; SQLite has one writer), so appends to one chain are serialised while
-// appends to different patients' chains run side by side. Three statements, one row lock.
+// AppendTrace chains e at the end of its chain (its patient's, or its actor's), inside the
+// caller's transaction. The first trace of a chain is preceded by the chain's anchor, so that
+// the chain cannot later vanish unnoticed.
 func (tx *Tx) AppendTrace(ctx context.Context, e audit.Entry) (audit.Trace, error) {
 	if err := e.Validate(); err != nil {
 		return audit.Trace{}, err
 	}
-	e.At = e.At.UTC().Truncate(1000) // stored to the microsecond: seal what is stored
-	chain := audit.ChainOf(e.PatientID)
+	e.At = e.At.UTC().Truncate(time.Microsecond) // seal what is stored
+	return tx.appendTo(ctx, audit.ChainOf(e), e)
+}
+
+// appendTo appends e to chain. The upsert on the chain head both creates a missing head and
+// locks the row until commit (PostgreSQL row lock; SQLite has one writer), so appends to one
+// chain are serialised while appends to different chains run side by side.
+func (tx *Tx) appendTo(ctx context.Context, chain string, e audit.Entry) (audit.Trace, error) {
 	var lastSeq int64
 	var lastHash string
-	err := tx.queryRow(ctx, `INSERT INTO audit_chains (chain, last_seq, last_hash) VALUES ($1, 0, '')
+	err := tx.queryRow(ctx, `INSERT INTO audit_chains (chain, last_seq, last_hash, seal) VALUES ($1, 0, '', '')
 		ON CONFLICT (chain) DO UPDATE SET chain = excluded.chain
 		RETURNING last_seq, last_hash`, chain).Scan(&lastSeq, &lastHash)
 	if err != nil {
 		return audit.Trace{}, fmt.Errorf("lock trace chain: %w", err)
+	}
+	if lastSeq == 0 && !audit.IsAnchorChain(chain) {
+		if _, err := tx.appendTo(ctx, audit.AnchorChain(chain), audit.Anchor(chain, e.At, e.Channel)); err != nil {
+			return audit.Trace{}, err
+		}
 	}
 	t := audit.Trace{Chain: chain, Seq: lastSeq + 1, Entry: e, PrevHash: lastHash}
 	t.Hash = tx.db.key.Seal(chain, t.Seq, lastHash, e)
@@ -41,8 +51,8 @@ func (tx *Tx) AppendTrace(ctx context.Context, e audit.Entry) (audit.Trace, erro
 	if err != nil {
 		return audit.Trace{}, fmt.Errorf("append trace: %w", err)
 	}
-	if _, err := tx.exec(ctx, `UPDATE audit_chains SET last_seq = $2, last_hash = $3 WHERE chain = $1`,
-		chain, t.Seq, t.Hash); err != nil {
+	if _, err := tx.exec(ctx, `UPDATE audit_chains SET last_seq = $2, last_hash = $3, seal = $4 WHERE chain = $1`,
+		chain, t.Seq, t.Hash, tx.db.key.SealHead(chain, t.Seq, t.Hash)); err != nil {
 		return audit.Trace{}, fmt.Errorf("advance trace chain: %w", err)
 	}
 	return t, nil
@@ -52,18 +62,29 @@ const traceColumns = `traces.id, traces.chain, traces.seq, traces.at, traces.act
 	traces.actor_name, traces.actor_org, traces.channel, traces.action, COALESCE(traces.patient_id, 0),
 	traces.object, traces.outcome, traces.reason, traces.prev_hash, traces.hash`
 
+// traceDest returns the scan destinations of traceColumns into t.
+func traceDest(t *audit.Trace) []any {
+	return []any{&t.ID, &t.Chain, &t.Seq, timeDest{&t.Entry.At}, (*string)(&t.Entry.Actor.Kind), &t.Entry.Actor.ID,
+		&t.Entry.Actor.Name, &t.Entry.Actor.Org, (*string)(&t.Entry.Channel), &t.Entry.Action, &t.Entry.PatientID,
+		&t.Entry.Object, (*string)(&t.Entry.Outcome), &t.Entry.Reason, &t.PrevHash, &t.Hash}
+}
+
 func scanTrace(rows interface{ Scan(...any) error }) (audit.Trace, error) {
 	var t audit.Trace
-	var at int64
-	var kind, channel, outcome string
-	err := rows.Scan(&t.ID, &t.Chain, &t.Seq, &at, &kind, &t.Entry.Actor.ID, &t.Entry.Actor.Name,
-		&t.Entry.Actor.Org, &channel, &t.Entry.Action, &t.Entry.PatientID, &t.Entry.Object, &outcome,
-		&t.Entry.Reason, &t.PrevHash, &t.Hash)
-	t.Entry.At = fromMicros(at)
-	t.Entry.Actor.Kind = audit.ActorKind(kind)
-	t.Entry.Channel = audit.Channel(channel)
-	t.Entry.Outcome = audit.Outcome(outcome)
+	err := rows.Scan(traceDest(&t)...)
 	return t, err
+}
+
+// timeDest scans a stored microsecond count into a time.
+type timeDest struct{ t *time.Time }
+
+func (d timeDest) Scan(src any) error {
+	us, ok := src.(int64)
+	if !ok {
+		return fmt.Errorf("stored time: want an integer, got %T", src)
+	}
+	*d.t = fromMicros(us)
+	return nil
 }
 
 // TracesOfPatient returns the patient's traces, newest first, at most limit.
@@ -85,23 +106,24 @@ func (tx *Tx) TracesOfPatient(ctx context.Context, patientID int64, limit int) (
 	return out, rows.Err()
 }
 
-// VerifyTraces checks every chain against the key. One statement reads each trace beside its
-// chain's head (and the heads left with no trace at all), so the whole check sees one snapshot
-// while the server keeps appending, and memory stays constant whatever the size of the log.
+// VerifyTraces checks every chain against the key, then that every chain's creation is
+// anchored and every anchored chain exists. The first statement reads each trace beside its
+// chain's head (and the heads left with no trace at all), so the check sees one snapshot while
+// the server keeps appending, and memory stays constant whatever the size of the log.
 func (db *DB) VerifyTraces(ctx context.Context, key audit.Key) (audit.Result, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+traceColumns+`, h.chain IS NOT NULL, COALESCE(h.last_seq, 0), COALESCE(h.last_hash, '')
+	rows, err := db.read.QueryContext(ctx, `SELECT TRUE, `+traceColumns+`, h.chain IS NOT NULL, COALESCE(h.last_seq, 0),
+			COALESCE(h.last_hash, ''), COALESCE(h.seal, '')
 		FROM traces LEFT JOIN audit_chains h ON h.chain = traces.chain
 		UNION ALL
-		SELECT 0, h.chain, 0, 0, '', '', '', '', '', '', 0, '', '', '', '', '', TRUE, h.last_seq, h.last_hash
+		SELECT FALSE, 0, h.chain, 0, 0, '', '', '', '', '', '', 0, '', '', '', '', '', TRUE, h.last_seq, h.last_hash, h.seal
 		FROM audit_chains h WHERE NOT EXISTS (SELECT 1 FROM traces t WHERE t.chain = h.chain)
-		ORDER BY 2, 3`)
+		ORDER BY 3, 4`)
 	if err != nil {
 		return audit.Result{}, fmt.Errorf("read traces: %w", err)
 	}
 	defer rows.Close()
 	v := audit.NewVerifier(key)
 	var (
-		chain          string
 		head           audit.Head
 		hasHead        bool
 		count, lastSeq int64
@@ -115,32 +137,26 @@ func (db *DB) VerifyTraces(ctx context.Context, key audit.Key) (audit.Result, er
 		if hasHead {
 			v.EndChain(head, lastSeq, lastHash)
 		} else {
-			v.Orphan(chain, count)
+			v.Orphan(head.Chain, count)
 		}
 	}
 	for rows.Next() {
 		var t audit.Trace
-		var at int64
-		var kind, channel, outcome string
+		var isTrace, headExists bool
 		var h audit.Head
-		var headExists bool
-		if err := rows.Scan(&t.ID, &t.Chain, &t.Seq, &at, &kind, &t.Entry.Actor.ID, &t.Entry.Actor.Name,
-			&t.Entry.Actor.Org, &channel, &t.Entry.Action, &t.Entry.PatientID, &t.Entry.Object, &outcome,
-			&t.Entry.Reason, &t.PrevHash, &t.Hash, &headExists, &h.LastSeq, &h.LastHash); err != nil {
+		dest := append([]any{&isTrace}, traceDest(&t)...)
+		dest = append(dest, &headExists, &h.LastSeq, &h.LastHash, &h.Seal)
+		if err := rows.Scan(dest...); err != nil {
 			return audit.Result{}, fmt.Errorf("read trace: %w", err)
 		}
-		t.Entry.At = fromMicros(at)
-		t.Entry.Actor.Kind = audit.ActorKind(kind)
-		t.Entry.Channel = audit.Channel(channel)
-		t.Entry.Outcome = audit.Outcome(outcome)
-		if !started || t.Chain != chain {
+		if !started || t.Chain != head.Chain {
 			end()
-			started, chain, count, lastSeq, lastHash = true, t.Chain, 0, 0, ""
+			started, count, lastSeq, lastHash = true, 0, 0, ""
 			h.Chain = t.Chain
 			head, hasHead = h, headExists
 		}
-		if t.Seq == 0 { // a head with no trace left
-			continue
+		if !isTrace {
+			continue // a head with no trace left
 		}
 		count++
 		if hasHead {
@@ -152,5 +168,50 @@ func (db *DB) VerifyTraces(ctx context.Context, key audit.Key) (audit.Result, er
 		return audit.Result{}, fmt.Errorf("read traces: %w", err)
 	}
 	end()
+	if err := db.verifyAnchors(ctx, v); err != nil {
+		return audit.Result{}, err
+	}
 	return v.Result(), nil
+}
+
+// verifyAnchors reports chains created without an anchor, and anchors whose chain is gone.
+// A chain and its anchor are written in one transaction, so each statement's snapshot sees
+// both or neither.
+func (db *DB) verifyAnchors(ctx context.Context, v *audit.Verifier) error {
+	rows, err := db.read.QueryContext(ctx, `SELECT h.chain FROM audit_chains h
+		WHERE h.chain NOT LIKE 'anchor/%' AND NOT EXISTS (
+			SELECT 1 FROM traces t WHERE t.action = $1 AND t.object = h.chain)
+		ORDER BY h.chain`, audit.AnchorAction)
+	if err != nil {
+		return fmt.Errorf("check anchors: %w", err)
+	}
+	for rows.Next() {
+		var chain string
+		if err := rows.Scan(&chain); err != nil {
+			rows.Close()
+			return err
+		}
+		v.Unanchored(chain)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows, err = db.read.QueryContext(ctx, `SELECT t.object, t.id FROM traces t
+		WHERE t.action = $1 AND t.chain LIKE 'anchor/%' AND NOT EXISTS (
+			SELECT 1 FROM audit_chains h WHERE h.chain = t.object)
+		ORDER BY t.object`, audit.AnchorAction)
+	if err != nil {
+		return fmt.Errorf("check anchors: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var chain string
+		var id int64
+		if err := rows.Scan(&chain, &id); err != nil {
+			return err
+		}
+		v.Vanished(chain, id)
+	}
+	return rows.Err()
 }

@@ -24,7 +24,7 @@ CREATE TABLE professionals (
 );
 
 CREATE TABLE patients (
-    id                 INTEGER PRIMARY KEY,
+    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
     ins                TEXT NOT NULL UNIQUE, -- matricule (15 characters)
     ins_oid            TEXT NOT NULL,
     birth_name         TEXT NOT NULL,
@@ -77,17 +77,20 @@ CREATE TABLE accounts (
     disabled_at      BIGINT
 );
 
--- The trace log: one hash chain per patient (and one for actions on no patient), so that
--- writers on different patients never wait for each other and a chain can be sharded with its
--- patient. audit_chains holds each chain's head: a truncated tail is detected against it.
+-- The trace log: one hash chain per patient, and one per actor for actions on no patient, so
+-- that writers on different patients never wait for each other and a chain can be sharded with
+-- its patient. audit_chains holds each chain's head, sealed (HMAC) so that a truncated tail
+-- cannot be hidden by rewinding the head; each chain's creation is itself traced in one of 16
+-- anchor chains, so that a chain deleted with its head is missed.
 CREATE TABLE audit_chains (
     chain      TEXT PRIMARY KEY,
     last_seq   BIGINT NOT NULL,
-    last_hash  TEXT NOT NULL
+    last_hash  TEXT NOT NULL,
+    seal       TEXT NOT NULL
 );
 
 CREATE TABLE traces (
-    id          INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
     chain       TEXT NOT NULL,
     seq         BIGINT NOT NULL,
     at          BIGINT NOT NULL,
@@ -103,6 +106,8 @@ CREATE TABLE traces (
     reason      TEXT NOT NULL,
     prev_hash   TEXT NOT NULL,
     hash        TEXT NOT NULL,
-    UNIQUE (chain, seq)
+    UNIQUE (chain, seq),
+    CHECK (seq >= 1)
 );
 CREATE INDEX traces_by_patient ON traces (patient_id, at);
+CREATE INDEX traces_anchors ON traces (object) WHERE action = 'trace.chain_open';
