@@ -256,4 +256,3 @@ func TestComposeHeaderBlockIsClean(t *testing.T) {
 		t.Errorf("header fields = %s, want %s", got, want)
 	}
 }
-
