@@ -152,7 +152,8 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 // SQL returns the connection pool that writes, for the job queue which needs the raw pool.
 func (db *DB) SQL() *sql.DB { return db.write }
 
-// SetJobInserter connects the job queue, once at wiring time.
+// SetJobInserter connects the job queue, once at wiring time, before any Update that queues a
+// job (jobs.New does it).
 func (db *DB) SetJobInserter(j JobInserter) { db.jobs = j }
 
 // Ping checks that the database answers (readiness).
@@ -176,10 +177,11 @@ func (db *DB) Close() error {
 type Tx struct {
 	db *DB
 	tx *sql.Tx
-	// pending jobs are inserted by InsertTx on the same transaction, at Enqueue time.
 }
 
-// Update runs fn in a write transaction, committed if fn returns nil.
+// Update runs fn in a write transaction, committed if fn returns nil. fn must not call
+// Update itself: on SQLite the one writer connection is already taken, and the nested call
+// would wait for it forever. (View inside Update is fine: readers have their own pool.)
 func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
 	return db.run(ctx, db.write, false, fn)
 }
@@ -190,10 +192,11 @@ func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
 }
 
 func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx) error) (err error) {
-	opts := &sql.TxOptions{ReadOnly: readOnly && db.dialect == Postgres}
-	if db.dialect == SQLite {
-		// modernc's driver refuses ReadOnly; the reader pool is query_only already.
-		opts = nil
+	var opts *sql.TxOptions // SQLite: a transaction is a snapshot; the reader pool is query_only
+	if db.dialect == Postgres && readOnly {
+		// One snapshot for the whole read, as SQLite gives: READ COMMITTED would let two
+		// queries of one View see two different states.
+		opts = &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}
 	}
 	sqlTx, err := pool.BeginTx(ctx, opts)
 	if err != nil {
