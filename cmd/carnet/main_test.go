@@ -99,6 +99,9 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Fatalf("/metrics = %d, missing request or database metrics:\n%.2000s", code, metrics)
 	}
 	// The key was generated with owner-only permissions.
+	if fi, err := os.Stat(filepath.Join(dir, "blobs", "tmp")); err != nil || !fi.IsDir() {
+		t.Fatalf("blob store not created: %v", err)
+	}
 	if fi, err := os.Stat(filepath.Join(dir, "master.key")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("master.key: %v %v", fi, err)
 	}

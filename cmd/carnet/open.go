@@ -42,23 +42,29 @@ func dialect(cfg *config.Config) store.Dialect {
 	return store.SQLite
 }
 
+// keys are what the master key opens.
+type keys struct {
+	master []byte
+	trace  audit.Key
+}
+
 // openStore opens the database with the trace key derived from the master key, which is
 // generated on first use unless mustExist (a command that only checks must not invent a key).
-func openStore(ctx context.Context, cfg *config.Config, mustExist bool) (*store.DB, audit.Key, error) {
-	master := cfg.MasterKey
+func openStore(ctx context.Context, cfg *config.Config, mustExist bool) (*store.DB, keys, error) {
+	read := cfg.MasterKey
 	if mustExist {
-		master = cfg.ExistingMasterKey
+		read = cfg.ExistingMasterKey
 	}
-	m, err := master()
+	master, err := read()
 	if err != nil {
-		return nil, nil, err
+		return nil, keys{}, err
 	}
-	key, err := audit.DeriveKey(m)
+	trace, err := audit.DeriveKey(master)
 	if err != nil {
-		return nil, nil, err
+		return nil, keys{}, err
 	}
-	db, err := store.Open(ctx, dialect(cfg), cfg.DB.DSN, store.Options{TraceKey: key})
-	return db, key, err
+	db, err := store.Open(ctx, dialect(cfg), cfg.DB.DSN, store.Options{TraceKey: trace})
+	return db, keys{master: master, trace: trace}, err
 }
 
 // migrateAll applies carnet's migrations then the job queue's, and says what it did.
@@ -138,7 +144,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	began := time.Now()
-	res, err := db.VerifyTraces(ctx, key)
+	res, err := db.VerifyTraces(ctx, key.trace)
 	if err != nil {
 		return err
 	}

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/carnet-sante/carnet/internal/blob"
 	"github.com/carnet-sante/carnet/internal/clock"
 	"github.com/carnet-sante/carnet/internal/config"
 	"github.com/carnet-sante/carnet/internal/jobs"
@@ -37,7 +39,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log.Info("carnet starting", "version", version, "config", cfg)
 	clk := clock.System{}
 
-	db, _, err := openStore(ctx, cfg, false)
+	db, key, err := openStore(ctx, cfg, false)
 	if err != nil {
 		return err
 	}
@@ -46,6 +48,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
+	// Document and attachment bytes, encrypted at rest; the record capability will use them.
+	blobs, err := blob.NewFS(filepath.Join(cfg.DataDir, "blobs"), key.master)
+	if err != nil {
+		return err
+	}
 	sender, err := notify.New(notifyConfig(cfg), clk)
 	if err != nil {
 		return err
@@ -59,7 +66,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(db.SQL(), "carnet"))
-	srv := server.New(log, reg, map[string]server.Pinger{"database": db})
+	srv := server.New(log, reg, map[string]server.Pinger{"database": db, "blobs": blobs})
 
 	l, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
