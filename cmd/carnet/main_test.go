@@ -192,6 +192,7 @@ func TestAuditVerifyCommand(t *testing.T) {
 	if code := run(ctx, append([]string{"audit", "verify"}, db...), &out, &errb); code != 0 || !strings.Contains(out.String(), "5 traces in 2 chains") || !strings.Contains(out.String(), "intact") {
 		t.Fatalf("verify intact: %d %s %s", code, out.String(), errb.String())
 	}
+	storetest.DisableAppendOnly(t, st)
 	if _, err := st.SQL().Exec(`UPDATE traces SET action = 'space.read' WHERE seq = 2`); err != nil {
 		t.Fatal(err)
 	}

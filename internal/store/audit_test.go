@@ -167,6 +167,14 @@ func TestTraceTampering(t *testing.T) {
 			if res := verify(t, db); !res.OK() {
 				t.Fatalf("before tampering: %+v", res.Problems)
 			}
+			// The database itself refuses to change or delete a trace...
+			if first := c.tamper[0]; strings.HasPrefix(first, "UPDATE traces") || strings.HasPrefix(first, "DELETE") {
+				if _, err := db.SQL().Exec(first); err == nil {
+					t.Fatalf("the database let %q through", first)
+				}
+			}
+			// ...unless someone with full rights drops its guard.
+			storetest.DisableAppendOnly(t, db)
 			for _, q := range c.tamper {
 				if _, err := db.SQL().Exec(q); err != nil {
 					t.Fatalf("tamper %q: %v", q, err)

@@ -118,3 +118,19 @@ func New(tb testing.TB) *store.DB {
 	}
 	return db
 }
+
+// DisableAppendOnly drops the triggers that keep the trace log append-only, as an attacker
+// with full rights on the database would, so that tests can tamper with traces and check that
+// `audit verify` notices.
+func DisableAppendOnly(tb testing.TB, db *store.DB) {
+	tb.Helper()
+	stmts := []string{`DROP TRIGGER traces_no_update`, `DROP TRIGGER traces_no_delete`, `DROP TRIGGER audit_chains_no_delete`}
+	if db.Dialect() == store.Postgres {
+		stmts = []string{`DROP TRIGGER traces_append_only ON traces`, `DROP TRIGGER audit_chains_no_delete ON audit_chains`}
+	}
+	for _, q := range stmts {
+		if _, err := db.SQL().Exec(q); err != nil {
+			tb.Fatalf("storetest: %s: %v", q, err)
+		}
+	}
+}

@@ -111,3 +111,15 @@ CREATE TABLE traces (
 );
 CREATE INDEX traces_by_patient ON traces (patient_id, at);
 CREATE INDEX traces_anchors ON traces (object) WHERE action = 'trace.chain_open';
+
+-- Append-only, enforced by the database too: no code path of carnet updates or deletes a
+-- trace, and a bug that tried would fail loudly. (Someone with the rights to drop this trigger
+-- can rewrite rows; `carnet audit verify` is what catches that.)
+CREATE FUNCTION traces_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the trace log is append-only';
+END $$;
+CREATE TRIGGER traces_append_only BEFORE UPDATE OR DELETE ON traces
+    FOR EACH ROW EXECUTE FUNCTION traces_append_only();
+CREATE TRIGGER audit_chains_no_delete BEFORE DELETE ON audit_chains
+    FOR EACH ROW EXECUTE FUNCTION traces_append_only();

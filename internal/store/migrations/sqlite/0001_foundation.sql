@@ -111,3 +111,13 @@ CREATE TABLE traces (
 );
 CREATE INDEX traces_by_patient ON traces (patient_id, at);
 CREATE INDEX traces_anchors ON traces (object) WHERE action = 'trace.chain_open';
+
+-- Append-only, enforced by the database too: no code path of carnet updates or deletes a
+-- trace, and a bug that tried would fail loudly. (Someone with the rights to drop these
+-- triggers can rewrite rows; `carnet audit verify` is what catches that.)
+CREATE TRIGGER traces_no_update BEFORE UPDATE ON traces
+BEGIN SELECT RAISE(ABORT, 'the trace log is append-only'); END;
+CREATE TRIGGER traces_no_delete BEFORE DELETE ON traces
+BEGIN SELECT RAISE(ABORT, 'the trace log is append-only'); END;
+CREATE TRIGGER audit_chains_no_delete BEFORE DELETE ON audit_chains
+BEGIN SELECT RAISE(ABORT, 'the trace log is append-only'); END;
