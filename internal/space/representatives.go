@@ -17,8 +17,11 @@ func (s *Service) AddRepresentative(ctx context.Context, by By, patientID int64,
 			return err
 		}
 		now := s.clock.Now()
-		rep, err := s.linkRepresentative(ctx, tx, p, r, p.AgeAt(now) < s.policy.MajorityAge, now)
+		rep, err := s.checkRepresentative(ctx, tx, p, r, p.AgeAt(now) < s.policy.MajorityAge, now)
 		if err != nil {
+			return err
+		}
+		if err := tx.AddRepresentative(ctx, Representative{PatientID: p.ID, RepresentativeID: rep.ID, Role: r.Role, Since: now}); err != nil {
 			return err
 		}
 		e.Object = "representative/" + strconv.FormatInt(rep.ID, 10)

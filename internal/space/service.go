@@ -2,6 +2,7 @@ package space
 
 import (
 	"context"
+	"errors"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -105,57 +106,93 @@ type Created struct {
 // queued to the person (or, for a minor, to the representatives).
 func (s *Service) Create(ctx context.Context, by By, n NewSpace) (Created, error) {
 	now := s.clock.Now()
-	p := n.Patient
-	p.CreatedAt = now
-	minor := p.AgeAt(now) < s.policy.MajorityAge
 	var out Created
 	// Validation runs inside the traced action, so that a refused creation leaves a trace too.
 	err := s.do(ctx, s.entry(by, "space.create", 0), func(tx Tx, e *audit.Entry) error {
-		if err := p.Validate(now); err != nil {
+		var err error
+		if out, err = s.createOne(ctx, tx, n, now); err != nil {
 			return err
-		}
-		if minor && len(n.Representatives) == 0 {
-			return errs.E(errs.Invalid, "a minor's space needs a legal representative (a parent or a guardian)")
-		}
-		if err := tx.InsertPatient(ctx, &p); err != nil {
-			return err
-		}
-		sp := New(p.ID, now, s.policy)
-		if err := tx.InsertSpace(ctx, sp, ""); err != nil {
-			return err
-		}
-		reachable := !minor && p.Email != ""
-		for _, r := range n.Representatives {
-			rep, err := s.linkRepresentative(ctx, tx, p, r, minor, now)
-			if err != nil {
-				return err
-			}
-			reachable = reachable || (minor && rep.Email != "")
-		}
-		out = Created{Patient: p, Space: sp}
-		if reachable {
-			if err := tx.Enqueue(ctx, NoticeJob{PatientID: p.ID, Notice: NoticeCreated, Version: sp.Version}); err != nil {
-				return err
-			}
-		} else {
-			code, hash, err := newActivationCode()
-			if err != nil {
-				return err
-			}
-			if err := tx.SetActivationHash(ctx, p.ID, hash); err != nil {
-				return err
-			}
-			out.ActivationCode = code
 		}
 		// The patient's chain is named only once the patient surely exists: a refusal after
 		// the insert rolls it back, and its trace must not land in a chain of nobody's.
-		e.PatientID = p.ID
+		e.PatientID = out.Patient.ID
 		return nil
 	})
 	return out, err
 }
 
-func (s *Service) linkRepresentative(ctx context.Context, tx Tx, p Patient, r NewRepresentative, minor bool, now time.Time) (Patient, error) {
+// ExistsError refuses to create a space for an INS that has one (or had one: a purged space
+// keeps its INS). It carries the existing patient, so that a bulk import tells a row already
+// imported by an earlier run from a duplicate within the file.
+type ExistsError struct{ Patient Patient }
+
+func (e *ExistsError) Error() string { return "a space already exists for this INS" }
+
+// Unwrap gives the error its code: Conflict.
+func (e *ExistsError) Unwrap() error {
+	return errs.E(errs.Conflict, "a space already exists for this INS")
+}
+
+// createOne checks everything first and writes only then, so that a refused row leaves the
+// transaction usable (PostgreSQL aborts a transaction on a failed statement): a bulk import
+// refuses one row and goes on with the next in the same transaction.
+func (s *Service) createOne(ctx context.Context, tx Tx, n NewSpace, now time.Time) (Created, error) {
+	p := n.Patient
+	p.CreatedAt = now
+	if err := p.Validate(now); err != nil {
+		return Created{}, err
+	}
+	minor := p.AgeAt(now) < s.policy.MajorityAge
+	if minor && len(n.Representatives) == 0 {
+		return Created{}, errs.E(errs.Invalid, "a minor's space needs a legal representative (a parent or a guardian)")
+	}
+	if existing, err := tx.PatientByINS(ctx, p.INS.Matricule); err == nil {
+		return Created{}, &ExistsError{Patient: existing}
+	} else if !errs.Is(err, errs.NotFound) {
+		return Created{}, err
+	}
+	reps := make([]Patient, len(n.Representatives))
+	for i, r := range n.Representatives {
+		var err error
+		if reps[i], err = s.checkRepresentative(ctx, tx, p, r, minor, now); err != nil {
+			return Created{}, err
+		}
+	}
+	// Writes from here on.
+	if err := tx.InsertPatient(ctx, &p); err != nil {
+		return Created{}, err
+	}
+	sp := New(p.ID, now, s.policy)
+	if err := tx.InsertSpace(ctx, sp, ""); err != nil {
+		return Created{}, err
+	}
+	reachable := !minor && p.Email != ""
+	for i, rep := range reps {
+		if err := tx.AddRepresentative(ctx, Representative{PatientID: p.ID, RepresentativeID: rep.ID, Role: n.Representatives[i].Role, Since: now}); err != nil {
+			return Created{}, err
+		}
+		reachable = reachable || (minor && rep.Email != "")
+	}
+	out := Created{Patient: p, Space: sp}
+	if reachable {
+		if err := tx.Enqueue(ctx, NoticeJob{PatientID: p.ID, Notice: NoticeCreated, Version: sp.Version}); err != nil {
+			return Created{}, err
+		}
+		return out, nil
+	}
+	code, hash, err := newActivationCode()
+	if err != nil {
+		return Created{}, err
+	}
+	if err := tx.SetActivationHash(ctx, p.ID, hash); err != nil {
+		return Created{}, err
+	}
+	out.ActivationCode = code
+	return out, nil
+}
+
+// checkRepresentative finds a representative and checks the link is allowed, writing nothing.
+func (s *Service) checkRepresentative(ctx context.Context, tx Tx, p Patient, r NewRepresentative, minor bool, now time.Time) (Patient, error) {
 	switch {
 	case !ValidRole(r.Role):
 		return Patient{}, errs.E(errs.Invalid, "unknown representative role %q (parent, guardian or curator)", r.Role)
@@ -171,18 +208,68 @@ func (s *Service) linkRepresentative(ctx context.Context, tx Tx, p Patient, r Ne
 	}
 	rep, err := tx.PatientByINS(ctx, ins.Matricule)
 	if err != nil {
-		return Patient{}, fmt.Errorf("representative: %w", err)
+		if errs.Is(err, errs.NotFound) {
+			return Patient{}, errs.E(errs.NotFound, "the representative has no space in carnet")
+		}
+		return Patient{}, err
 	}
-	if rep.ID == p.ID {
+	if rep.ID == p.ID || rep.INS.Matricule == p.INS.Matricule {
 		return Patient{}, errs.E(errs.Invalid, "a person cannot be their own representative")
 	}
 	if rep.AgeAt(now) < s.policy.MajorityAge {
 		return Patient{}, errs.E(errs.Invalid, "a representative must be of age")
 	}
-	if err := tx.AddRepresentative(ctx, Representative{PatientID: p.ID, RepresentativeID: rep.ID, Role: r.Role, Since: now}); err != nil {
-		return Patient{}, err
-	}
 	return rep, nil
+}
+
+// Outcome of one row of a batch: created, already there, or refused.
+type Outcome struct {
+	Created Created  // when neither Existed nor Err is set
+	Existed *Patient // the INS has a space already
+	Err     error    // a refusal (errs code Invalid, NotFound, Conflict) of this row only
+}
+
+// CreateBatch creates spaces for many people in one transaction, as the opt-out import does:
+// one commit (one fsync) for the whole batch instead of one per person. A row that is refused
+// does not stop the others; each creation and each refusal is traced in the batch's
+// transaction. An error returned (not in an Outcome) means nothing of the batch was written.
+func (s *Service) CreateBatch(ctx context.Context, by By, rows []NewSpace) ([]Outcome, error) {
+	now := s.clock.Now()
+	var out []Outcome
+	err := s.store.UpdateSpaces(ctx, func(tx Tx) error {
+		out = make([]Outcome, len(rows))
+		for i, n := range rows {
+			c, err := s.createOne(ctx, tx, n, now)
+			e := s.entry(by, "space.create", 0)
+			var exists *ExistsError
+			switch {
+			case err == nil:
+				out[i].Created = c
+				e.PatientID, e.Outcome = c.Patient.ID, audit.Allowed
+			case errors.As(err, &exists):
+				out[i].Existed = &exists.Patient
+				continue // what is asked is there already: nothing was done
+			case isRefusal(err):
+				out[i].Err = err
+				e.Outcome, e.Reason = audit.Denied, string(errs.CodeOf(err))+": "+errs.MessageOf(err)
+			default:
+				return err
+			}
+			if _, err := tx.AppendTrace(ctx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+func isRefusal(err error) bool {
+	switch errs.CodeOf(err) {
+	case errs.Invalid, errs.NotFound, errs.Conflict, errs.Forbidden:
+		return true
+	}
+	return false
 }
 
 // newActivationCode returns a code of 60 random bits in groups of four (easy to type from a
