@@ -5,6 +5,7 @@
 //	carnet audit verify   check that the trace log is intact
 //	carnet space …        operator actions on patient spaces
 //	carnet account …      operator accounts, organisations, professionals
+//	carnet optout import  spaces in bulk from the insurer's file
 //	carnet version        print the version
 //
 // main only wires: it reads the configuration and hands each part what it needs.
@@ -41,6 +42,7 @@ func commands() []command {
 		{"migrate", "apply the pending database migrations", runMigrate},
 		{"audit", "audit verify: check the integrity of the trace log", runAudit},
 		{"space", "create, show, oppose, close, delete, reopen a patient space; sweep deadlines", runSpace},
+		{"optout", "optout import FILE: create spaces in bulk from the insurer's file", runOptout},
 		{"account", "add operator accounts, organisations and professionals", func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return runAccount(ctx, args, stdin, stdout, stderr)
 		}},

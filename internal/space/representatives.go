@@ -17,7 +17,7 @@ func (s *Service) AddRepresentative(ctx context.Context, by By, patientID int64,
 			return err
 		}
 		now := s.clock.Now()
-		rep, err := s.checkRepresentative(ctx, tx, p, r, p.AgeAt(now) < s.policy.MajorityAge, now)
+		rep, err := s.checkRepresentative(ctx, tx.PatientByINS, p, r, p.AgeAt(now) < s.policy.MajorityAge, now)
 		if err != nil {
 			return err
 		}

@@ -133,32 +133,53 @@ func (e *ExistsError) Unwrap() error {
 	return errs.E(errs.Conflict, "a space already exists for this INS")
 }
 
-// createOne checks everything first and writes only then, so that a refused row leaves the
+// plan is a creation checked and ready to write.
+type plan struct {
+	patient Patient
+	minor   bool
+	reps    []Patient
+	roles   []Role
+}
+
+// Lookup finds a person by INS matricule, for the checks of a creation. The store's does; a
+// dry run adds the people met earlier in its file.
+type Lookup func(ctx context.Context, matricule string) (Patient, error)
+
+// check checks a creation without writing anything, so that a refused row leaves the
 // transaction usable (PostgreSQL aborts a transaction on a failed statement): a bulk import
 // refuses one row and goes on with the next in the same transaction.
-func (s *Service) createOne(ctx context.Context, tx Tx, n NewSpace, now time.Time) (Created, error) {
+func (s *Service) check(ctx context.Context, lookup Lookup, n NewSpace, now time.Time) (plan, error) {
 	p := n.Patient
 	p.CreatedAt = now
 	if err := p.Validate(now); err != nil {
-		return Created{}, err
+		return plan{}, err
 	}
-	minor := p.AgeAt(now) < s.policy.MajorityAge
-	if minor && len(n.Representatives) == 0 {
-		return Created{}, errs.E(errs.Invalid, "a minor's space needs a legal representative (a parent or a guardian)")
+	pl := plan{patient: p, minor: p.AgeAt(now) < s.policy.MajorityAge}
+	if pl.minor && len(n.Representatives) == 0 {
+		return plan{}, errs.E(errs.Invalid, "a minor's space needs a legal representative (a parent or a guardian)")
 	}
-	if existing, err := tx.PatientByINS(ctx, p.INS.Matricule); err == nil {
-		return Created{}, &ExistsError{Patient: existing}
+	if existing, err := lookup(ctx, p.INS.Matricule); err == nil {
+		return plan{}, &ExistsError{Patient: existing}
 	} else if !errs.Is(err, errs.NotFound) {
+		return plan{}, err
+	}
+	for _, r := range n.Representatives {
+		rep, err := s.checkRepresentative(ctx, lookup, p, r, pl.minor, now)
+		if err != nil {
+			return plan{}, err
+		}
+		pl.reps, pl.roles = append(pl.reps, rep), append(pl.roles, r.Role)
+	}
+	return pl, nil
+}
+
+// createOne checks a creation, then writes it.
+func (s *Service) createOne(ctx context.Context, tx Tx, n NewSpace, now time.Time) (Created, error) {
+	pl, err := s.check(ctx, tx.PatientByINS, n, now)
+	if err != nil {
 		return Created{}, err
 	}
-	reps := make([]Patient, len(n.Representatives))
-	for i, r := range n.Representatives {
-		var err error
-		if reps[i], err = s.checkRepresentative(ctx, tx, p, r, minor, now); err != nil {
-			return Created{}, err
-		}
-	}
-	// Writes from here on.
+	p := pl.patient
 	if err := tx.InsertPatient(ctx, &p); err != nil {
 		return Created{}, err
 	}
@@ -166,12 +187,12 @@ func (s *Service) createOne(ctx context.Context, tx Tx, n NewSpace, now time.Tim
 	if err := tx.InsertSpace(ctx, sp, ""); err != nil {
 		return Created{}, err
 	}
-	reachable := !minor && p.Email != ""
-	for i, rep := range reps {
-		if err := tx.AddRepresentative(ctx, Representative{PatientID: p.ID, RepresentativeID: rep.ID, Role: n.Representatives[i].Role, Since: now}); err != nil {
+	reachable := !pl.minor && p.Email != ""
+	for i, rep := range pl.reps {
+		if err := tx.AddRepresentative(ctx, Representative{PatientID: p.ID, RepresentativeID: rep.ID, Role: pl.roles[i], Since: now}); err != nil {
 			return Created{}, err
 		}
-		reachable = reachable || (minor && rep.Email != "")
+		reachable = reachable || (pl.minor && rep.Email != "")
 	}
 	out := Created{Patient: p, Space: sp}
 	if reachable {
@@ -192,7 +213,7 @@ func (s *Service) createOne(ctx context.Context, tx Tx, n NewSpace, now time.Tim
 }
 
 // checkRepresentative finds a representative and checks the link is allowed, writing nothing.
-func (s *Service) checkRepresentative(ctx context.Context, tx Tx, p Patient, r NewRepresentative, minor bool, now time.Time) (Patient, error) {
+func (s *Service) checkRepresentative(ctx context.Context, lookup Lookup, p Patient, r NewRepresentative, minor bool, now time.Time) (Patient, error) {
 	switch {
 	case !ValidRole(r.Role):
 		return Patient{}, errs.E(errs.Invalid, "unknown representative role %q (parent, guardian or curator)", r.Role)
@@ -206,14 +227,14 @@ func (s *Service) checkRepresentative(ctx context.Context, tx Tx, p Patient, r N
 	if err != nil {
 		return Patient{}, err
 	}
-	rep, err := tx.PatientByINS(ctx, ins.Matricule)
+	rep, err := lookup(ctx, ins.Matricule)
 	if err != nil {
 		if errs.Is(err, errs.NotFound) {
 			return Patient{}, errs.E(errs.NotFound, "the representative has no space in carnet")
 		}
 		return Patient{}, err
 	}
-	if rep.ID == p.ID || rep.INS.Matricule == p.INS.Matricule {
+	if rep.INS.Matricule == p.INS.Matricule {
 		return Patient{}, errs.E(errs.Invalid, "a person cannot be their own representative")
 	}
 	if rep.AgeAt(now) < s.policy.MajorityAge {
@@ -233,7 +254,10 @@ type Outcome struct {
 // one commit (one fsync) for the whole batch instead of one per person. A row that is refused
 // does not stop the others; each creation and each refusal is traced in the batch's
 // transaction. An error returned (not in an Outcome) means nothing of the batch was written.
-func (s *Service) CreateBatch(ctx context.Context, by By, rows []NewSpace) ([]Outcome, error) {
+//
+// beforeCommit, if not nil, sees the outcomes before the commit: what it must keep (the
+// activation codes of postal notices) it keeps durably there, or fails and nothing is written.
+func (s *Service) CreateBatch(ctx context.Context, by By, rows []NewSpace, beforeCommit func([]Outcome) error) ([]Outcome, error) {
 	now := s.clock.Now()
 	var out []Outcome
 	err := s.store.UpdateSpaces(ctx, func(tx Tx) error {
@@ -256,6 +280,44 @@ func (s *Service) CreateBatch(ctx context.Context, by By, rows []NewSpace) ([]Ou
 				return err
 			}
 			if _, err := tx.AppendTrace(ctx, e); err != nil {
+				return err
+			}
+		}
+		if beforeCommit != nil {
+			return beforeCommit(out)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// CheckBatch runs the checks of CreateBatch and writes nothing (a dry run). lookup finds
+// people; a dry run adds to the store's the people its earlier rows would have created.
+func (s *Service) CheckBatch(ctx context.Context, rows []NewSpace, lookup func(tx Tx) Lookup) ([]Outcome, error) {
+	now := s.clock.Now()
+	out := make([]Outcome, len(rows))
+	err := s.store.ViewSpaces(ctx, func(tx Tx) error {
+		base := lookup(tx)
+		// The rows checked earlier in this batch count as created, as in CreateBatch.
+		planned := map[string]Patient{}
+		find := func(ctx context.Context, m string) (Patient, error) {
+			if p, ok := planned[m]; ok {
+				return p, nil
+			}
+			return base(ctx, m)
+		}
+		for i, n := range rows {
+			pl, err := s.check(ctx, find, n, now)
+			var exists *ExistsError
+			switch {
+			case err == nil:
+				out[i].Created = Created{Patient: pl.patient}
+				planned[pl.patient.INS.Matricule] = pl.patient
+			case errors.As(err, &exists):
+				out[i].Existed = &exists.Patient
+			case isRefusal(err):
+				out[i].Err = err
+			default:
 				return err
 			}
 		}

@@ -37,7 +37,7 @@ func BenchmarkTraceAppend(b *testing.B) {
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
 			if err := db.Update(ctx, func(tx *store.Tx) error {
-				return tx.ExecForBenchmark(ctx, `INSERT INTO audit_chains (chain, last_seq, last_hash) VALUES ($1, 0, '')`, "bench"+strconv.Itoa(i))
+				return tx.ExecForBenchmark(ctx, `INSERT INTO audit_chains (chain, last_seq, last_hash, seal) VALUES ($1, 0, '', '')`, "bench"+strconv.Itoa(i))
 			}); err != nil {
 				b.Fatal(err)
 			}

@@ -137,7 +137,8 @@ func (db *DB) applyOne(ctx context.Context, m Migration, now time.Time) (applied
 		if n > 0 {
 			return nil
 		}
-		if _, err := tx.exec(ctx, m.SQL); err != nil {
+		// Several statements in one: run as is, never through the prepared-statement cache.
+		if _, err := tx.tx.ExecContext(ctx, m.SQL); err != nil {
 			return fmt.Errorf("migration %s: %w", m.Name, err)
 		}
 		if _, err := tx.exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,

@@ -1,0 +1,252 @@
+package optout_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/carnet-sante/carnet/internal/audit"
+	"github.com/carnet-sante/carnet/internal/clock"
+	"github.com/carnet-sante/carnet/internal/identity"
+	"github.com/carnet-sante/carnet/internal/jobs"
+	"github.com/carnet-sante/carnet/internal/optout"
+	"github.com/carnet-sante/carnet/internal/space"
+	"github.com/carnet-sante/carnet/internal/store"
+	"github.com/carnet-sante/carnet/internal/store/storetest"
+)
+
+var by = space.By{Actor: audit.Actor{Kind: audit.ActorOperator, ID: "op", Name: "CPAM"}, Channel: audit.ChannelCLI}
+
+type env struct {
+	db    *store.DB
+	clock *clock.Fake
+	im    *optout.Importer
+	dir   string
+}
+
+func newEnv(tb testing.TB) *env {
+	tb.Helper()
+	db := storetest.New(tb)
+	if _, err := jobs.Migrate(context.Background(), db); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := jobs.New(db, jobs.Config{}, jobs.Deps{}); err != nil {
+		tb.Fatal(err)
+	}
+	clk := clock.NewFake(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	spaces := space.NewService(db.Spaces(), clk, space.DefaultPolicy(), "https://carnet.example", nil)
+	return &env{db: db, clock: clk, im: optout.New(spaces, db, clk), dir: tb.TempDir()}
+}
+
+// ins returns a valid matricule for a 13-digit NIR.
+func ins(tb testing.TB, nir13 string) string {
+	tb.Helper()
+	key, err := identity.INSKey(nir13)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return nir13 + key
+}
+
+func (e *env) write(tb testing.TB, name, content string) string {
+	tb.Helper()
+	p := filepath.Join(e.dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+type result struct {
+	counts  optout.Counts
+	rejects [][]string
+	postal  [][]string
+	err     error
+}
+
+func (e *env) run(tb testing.TB, path string, opt optout.Options) result {
+	tb.Helper()
+	var rej, post bytes.Buffer
+	opt.Rejects, opt.Postal, opt.By = &rej, &post, by
+	c, err := e.im.Run(context.Background(), path, opt)
+	r := result{counts: c, err: err}
+	r.rejects, _ = csv.NewReader(&rej).ReadAll()
+	r.postal, _ = csv.NewReader(&post).ReadAll()
+	return r
+}
+
+func (e *env) count(tb testing.TB, q string) int {
+	tb.Helper()
+	var n int
+	if err := e.db.SQL().QueryRow(q).Scan(&n); err != nil {
+		tb.Fatal(err)
+	}
+	return n
+}
+
+const header = "ins,birth_name,given_names,birth_date,sex,email,postal_address,parent_ins\n"
+
+func sample(tb testing.TB) string {
+	mum, dad := ins(tb, "2880675123456"), ins(tb, "1860675123457")
+	rows := []string{
+		mum + ",DUPONT,Inès Marie,1988-06-01,F,ines@example.fr,,",                        // 2 created, e-mail
+		dad + ",MARTIN,Paul,1986-06-01,M,,\"3 rue des Lilas, 75020 Paris\",",             // 3 created, postal
+		ins(tb, "1250675123458") + ",MARTIN,Léo,2025-06-01,M,,," + mum + "|" + dad,       // 4 created, minor with parents above
+		"279035121518988,DOE,Jane,1979-03-05,F,jane@example.fr,,",                        // 5 bad INS key
+		ins(tb, "1700675123459") + ",DOE,,1970-01-01,M,j@example.fr,,",                   // 6 missing given name
+		ins(tb, "1250675123460") + ",DOE,Tim,2025-01-01,M,,," + ins(tb, "1700675123461"), // 7 unknown parent
+		mum + ",DUPONT,Inès,1988-06-01,F,ines@example.fr,,",                              // 8 duplicate of 2
+		ins(tb, "2700675123462") + ",DOE,Ann,1970-13-01,F,a@example.fr,,",                // 9 bad date
+		ins(tb, "2700675123463") + ",DOE,Ann,1970-01-01,F",                               // 10 missing fields
+		ins(tb, "2250675123464") + ",DOE,Lou,2025-01-01,F,lou@example.fr,,",              // 11 minor without parent
+		ins(tb, "2700675123465") + ",DOE,Eve,1970-01-01,F,,,",                            // 12 no way to reach
+	}
+	return header + strings.Join(rows, "\n") + "\n"
+}
+
+func TestImport(t *testing.T) {
+	e := newEnv(t)
+	path := e.write(t, "optout.csv", sample(t))
+	r := e.run(t, path, optout.Options{BatchSize: 4})
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	want := optout.Counts{Rows: 11, Created: 3, Duplicates: 1, Rejected: 7}
+	if r.counts != want {
+		t.Fatalf("counts = %+v, want %+v", r.counts, want)
+	}
+	reasons := map[string]string{}
+	for _, rec := range r.rejects {
+		reasons[rec[0]] = rec[2]
+	}
+	for line, want := range map[string]string{"5": "key", "6": "given name", "7": "representative has no space", "8": "duplicate",
+		"9": "birth date", "10": "fields", "11": "legal representative", "12": "cannot reach"} {
+		if !strings.Contains(reasons[line], want) {
+			t.Errorf("line %s: reason %q, want it to mention %q", line, reasons[line], want)
+		}
+	}
+	if len(r.postal) != 1 || r.postal[0][1] != "MARTIN" || len(r.postal[0][5]) != 14 || r.postal[0][6] != "2026-04-13" {
+		t.Fatalf("postal notices: %v", r.postal)
+	}
+	// Notices queued for the e-mail rows (the mother, and the child through his parents).
+	if n := e.count(t, `SELECT COUNT(*) FROM river_job WHERE kind = 'space.notice'`); n != 2 {
+		t.Fatalf("%d notices queued, want 2", n)
+	}
+	if n := e.count(t, `SELECT COUNT(*) FROM representatives`); n != 2 {
+		t.Fatalf("%d parent links, want 2", n)
+	}
+	// Every creation and every refusal that reached the service is traced, in an intact log.
+	res, err := e.db.VerifyTraces(context.Background(), storetest.Key)
+	if err != nil || !res.OK() {
+		t.Fatalf("trace log: %v %v", err, res.Problems)
+	}
+	if n := e.count(t, `SELECT COUNT(*) FROM traces WHERE action = 'space.create'`); n != 3+3 { // created + refused by the service (6, 7, 11)
+		t.Fatalf("%d creation traces", n)
+	}
+
+	// Running it again creates nothing twice.
+	e.clock.Advance(time.Hour)
+	again := e.run(t, path, optout.Options{BatchSize: 4})
+	// (The duplicate row now finds a space made by an earlier run: it counts as existing.)
+	if again.err != nil || again.counts.Created != 0 || again.counts.Existed != 4 || again.counts.Duplicates != 0 {
+		t.Fatalf("second run: %+v %v", again.counts, again.err)
+	}
+	if n := e.count(t, `SELECT COUNT(*) FROM patients`); n != 3 {
+		t.Fatalf("%d patients after two runs", n)
+	}
+}
+
+func TestDryRunWritesNothing(t *testing.T) {
+	e := newEnv(t)
+	path := e.write(t, "optout.csv", sample(t))
+	dry := e.run(t, path, optout.Options{DryRun: true, BatchSize: 4})
+	if dry.err != nil {
+		t.Fatal(dry.err)
+	}
+	if n := e.count(t, `SELECT COUNT(*) FROM patients`); n != 0 {
+		t.Fatalf("a dry run created %d patients", n)
+	}
+	real := e.run(t, path, optout.Options{BatchSize: 4})
+	if dry.counts != real.counts || len(dry.rejects) != len(real.rejects) {
+		t.Fatalf("dry run %+v (%d rejects) differs from the real run %+v (%d rejects)", dry.counts, len(dry.rejects), real.counts, len(real.rejects))
+	}
+	for i := range dry.rejects {
+		if dry.rejects[i][0] != real.rejects[i][0] || dry.rejects[i][2] != real.rejects[i][2] {
+			t.Errorf("reject %d: dry %v, real %v", i, dry.rejects[i], real.rejects[i])
+		}
+	}
+}
+
+func TestResumeAfterInterruption(t *testing.T) {
+	e := newEnv(t)
+	var b strings.Builder
+	b.WriteString(header)
+	for i := 0; i < 50; i++ {
+		fmt.Fprintf(&b, "%s,NOM,Prénom,1980-01-01,F,p%d@example.fr,,\n", ins(t, fmt.Sprintf("28001751%05d", i)), i)
+	}
+	path := e.write(t, "big.csv", b.String())
+	ctx, cancel := context.WithCancel(context.Background())
+	var rej, post bytes.Buffer
+	batches := 0
+	_, err := e.im.Run(ctx, path, optout.Options{BatchSize: 10, Rejects: &rej, Postal: &post, By: by,
+		Progress: func(optout.Progress) {
+			if batches++; batches == 2 {
+				cancel() // interrupted after two committed batches
+			}
+		}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run: %v", err)
+	}
+	if n := e.count(t, `SELECT COUNT(*) FROM patients`); n != 20 {
+		t.Fatalf("%d patients after the interruption, want 20", n)
+	}
+	e.clock.Advance(time.Minute)
+	r := e.run(t, path, optout.Options{BatchSize: 10})
+	// The second run starts after the last committed batch: it reads 30 rows, not 50.
+	if r.err != nil || r.counts.Rows != 30 || r.counts.Created != 30 || r.counts.Existed != 0 {
+		t.Fatalf("resumed run: %+v %v", r.counts, r.err)
+	}
+	if n := e.count(t, `SELECT COUNT(*) FROM patients`); n != 50 {
+		t.Fatalf("%d patients in the end", n)
+	}
+	cp, err := e.db.LoadCheckpoint(context.Background(), sha(t, path))
+	if err != nil || cp.Counts.Created != 50 || cp.FinishedAt.IsZero() {
+		t.Fatalf("checkpoint: %+v %v", cp, err)
+	}
+}
+
+func TestFrenchSpreadsheetFile(t *testing.T) {
+	e := newEnv(t)
+	content := "\ufeffINS;Birth_Name;given_names;birth_date;sex;email\r\n" +
+		ins(t, "2790351215189") + ";DUPONT;Marie;05/03/1979;f;Marie@Example.fr\r\n"
+	r := e.run(t, e.write(t, "fr.csv", content), optout.Options{})
+	if r.err != nil || r.counts.Created != 1 || len(r.rejects) != 0 {
+		t.Fatalf("%+v %v %v", r.counts, r.rejects, r.err)
+	}
+}
+
+func TestBadHeader(t *testing.T) {
+	e := newEnv(t)
+	for _, h := range []string{"ins,birth_name,given_names,birth_date\n", "ins,nom,given_names,birth_date,sex,birth_name\n", ""} {
+		r := e.run(t, e.write(t, "h.csv", h), optout.Options{})
+		if r.err == nil {
+			t.Errorf("header %q accepted", h)
+		}
+	}
+}
+
+func sha(tb testing.TB, path string) string {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return fmt.Sprintf("%x", sha256sum(b))
+}
