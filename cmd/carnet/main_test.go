@@ -189,7 +189,7 @@ func TestAuditVerifyCommand(t *testing.T) {
 		}
 	}
 	out.Reset()
-	if code := run(ctx, append([]string{"audit", "verify"}, db...), &out, &errb); code != 0 || !strings.Contains(out.String(), "5 traces in 2 chains") || !strings.Contains(out.String(), "intact") {
+	if code := run(ctx, append([]string{"audit", "verify"}, db...), &out, &errb); code != 0 || !strings.Contains(out.String(), "6 traces in 3 chains") || !strings.Contains(out.String(), "intact") {
 		t.Fatalf("verify intact: %d %s %s", code, out.String(), errb.String())
 	}
 	storetest.DisableAppendOnly(t, st)

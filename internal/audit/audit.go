@@ -92,6 +92,8 @@ func (e Entry) Validate() error {
 		return errs.E(errs.Internal, "trace without a channel")
 	case e.Action == "":
 		return errs.E(errs.Internal, "trace without an action")
+	case e.Action == AnchorAction:
+		return errs.E(errs.Internal, "anchors are written by the trace log itself")
 	case e.Outcome != Allowed && e.Outcome != Denied && e.Outcome != Failed:
 		return errs.E(errs.Internal, "trace with outcome %q", e.Outcome)
 	}
@@ -110,14 +112,22 @@ func ChainOf(e Entry) string {
 // AnchorAction is the action of the trace that records a chain's creation.
 const AnchorAction = "trace.chain_open"
 
-// AnchorChain names the anchor chain that records the creation of chain: one of 16, so that
-// creating chains (one per new patient) does not queue on one lock.
+// RootAnchor records the creation of the anchor chains themselves, so that an anchor chain
+// cannot vanish with the chains it anchors.
+const RootAnchor = "anchor/root"
+
+// AnchorChain names the chain that records the creation of chain: for an ordinary chain, one
+// of 16 anchor chains, so that creating chains (one per new patient) does not queue on one
+// lock; for an anchor chain, the root.
 func AnchorChain(chain string) string {
+	if IsAnchorChain(chain) {
+		return RootAnchor
+	}
 	h := sha256.Sum256([]byte(chain))
 	return fmt.Sprintf("anchor/%02d", h[0]%16)
 }
 
-// IsAnchorChain reports whether chain is an anchor chain.
+// IsAnchorChain reports whether chain is an anchor chain (the root included).
 func IsAnchorChain(chain string) bool { return strings.HasPrefix(chain, "anchor/") }
 
 // Anchor returns the entry that records the creation of chain.

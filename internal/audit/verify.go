@@ -72,7 +72,8 @@ func (v *Verifier) Add(t Trace) {
 		report(Missing, "traces #%d to #%d of the chain are gone", v.expected, t.Seq-1)
 	}
 	// Within a chain, appends are serialised, so row ids grow with seq: a smaller id than the
-	// trace before means rows were moved.
+	// trace before means rows were moved. Ids are not sealed, so this names the kind of
+	// tampering; the seals are what detect it.
 	if v.prevID != 0 && t.ID < v.prevID {
 		report(Reordered, "written before the trace now preceding it (id %d)", v.prevID)
 	}
@@ -117,6 +118,21 @@ func (v *Verifier) Unanchored(chain string) {
 // Vanished reports a chain whose creation is recorded but which is gone, head and all.
 func (v *Verifier) Vanished(chain string, anchorID int64) {
 	v.report(Missing, chain, 0, anchorID, "the whole chain is gone: its creation is recorded (trace id %d of %s)", anchorID, AnchorChain(chain))
+}
+
+// Unreadable reports a row that could not even be read (a column of the wrong type).
+func (v *Verifier) Unreadable(err error) {
+	v.report(Altered, "?", 0, 0, "a row of the log cannot be read: %v", err)
+}
+
+// Untraced reports a patient who has no chain: every creation writes one.
+func (v *Verifier) Untraced(patientID int64) {
+	v.report(Missing, ChainOf(Entry{PatientID: patientID}), 0, 0, "patient %d exists but their whole chain is gone", patientID)
+}
+
+// RootMissing reports a log whose root anchor is gone while other chains remain.
+func (v *Verifier) RootMissing() {
+	v.report(Missing, RootAnchor, 0, 0, "the root anchor chain is gone")
 }
 
 // Result is the outcome of a verification.

@@ -32,7 +32,10 @@ func (tx *Tx) appendTo(ctx context.Context, chain string, e audit.Entry) (audit.
 	if err != nil {
 		return audit.Trace{}, fmt.Errorf("lock trace chain: %w", err)
 	}
-	if lastSeq == 0 && !audit.IsAnchorChain(chain) {
+	// A new chain is anchored first; the locks are always taken chain, then its anchor chain,
+	// then the root, so appends cannot deadlock as long as a transaction appends to one chain
+	// (and its anchors): every caller does.
+	if lastSeq == 0 && chain != audit.RootAnchor {
 		if _, err := tx.appendTo(ctx, audit.AnchorChain(chain), audit.Anchor(chain, e.At, e.Channel)); err != nil {
 			return audit.Trace{}, err
 		}
@@ -147,7 +150,8 @@ func (db *DB) VerifyTraces(ctx context.Context, key audit.Key) (audit.Result, er
 		dest := append([]any{&isTrace}, traceDest(&t)...)
 		dest = append(dest, &headExists, &h.LastSeq, &h.LastHash, &h.Seal)
 		if err := rows.Scan(dest...); err != nil {
-			return audit.Result{}, fmt.Errorf("read trace: %w", err)
+			v.Unreadable(err) // and go on: one bad row must not hide the others
+			continue
 		}
 		if !started || t.Chain != head.Chain {
 			end()
@@ -174,44 +178,48 @@ func (db *DB) VerifyTraces(ctx context.Context, key audit.Key) (audit.Result, er
 	return v.Result(), nil
 }
 
-// verifyAnchors reports chains created without an anchor, and anchors whose chain is gone.
-// A chain and its anchor are written in one transaction, so each statement's snapshot sees
-// both or neither.
+// verifyAnchors reports chains created without an anchor, anchors whose chain is gone,
+// patients without a chain, and a missing root. A chain and its anchor are written in one
+// transaction, so each statement's snapshot sees both or neither.
 func (db *DB) verifyAnchors(ctx context.Context, v *audit.Verifier) error {
-	rows, err := db.read.QueryContext(ctx, `SELECT h.chain FROM audit_chains h
-		WHERE h.chain NOT LIKE 'anchor/%' AND NOT EXISTS (
-			SELECT 1 FROM traces t WHERE t.action = $1 AND t.object = h.chain)
-		ORDER BY h.chain`, audit.AnchorAction)
-	if err != nil {
-		return fmt.Errorf("check anchors: %w", err)
+	checks := []struct {
+		q      string
+		args   []any
+		report func(chain string, id int64)
+	}{
+		{`SELECT h.chain, 0 FROM audit_chains h WHERE h.chain <> $1 AND NOT EXISTS (
+			SELECT 1 FROM traces t WHERE t.action = $2 AND t.object = h.chain AND t.chain LIKE 'anchor/%')
+			ORDER BY h.chain`, []any{audit.RootAnchor, audit.AnchorAction}, func(c string, _ int64) { v.Unanchored(c) }},
+		{`SELECT t.object, t.id FROM traces t WHERE t.action = $1 AND t.chain LIKE 'anchor/%' AND NOT EXISTS (
+			SELECT 1 FROM audit_chains h WHERE h.chain = t.object) ORDER BY t.object`,
+			[]any{audit.AnchorAction}, func(c string, id int64) { v.Vanished(c, id) }},
+		{`SELECT '', p.id FROM patients p WHERE NOT EXISTS (
+			SELECT 1 FROM audit_chains h WHERE h.chain = 'p' || p.id) ORDER BY p.id`,
+			nil, func(_ string, id int64) { v.Untraced(id) }},
+		{`SELECT '', 0 FROM audit_chains WHERE NOT EXISTS (SELECT 1 FROM audit_chains r WHERE r.chain = $1)
+			LIMIT 1`, []any{audit.RootAnchor}, func(string, int64) { v.RootMissing() }},
 	}
-	for rows.Next() {
-		var chain string
-		if err := rows.Scan(&chain); err != nil {
-			rows.Close()
-			return err
+	for _, c := range checks {
+		if err := db.each(ctx, c.q, c.args, c.report); err != nil {
+			return fmt.Errorf("check anchors: %w", err)
 		}
-		v.Unanchored(chain)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	rows, err = db.read.QueryContext(ctx, `SELECT t.object, t.id FROM traces t
-		WHERE t.action = $1 AND t.chain LIKE 'anchor/%' AND NOT EXISTS (
-			SELECT 1 FROM audit_chains h WHERE h.chain = t.object)
-		ORDER BY t.object`, audit.AnchorAction)
+	return nil
+}
+
+func (db *DB) each(ctx context.Context, q string, args []any, fn func(string, int64)) error {
+	rows, err := db.read.QueryContext(ctx, q, args...)
 	if err != nil {
-		return fmt.Errorf("check anchors: %w", err)
+		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var chain string
-		var id int64
-		if err := rows.Scan(&chain, &id); err != nil {
+		var s string
+		var n int64
+		if err := rows.Scan(&s, &n); err != nil {
 			return err
 		}
-		v.Vanished(chain, id)
+		fn(s, n)
 	}
 	return rows.Err()
 }

@@ -40,6 +40,16 @@ func appendN(t *testing.T, db *store.DB, patient int64, n int) {
 	}
 }
 
+// own counts the traces written by the test, leaving out the anchors the log adds.
+func own(t *testing.T, db *store.DB) int {
+	t.Helper()
+	var n int
+	if err := db.SQL().QueryRow(`SELECT COUNT(*) FROM traces WHERE chain NOT LIKE 'anchor/%'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 func verify(t *testing.T, db *store.DB) audit.Result {
 	t.Helper()
 	res, err := db.VerifyTraces(context.Background(), storetest.Key)
@@ -55,9 +65,8 @@ func TestTraceChainVerifies(t *testing.T) {
 	appendN(t, db, 1, 5)
 	appendN(t, db, 2, 4)
 	res := verify(t, db)
-	// 12 traces in 3 chains, plus the 3 anchors recording each chain's creation.
-	if !res.OK() || res.Traces != 15 || res.Chains < 4 {
-		t.Fatalf("verify = %+v, want 15 traces in at least 4 chains, no problem", res)
+	if !res.OK() || own(t, db) != 12 || res.Traces <= 12 {
+		t.Fatalf("verify = %+v, want 12 traces and their anchors, no problem", res)
 	}
 	// The traces read back are those written.
 	var got []audit.Trace
@@ -87,7 +96,7 @@ func TestTraceRollsBackWithAction(t *testing.T) {
 		t.Fatal("expected the failure")
 	}
 	appendN(t, db, 7, 1)
-	if res := verify(t, db); !res.OK() || res.Traces != 3+1 {
+	if res := verify(t, db); !res.OK() || own(t, db) != 3 {
 		t.Fatalf("verify = %+v", res)
 	}
 }
@@ -118,7 +127,7 @@ func TestTraceChainConcurrentWriters(t *testing.T) {
 	for err := range errc {
 		t.Fatalf("concurrent append: %v", err)
 	}
-	if res := verify(t, db); !res.OK() || res.Traces != writers*each+3 {
+	if res := verify(t, db); !res.OK() || own(t, db) != writers*each {
 		t.Fatalf("verify = %+v", res)
 	}
 }
@@ -153,6 +162,13 @@ func TestTraceTampering(t *testing.T) {
 		{"chain deleted with its head", []string{`DELETE FROM traces WHERE chain = 'p1'`, `DELETE FROM audit_chains WHERE chain = 'p1'`}, audit.Missing, 0},
 		{"tail cut and head rewound", []string{`DELETE FROM traces WHERE chain = 'p1' AND seq = 5`,
 			`UPDATE audit_chains SET last_seq = 4, last_hash = (SELECT hash FROM traces WHERE chain = 'p1' AND seq = 4) WHERE chain = 'p1'`}, audit.Altered, 4},
+		{"anchor bucket wiped", []string{`DELETE FROM traces WHERE chain LIKE 'anchor/%' AND chain <> 'anchor/root'`,
+			`DELETE FROM audit_chains WHERE chain LIKE 'anchor/%' AND chain <> 'anchor/root'`,
+			`DELETE FROM traces WHERE chain IN ('p1', 'p2')`, `DELETE FROM audit_chains WHERE chain IN ('p1', 'p2')`}, audit.Missing, 0},
+		{"everything wiped but the root", []string{`DELETE FROM traces WHERE chain <> 'anchor/root'`,
+			`DELETE FROM audit_chains WHERE chain <> 'anchor/root'`}, audit.Missing, 0},
+		{"root wiped", []string{`DELETE FROM traces WHERE chain = 'anchor/root'`,
+			`DELETE FROM audit_chains WHERE chain = 'anchor/root'`}, audit.Missing, 0},
 		{"chain made up", []string{`INSERT INTO audit_chains (chain, last_seq, last_hash, seal) SELECT 'p77', last_seq, last_hash, seal FROM audit_chains WHERE chain = 'p2'`,
 			`INSERT INTO traces (chain, seq, at, actor_kind, actor_id, actor_name, actor_org, channel, action,
 			patient_id, object, outcome, reason, prev_hash, hash)
