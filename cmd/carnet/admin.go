@@ -36,7 +36,7 @@ func openAdmin(ctx context.Context, name string, args []string, stderr io.Writer
 	if err != nil {
 		return nil, nil, err
 	}
-	db, _, err := openStore(ctx, cfg, false)
+	db, key, err := openStore(ctx, cfg, false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -54,12 +54,12 @@ func openAdmin(ctx context.Context, name string, args []string, stderr io.Writer
 		db.Close()
 		return nil, nil, err
 	}
-	return &admin{
-		db:       db,
-		spaces:   space.NewService(db.Spaces(), clk, space.DefaultPolicy(), cfg.PublicURL.String(), nil),
-		accounts: accounts,
-		by:       operatorActor(),
-	}, fs, nil
+	spaces, err := newSpaces(db, clk, cfg, key, nil)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return &admin{db: db, spaces: spaces, accounts: accounts, by: operatorActor()}, fs, nil
 }
 
 // operatorActor names the person at the terminal in traces: the system account running the

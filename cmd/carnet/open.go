@@ -13,6 +13,8 @@ import (
 	"github.com/carnet-sante/carnet/internal/clock"
 	"github.com/carnet-sante/carnet/internal/config"
 	"github.com/carnet-sante/carnet/internal/jobs"
+	"github.com/carnet-sante/carnet/internal/notify"
+	"github.com/carnet-sante/carnet/internal/space"
 	"github.com/carnet-sante/carnet/internal/store"
 )
 
@@ -65,6 +67,16 @@ func openStore(ctx context.Context, cfg *config.Config, mustExist bool) (*store.
 	}
 	db, err := store.Open(ctx, dialect(cfg), cfg.DB.DSN, store.Options{TraceKey: trace})
 	return db, keys{master: master, trace: trace}, err
+}
+
+// newSpaces builds the space service; sender is nil in a process that only queues notices.
+func newSpaces(db *store.DB, clk clock.Clock, cfg *config.Config, k keys, sender notify.Sender) (*space.Service, error) {
+	codeKey, err := space.CodeKey(k.master)
+	if err != nil {
+		return nil, err
+	}
+	return space.NewService(space.Deps{Store: db.Spaces(), Clock: clk, Policy: space.DefaultPolicy(),
+		PublicURL: cfg.PublicURL.String(), Sender: sender, CodeKey: codeKey})
 }
 
 // migrateAll applies carnet's migrations then the job queue's, and says what it did.

@@ -17,7 +17,6 @@ import (
 	"github.com/carnet-sante/carnet/internal/jobs"
 	"github.com/carnet-sante/carnet/internal/notify"
 	"github.com/carnet-sante/carnet/internal/server"
-	"github.com/carnet-sante/carnet/internal/space"
 )
 
 func notifyConfig(cfg *config.Config) notify.Config {
@@ -57,7 +56,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	spaces := space.NewService(db.Spaces(), clk, space.DefaultPolicy(), cfg.PublicURL.String(), sender)
+	spaces, err := newSpaces(db, clk, cfg, key, sender)
+	if err != nil {
+		return err
+	}
 	queue, err := jobs.New(db, jobs.Config{Workers: cfg.JobsWorkers, Logger: log}, jobs.Deps{Spaces: spaces})
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/jobs"
 	"github.com/carnet-sante/carnet/internal/notify"
 	"github.com/carnet-sante/carnet/internal/space"
+	"github.com/carnet-sante/carnet/internal/store"
 	"github.com/carnet-sante/carnet/internal/store/storetest"
 )
 
@@ -40,7 +41,7 @@ func setup(t *testing.T, snd notify.Sender) *jobs.Queue {
 	if _, err := jobs.Migrate(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
-	svc := space.NewService(db.Spaces(), clock.NewFake(t0), space.DefaultPolicy(), "https://carnet.example", snd)
+	svc := newSpaces(t, db, clock.NewFake(t0), snd)
 	q, err := jobs.New(db, jobs.Config{Workers: 2, PollInterval: 100 * time.Millisecond, SweepInterval: time.Hour}, jobs.Deps{Spaces: svc})
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +118,7 @@ func TestSweepJobOpensDueSpaces(t *testing.T) {
 	if _, err := jobs.Migrate(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
-	svc := space.NewService(db.Spaces(), clk, space.DefaultPolicy(), "https://carnet.example", &sender{})
+	svc := newSpaces(t, db, clk, &sender{})
 	// A first process queues the creation (its queue connects to the store) and never works.
 	if _, err := jobs.New(db, jobs.Config{}, jobs.Deps{}); err != nil {
 		t.Fatal(err)
@@ -145,4 +146,14 @@ func TestSweepJobOpensDueSpaces(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatal("the sweep job did not open the space")
+}
+
+func newSpaces(t *testing.T, db *store.DB, clk clock.Clock, snd notify.Sender) *space.Service {
+	t.Helper()
+	svc, err := space.NewService(space.Deps{Store: db.Spaces(), Clock: clk, Policy: space.DefaultPolicy(),
+		PublicURL: "https://carnet.example", Sender: snd, CodeKey: []byte("activation-code-key-32-bytes-abc")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
 }

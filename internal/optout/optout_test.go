@@ -41,7 +41,11 @@ func newEnv(tb testing.TB) *env {
 		tb.Fatal(err)
 	}
 	clk := clock.NewFake(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
-	spaces := space.NewService(db.Spaces(), clk, space.DefaultPolicy(), "https://carnet.example", nil)
+	spaces, err := space.NewService(space.Deps{Store: db.Spaces(), Clock: clk, Policy: space.DefaultPolicy(),
+		PublicURL: "https://carnet.example", CodeKey: []byte("activation-code-key-32-bytes-abc")})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	return &env{db: db, clock: clk, im: optout.New(spaces, db, clk), dir: tb.TempDir()}
 }
 

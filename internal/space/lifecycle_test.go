@@ -56,7 +56,11 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.svc = space.NewService(e.db.Spaces(), e.clock, space.DefaultPolicy(), "https://carnet.example", sender)
+	e.svc, err = space.NewService(space.Deps{Store: e.db.Spaces(), Clock: e.clock, Policy: space.DefaultPolicy(),
+		PublicURL: "https://carnet.example", Sender: sender, CodeKey: []byte("activation-code-key-32-bytes-abc")})
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.queue = e.newQueue(t)
 	return e
 }

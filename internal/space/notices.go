@@ -2,11 +2,13 @@ package space
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/carnet-sante/carnet/internal/audit"
 	"github.com/carnet-sante/carnet/internal/errs"
 	"github.com/carnet-sante/carnet/internal/notify"
 )
@@ -35,16 +37,19 @@ type NoticeJob struct {
 // Kind names the job for the queue.
 func (NoticeJob) Kind() string { return "space.notice" }
 
-// SendNotice sends a queued notice, if it still applies: an opening notice for a space that was
-// closed meanwhile is dropped. The creation notice draws a fresh activation code, stores its
-// hash, and sends it; a retry after a failed send draws another, and the last one sent is the
-// one that works. A minor's notices go to their representatives.
+// SendNotice sends a queued notice, if it still applies: a notice about a version of the space
+// that has changed since (closed then reopened, say) is dropped. The creation notice carries
+// the activation code, derived from the patient and the version, so that a retry sends the
+// same code. A minor's notices go to their representatives, a protected adult's to them and
+// their guardians. Reading the addresses is an access to the patient's data: it is traced.
 func (s *Service) SendNotice(ctx context.Context, j NoticeJob) error {
 	if s.sender == nil {
 		return errs.E(errs.Internal, "no notification sender configured")
 	}
 	var msgs []notify.Message
-	err := s.store.UpdateSpaces(ctx, func(tx Tx) error {
+	e := audit.Entry{At: s.clock.Now(), Actor: audit.System("notice"), Channel: audit.ChannelJob, Action: "space.notice",
+		PatientID: j.PatientID, Object: "notice/" + j.Notice}
+	err := audit.Do(ctx, s.store.UpdateSpaces, e, func(tx Tx, _ *audit.Entry) error {
 		p, err := tx.Patient(ctx, j.PatientID)
 		if err != nil {
 			return err
@@ -54,49 +59,47 @@ func (s *Service) SendNotice(ctx context.Context, j NoticeJob) error {
 			return err
 		}
 		now := s.clock.Now()
-		to, err := s.recipients(ctx, tx, p, now)
-		if err != nil || len(to) == 0 {
-			return err
-		}
 		var build func(to Patient, id string) notify.Message
 		switch j.Notice {
 		case NoticeCreated:
 			if sp.State != Pending {
-				return nil
+				return errNoLongerApplies
 			}
-			code, hash, err := newActivationCode()
-			if err != nil {
-				return err
-			}
+			code, hash := s.activationCode(p.ID, sp.Version)
 			if err := tx.SetActivationHash(ctx, p.ID, hash); err != nil {
 				return err
 			}
 			build = func(r Patient, id string) notify.Message {
 				return creationNotice(r.Email, firstName(p), code, s.publicURL, sp.OpensAt, r.ID != p.ID, id)
 			}
-		case NoticeOpened:
-			if sp.State != Open {
-				return nil
+		case NoticeOpened, NoticeClosed:
+			if sp.Version != j.Version {
+				return errNoLongerApplies
 			}
 			build = func(r Patient, id string) notify.Message {
-				return openedNotice(r.Email, firstName(r), spaceOf(p, r), s.publicURL, id)
-			}
-		case NoticeClosed:
-			if sp.State != Closed {
-				return nil
-			}
-			build = func(r Patient, id string) notify.Message {
+				if j.Notice == NoticeOpened {
+					return openedNotice(r.Email, firstName(r), spaceOf(p, r), s.publicURL, id)
+				}
 				return closureNotice(r.Email, firstName(r), spaceOf(p, r), s.publicURL, sp.PurgeAt, sp.DeletionRequested, id)
 			}
 		case NoticeNewContent:
 			if sp.State != Open {
-				return nil
+				return errNoLongerApplies
 			}
 			build = func(r Patient, id string) notify.Message {
 				return newContentNotice(r.Email, firstName(r), spaceOf(p, r), s.publicURL, id)
 			}
 		default:
 			return errs.E(errs.Invalid, "unknown notice %q", j.Notice)
+		}
+		to, err := s.recipients(ctx, tx, p, now)
+		if err != nil {
+			return err
+		}
+		if len(to) == 0 {
+			// Decided reachable when queued, unreachable now (an address removed, a child come
+			// of age without one): the operator must send this one by post.
+			return errs.E(errs.Invalid, "nobody to send the %s notice to by e-mail any more", j.Notice)
 		}
 		ref := strconv.FormatInt(j.Version, 10)
 		if j.Key != "" {
@@ -109,6 +112,9 @@ func (s *Service) SendNotice(ctx context.Context, j NoticeJob) error {
 		}
 		return nil
 	})
+	if errors.Is(err, errNoLongerApplies) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -120,20 +126,26 @@ func (s *Service) SendNotice(ctx context.Context, j NoticeJob) error {
 	return nil
 }
 
-// recipients: the person, or for a minor their representatives; those with an address.
+// errNoLongerApplies drops a notice whose occasion has passed; audit.Do traces the notice as
+// refused, with this reason.
+var errNoLongerApplies = errs.E(errs.Conflict, "the notice no longer applies")
+
+// recipients: for an adult, the person and their guardians; for a minor, the representatives;
+// those with an address.
 func (s *Service) recipients(ctx context.Context, tx Tx, p Patient, now time.Time) ([]Patient, error) {
-	if p.AgeAt(now) >= s.policy.MajorityAge {
-		if p.Email == "" {
-			return nil, nil
-		}
-		return []Patient{p}, nil
+	adult := p.AgeAt(now) >= s.policy.MajorityAge
+	var out []Patient
+	if adult && p.Email != "" {
+		out = append(out, p)
 	}
 	reps, err := tx.Representatives(ctx, p.ID)
 	if err != nil {
 		return nil, err
 	}
-	var out []Patient
 	for _, r := range reps {
+		if adult && r.Role != Guardian {
+			continue
+		}
 		rep, err := tx.Patient(ctx, r.RepresentativeID)
 		if err != nil {
 			return nil, err

@@ -2,7 +2,8 @@ package space
 
 import (
 	"context"
-	"crypto/rand"
+	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base32"
@@ -57,12 +58,33 @@ type Service struct {
 	policy    Policy
 	publicURL string
 	sender    notify.Sender
+	codeKey   []byte
 }
 
-// NewService returns the service. publicURL is where notices send people; sender delivers
-// them (nil for a process that only queues notices, such as an operator command).
-func NewService(st Store, clk clock.Clock, p Policy, publicURL string, sender notify.Sender) *Service {
-	return &Service{store: st, clock: clk, policy: p, publicURL: publicURL, sender: sender}
+// Deps are what the service needs.
+type Deps struct {
+	Store     Store
+	Clock     clock.Clock
+	Policy    Policy
+	PublicURL string        // where notices send people
+	Sender    notify.Sender // nil for a process that only queues notices (an operator command)
+	CodeKey   []byte        // derives activation codes (CodeKey of the master key)
+}
+
+// NewService returns the service.
+func NewService(d Deps) (*Service, error) {
+	if len(d.CodeKey) < 32 {
+		return nil, errs.E(errs.Internal, "space: an activation code key of 32 bytes is required")
+	}
+	return &Service{store: d.Store, clock: d.Clock, policy: d.Policy, publicURL: d.PublicURL, sender: d.Sender, codeKey: d.CodeKey}, nil
+}
+
+// CodeKey derives the key of activation codes from the master key (RFC 5869).
+func CodeKey(master []byte) ([]byte, error) {
+	if len(master) < 32 {
+		return nil, errs.E(errs.Invalid, "master key too short: %d bytes, want 32", len(master))
+	}
+	return hkdf.Key(sha256.New, master, nil, "carnet activation code v1", 32)
 }
 
 // By says who asks and through what channel.
@@ -192,7 +214,8 @@ func (s *Service) createOne(ctx context.Context, tx Tx, n NewSpace, now time.Tim
 		if err := tx.AddRepresentative(ctx, Representative{PatientID: p.ID, RepresentativeID: rep.ID, Role: pl.roles[i], Since: now}); err != nil {
 			return Created{}, err
 		}
-		reachable = reachable || (pl.minor && rep.Email != "")
+		// As recipients() will decide: a minor's representatives, an adult's guardians.
+		reachable = reachable || (rep.Email != "" && (pl.minor || pl.roles[i] == Guardian))
 	}
 	out := Created{Patient: p, Space: sp}
 	if reachable {
@@ -201,10 +224,7 @@ func (s *Service) createOne(ctx context.Context, tx Tx, n NewSpace, now time.Tim
 		}
 		return out, nil
 	}
-	code, hash, err := newActivationCode()
-	if err != nil {
-		return Created{}, err
-	}
+	code, hash := s.activationCode(p.ID, sp.Version)
 	if err := tx.SetActivationHash(ctx, p.ID, hash); err != nil {
 		return Created{}, err
 	}
@@ -334,17 +354,16 @@ func isRefusal(err error) bool {
 	return false
 }
 
-// newActivationCode returns a code of 60 random bits in groups of four (easy to type from a
-// letter), and its hash. The code is high-entropy, so a plain SHA-256 is enough to keep a
-// copy of the database from revealing it.
-func newActivationCode() (code, hash string, err error) {
-	b := make([]byte, 8)
-	if _, err := rand.Read(b); err != nil {
-		return "", "", fmt.Errorf("activation code: %w", err)
-	}
-	raw := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b)[:12]
+// activationCode returns the code of a space at a version, in groups of four (easy to type from
+// a letter), and its hash. The code is derived, not drawn: a notice sent again (a retried job)
+// carries the same code, so an earlier copy of it still works. 60 bits from an HMAC keyed by a
+// secret: unguessable, and a copy of the database (which holds only the hash) does not reveal it.
+func (s *Service) activationCode(patientID, version int64) (code, hash string) {
+	m := hmac.New(sha256.New, s.codeKey)
+	fmt.Fprintf(m, "activation\x00%d\x00%d", patientID, version)
+	raw := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(m.Sum(nil)[:8])[:12]
 	code = raw[0:4] + "-" + raw[4:8] + "-" + raw[8:12]
-	return code, hashCode(code), nil
+	return code, hashCode(code)
 }
 
 func hashCode(code string) string {
@@ -473,6 +492,9 @@ func (s *Service) ByINS(ctx context.Context, matricule string) (Patient, Space, 
 // NotifyNewContent queues the "something new in your space" e-mail; it goes only if the
 // space is open when the job runs. key makes the notice idempotent (e.g. the document's id).
 func (s *Service) NotifyNewContent(ctx context.Context, patientID int64, key string) error {
+	if key == "" {
+		return errs.E(errs.Invalid, "a new-content notice needs a key (what is new)")
+	}
 	return s.store.UpdateSpaces(ctx, func(tx Tx) error {
 		return tx.Enqueue(ctx, NoticeJob{PatientID: patientID, Notice: NoticeNewContent, Key: sanitizeKey(key)})
 	})
