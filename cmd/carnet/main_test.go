@@ -174,7 +174,7 @@ func TestAuditVerifyCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, _, err := openStore(ctx, cfg, true)
+	st, k, err := openStore(ctx, cfg, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,65 @@ func TestAuditVerifyCommand(t *testing.T) {
 	if code := run(ctx, append([]string{"audit", "verify"}, db...), &out, &errb); code != 0 || !strings.Contains(out.String(), "6 traces in 3 chains") || !strings.Contains(out.String(), "intact") {
 		t.Fatalf("verify intact: %d %s %s", code, out.String(), errb.String())
 	}
+	// A checkpoint kept outside the database catches a chain cut back to an earlier head.
+	cpFile := filepath.Join(t.TempDir(), "checkpoint")
+	out.Reset()
+	if code := run(ctx, append([]string{"audit", "verify", "--save-checkpoint", cpFile}, db...), &out, &errb); code != 0 || !strings.Contains(out.String(), "checkpoint saved") {
+		t.Fatalf("save checkpoint: %d %s %s", code, out.String(), errb.String())
+	}
+	var oldSeq int64
+	var oldHash, oldSeal string
+	if err := st.SQL().QueryRow(`SELECT last_seq, last_hash, seal FROM audit_chains WHERE chain = 'p42'`).Scan(&oldSeq, &oldHash, &oldSeal); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Update(ctx, func(tx *store.Tx) error {
+		_, err := tx.AppendTrace(ctx, audit.Entry{At: time.Now(), Actor: audit.System("test"), Channel: audit.ChannelCLI,
+			Action: "space.read", PatientID: 42, Object: "space", Outcome: audit.Allowed})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 	storetest.DisableAppendOnly(t, st)
+	// Cut the trace written after the checkpoint and put the old head back: the seals agree...
+	if _, err := st.SQL().Exec(`DELETE FROM traces WHERE chain = 'p42' AND seq = $1`, oldSeq+1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SQL().Exec(`UPDATE audit_chains SET last_seq = $1, last_hash = $2, seal = $3 WHERE chain = 'p42'`, oldSeq, oldHash, oldSeal); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := run(ctx, append([]string{"audit", "verify"}, db...), &out, &errb); code != 0 {
+		t.Fatalf("a rollback to a real head should pass the seals: %d %s", code, out.String())
+	}
+	// ...and the checkpoint finds nothing wrong either: the cut trace came after it. A
+	// checkpoint protects what it recorded.
+	if code := run(ctx, append([]string{"audit", "verify", "--checkpoint", cpFile}, db...), &out, &errb); code != 0 {
+		t.Fatalf("verify against the checkpoint: %d %s", code, out.String())
+	}
+	// Cutting below the checkpoint is caught.
+	if _, err := st.SQL().Exec(`DELETE FROM traces WHERE chain = 'p42' AND seq = $1`, oldSeq); err != nil {
+		t.Fatal(err)
+	}
+	prev := oldSeq - 1
+	var prevHash string
+	st.SQL().QueryRow(`SELECT hash FROM traces WHERE chain = 'p42' AND seq = $1`, prev).Scan(&prevHash)
+	if _, err := st.SQL().Exec(`UPDATE audit_chains SET last_seq = $1, last_hash = $2, seal = $3 WHERE chain = 'p42'`,
+		prev, prevHash, k.trace.SealHead("p42", prev, prevHash)); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := run(ctx, append([]string{"audit", "verify"}, db...), &out, &errb); code != 0 {
+		t.Fatalf("without the checkpoint, a sealed rollback is invisible: %d %s", code, out.String())
+	}
+	out.Reset()
+	if code := run(ctx, append([]string{"audit", "verify", "--checkpoint", cpFile}, db...), &out, &errb); code != 1 || !strings.Contains(out.String(), "cut back") {
+		t.Fatalf("rollback below the checkpoint: %d %s", code, out.String())
+	}
+	cp, _ := os.ReadFile(cpFile)
+	os.WriteFile(cpFile, []byte(strings.Replace(string(cp), "p42\t", "p43\t", 1)), 0o600)
+	if code := run(ctx, append([]string{"audit", "verify", "--checkpoint", cpFile}, db...), &out, &errb); code != 1 || !strings.Contains(errb.String(), "altered") {
+		t.Fatalf("edited checkpoint: %d %s", code, errb.String())
+	}
 	if _, err := st.SQL().Exec(`UPDATE traces SET action = 'space.read' WHERE seq = 2`); err != nil {
 		t.Fatal(err)
 	}

@@ -7,11 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/carnet-sante/carnet/internal/audit"
 	"github.com/carnet-sante/carnet/internal/clock"
 	"github.com/carnet-sante/carnet/internal/config"
+	"github.com/carnet-sante/carnet/internal/errs"
 	"github.com/carnet-sante/carnet/internal/jobs"
 	"github.com/carnet-sante/carnet/internal/notify"
 	"github.com/carnet-sante/carnet/internal/space"
@@ -140,10 +142,14 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "verify" {
-		fmt.Fprintln(stderr, "usage: carnet audit verify [flags]")
+		fmt.Fprintln(stderr, "usage: carnet audit verify [--checkpoint FILE] [--save-checkpoint FILE] [flags]")
 		return errUsage
 	}
-	cfg, _, err := loadConfig("audit verify", args[1:], stderr, nil)
+	var against, save string
+	cfg, _, err := loadConfig("audit verify", args[1:], stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&against, "checkpoint", "", "also check that every chain still holds what this checkpoint recorded")
+		fs.StringVar(&save, "save-checkpoint", "", "when the log is intact, record every chain head in this file (keep it outside the database's reach)")
+	})
 	if err != nil {
 		return err
 	}
@@ -160,14 +166,59 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if against != "" {
+		f, err := os.Open(against)
+		if err != nil {
+			return errs.Wrap(errs.Invalid, err, "open checkpoint")
+		}
+		v := audit.NewVerifier(key.trace)
+		err = audit.ReadCheckpoint(f, key.trace, func(h audit.Head) error { return db.CheckCheckpoint(ctx, v, h) })
+		f.Close()
+		if err != nil {
+			return err
+		}
+		res.Problems = append(res.Problems, v.Result().Problems...)
+	}
 	for _, p := range res.Problems {
 		fmt.Fprintln(stdout, p.String())
 	}
 	fmt.Fprintf(stdout, "%d traces in %d chains checked in %s: ", res.Traces, res.Chains, time.Since(began).Round(time.Millisecond))
-	if res.OK() {
-		fmt.Fprintln(stdout, "the trace log is intact")
-		return nil
+	if !res.OK() {
+		fmt.Fprintf(stdout, "%d problems\n", len(res.Problems))
+		return fmt.Errorf("the trace log has been tampered with (%d problems)", len(res.Problems))
 	}
-	fmt.Fprintf(stdout, "%d problems\n", len(res.Problems))
-	return fmt.Errorf("the trace log has been tampered with (%d problems)", len(res.Problems))
+	fmt.Fprintln(stdout, "the trace log is intact")
+	if save != "" {
+		if err := saveCheckpoint(ctx, db, key.trace, save); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "checkpoint saved to %s\n", save)
+	}
+	return nil
+}
+
+// saveCheckpoint writes the heads to path atomically, owner-only.
+func saveCheckpoint(ctx context.Context, db *store.DB, key audit.Key, path string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".checkpoint-*")
+	if err != nil {
+		return errs.Wrap(errs.Invalid, err, "write checkpoint")
+	}
+	defer os.Remove(tmp.Name())
+	w := audit.NewCheckpointWriter(tmp, key)
+	if err := db.Heads(ctx, w.Add); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := w.Close(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -222,4 +223,43 @@ func (db *DB) each(ctx context.Context, q string, args []any, fn func(string, in
 		fn(s, n)
 	}
 	return rows.Err()
+}
+
+// Heads calls fn with every chain head, in one snapshot.
+func (db *DB) Heads(ctx context.Context, fn func(audit.Head) error) error {
+	rows, err := db.read.QueryContext(ctx, `SELECT chain, last_seq, last_hash, seal FROM audit_chains ORDER BY chain`)
+	if err != nil {
+		return fmt.Errorf("read chain heads: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var h audit.Head
+		if err := rows.Scan(&h.Chain, &h.LastSeq, &h.LastHash, &h.Seal); err != nil {
+			return err
+		}
+		if err := fn(h); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// CheckCheckpoint reports every head of a checkpoint whose trace is no longer in its chain.
+func (db *DB) CheckCheckpoint(ctx context.Context, v *audit.Verifier, h audit.Head) error {
+	if h.LastSeq == 0 {
+		return nil
+	}
+	var got string
+	err := db.read.QueryRowContext(ctx, `SELECT hash FROM traces WHERE chain = $1 AND seq = $2`, h.Chain, h.LastSeq).Scan(&got)
+	if errors.Is(err, sql.ErrNoRows) {
+		v.RolledBack(h, "")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if got != h.LastHash {
+		v.RolledBack(h, got)
+	}
+	return nil
 }
