@@ -141,13 +141,17 @@ func New(db *store.DB, cfg Config, deps Deps) (*Queue, error) {
 	return q, nil
 }
 
-// InsertTx queues job inside tx.
-func (q *Queue) InsertTx(ctx context.Context, tx *sql.Tx, job store.Job) error {
-	args, ok := job.(river.JobArgs)
-	if !ok {
-		return errs.E(errs.Internal, "job %T is not insertable", job)
+// InsertManyTx queues jobs inside tx, in one statement where the driver can.
+func (q *Queue) InsertManyTx(ctx context.Context, tx *sql.Tx, jobs []store.Job) error {
+	params := make([]river.InsertManyParams, len(jobs))
+	for i, j := range jobs {
+		args, ok := j.(river.JobArgs)
+		if !ok {
+			return errs.E(errs.Internal, "job %T is not insertable", j)
+		}
+		params[i] = river.InsertManyParams{Args: args}
 	}
-	_, err := q.client.InsertTx(ctx, tx, args, nil)
+	_, err := q.client.InsertManyTx(ctx, tx, params)
 	return err
 }
 

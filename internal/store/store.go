@@ -35,10 +35,10 @@ const (
 	Postgres Dialect = "postgres"
 )
 
-// JobInserter queues a background job inside the caller's transaction, so that the job exists
-// if and only if the transaction commits. The jobs package provides it (River's InsertTx).
+// JobInserter queues background jobs inside the caller's transaction, so that a job exists if
+// and only if the transaction commits. The jobs package provides it (River's InsertManyTx).
 type JobInserter interface {
-	InsertTx(ctx context.Context, tx *sql.Tx, job Job) error
+	InsertManyTx(ctx context.Context, tx *sql.Tx, jobs []Job) error
 }
 
 // Job is what a domain asks to run later: a kind and JSON-serialisable arguments. An alias of
@@ -178,6 +178,7 @@ type Tx struct {
 	db    *DB
 	tx    *sql.Tx
 	stmts map[string]*sql.Stmt // SQLite: statements prepared in this transaction
+	jobs  []Job                // queued by Enqueue, inserted before the commit
 }
 
 // Update runs fn in a write transaction, committed if fn returns nil. fn must not call
@@ -212,7 +213,11 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx)
 			_ = sqlTx.Rollback()
 		}
 	}()
-	if err = fn(&Tx{db: db, tx: sqlTx}); err != nil {
+	tx := &Tx{db: db, tx: sqlTx}
+	if err = fn(tx); err != nil {
+		return err
+	}
+	if err = tx.flushJobs(ctx); err != nil {
 		return err
 	}
 	if err = sqlTx.Commit(); err != nil {
@@ -221,14 +226,25 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx)
 	return nil
 }
 
-// Enqueue queues job to run after this transaction commits.
+// Enqueue queues job to run after this transaction commits. The jobs of a transaction are
+// inserted together just before the commit: one statement for a whole batch on PostgreSQL,
+// where each round trip counts.
 func (tx *Tx) Enqueue(ctx context.Context, job Job) error {
 	if tx.db.jobs == nil {
 		return errs.E(errs.Internal, "no job queue connected to the store")
 	}
-	if err := tx.db.jobs.InsertTx(ctx, tx.tx, job); err != nil {
-		return fmt.Errorf("enqueue %s: %w", job.Kind(), err)
+	tx.jobs = append(tx.jobs, job)
+	return nil
+}
+
+func (tx *Tx) flushJobs(ctx context.Context) error {
+	if len(tx.jobs) == 0 {
+		return nil
 	}
+	if err := tx.db.jobs.InsertManyTx(ctx, tx.tx, tx.jobs); err != nil {
+		return fmt.Errorf("enqueue %d jobs: %w", len(tx.jobs), err)
+	}
+	tx.jobs = nil
 	return nil
 }
 
