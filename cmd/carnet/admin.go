@@ -20,6 +20,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/password"
 	"github.com/carnet-sante/carnet/internal/space"
 	"github.com/carnet-sante/carnet/internal/store"
+	"github.com/carnet-sante/carnet/internal/terminology"
 )
 
 // admin is what the operator commands work with: the store and the services, with a job
@@ -49,7 +50,12 @@ func openAdmin(ctx context.Context, name string, args []string, stderr io.Writer
 		return nil, nil, err
 	}
 	clk := clock.System{}
-	accounts, err := account.NewService(db.Accounts(), clk, password.DefaultParams())
+	catalog, err := terminology.Default()
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	accounts, err := account.NewService(db.Accounts(), clk, password.DefaultParams(), catalog)
 	if err != nil {
 		db.Close()
 		return nil, nil, err

@@ -9,7 +9,6 @@ package account
 
 import (
 	"context"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/errs"
 	"github.com/carnet-sante/carnet/internal/identity"
 	"github.com/carnet-sante/carnet/internal/password"
+	"github.com/carnet-sante/carnet/internal/terminology"
 )
 
 // Organisation is a health or medico-social organisation.
@@ -97,16 +97,22 @@ type Store interface {
 	ViewAccounts(ctx context.Context, fn func(Tx) error) error
 }
 
+// Professions knows the profession and specialty codes (the terminology catalogue).
+type Professions interface {
+	Profession(code string) (terminology.Profession, error)
+}
+
 // Service manages accounts.
 type Service struct {
-	store  Store
-	clock  clock.Clock
-	params password.Params
-	dummy  string // a hash to verify against when the login is unknown
+	store       Store
+	clock       clock.Clock
+	params      password.Params
+	professions Professions
+	dummy       string // a hash to verify against when the login is unknown
 }
 
 // NewService returns the service.
-func NewService(st Store, clk clock.Clock, p password.Params) (*Service, error) {
+func NewService(st Store, clk clock.Clock, p password.Params, professions Professions) (*Service, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -114,7 +120,7 @@ func NewService(st Store, clk clock.Clock, p password.Params) (*Service, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &Service{store: st, clock: clk, params: p, dummy: dummy}, nil
+	return &Service{store: st, clock: clk, params: p, professions: professions, dummy: dummy}, nil
 }
 
 // By says who asks and through what.
@@ -147,8 +153,6 @@ func (s *Service) CreateOrganisation(ctx context.Context, by By, o Organisation)
 	return o, err
 }
 
-var codeRE = regexp.MustCompile(`^[A-Z][A-Z0-9]{0,5}_[A-Z0-9]{1,6}$|^SM[0-9]{2}$|^$`)
-
 // CreateProfessional records a professional.
 func (s *Service) CreateProfessional(ctx context.Context, by By, p Professional) (Professional, error) {
 	var problems []string
@@ -159,11 +163,13 @@ func (s *Service) CreateProfessional(ctx context.Context, by By, p Professional)
 	if p.FamilyName == "" || p.GivenName == "" {
 		problems = append(problems, "family and given names are required")
 	}
-	if p.Profession == "" || !codeRE.MatchString(p.Profession) {
-		problems = append(problems, "a profession code is required, such as G15_10 (médecin)")
-	}
-	if !codeRE.MatchString(p.Specialty) {
-		problems = append(problems, "the specialty code is malformed (e.g. SM26)")
+	// The codes of the national value sets (JDV_J01, JDV_J48), as the terminology holds them.
+	if prof, err := s.professions.Profession(p.Profession); err != nil || prof.Profession != p.Profession {
+		problems = append(problems, "a known profession code is required, such as G15_10 (médecin) or G15_60 (infirmier)")
+	} else if p.Specialty != "" {
+		if _, err := s.professions.Profession(p.Profession + "/" + p.Specialty); err != nil {
+			problems = append(problems, "the specialty is not one of this profession's (e.g. SM26 for G15_10)")
+		}
 	}
 	if p.Email != "" {
 		email, err := normaliseLogin(p.Email)

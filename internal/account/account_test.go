@@ -14,6 +14,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/password"
 	"github.com/carnet-sante/carnet/internal/store"
 	"github.com/carnet-sante/carnet/internal/store/storetest"
+	"github.com/carnet-sante/carnet/internal/terminology"
 )
 
 var admin = account.By{Actor: audit.Actor{Kind: audit.ActorOperator, ID: "op-1", Name: "Admin"}, Channel: audit.ChannelCLI}
@@ -21,7 +22,11 @@ var admin = account.By{Actor: audit.Actor{Kind: audit.ActorOperator, ID: "op-1",
 func newService(t *testing.T) (*account.Service, *store.DB) {
 	t.Helper()
 	db := storetest.New(t)
-	svc, err := account.NewService(db.Accounts(), clock.NewFake(time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)), password.DefaultParams())
+	catalog, err := terminology.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := account.NewService(db.Accounts(), clock.NewFake(time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)), password.DefaultParams(), catalog)
 	if err != nil {
 		t.Fatal(err)
 	}
