@@ -157,3 +157,61 @@ func newSpaces(t *testing.T, db *store.DB, clk clock.Clock, snd notify.Sender) *
 	}
 	return svc
 }
+
+// slowSender holds every send until released.
+type slowSender struct {
+	started chan struct{}
+	release chan struct{}
+	done    atomic.Int32
+}
+
+func (s *slowSender) Send(ctx context.Context, _ notify.Message) error {
+	close(s.started)
+	<-s.release
+	s.done.Add(1)
+	return nil
+}
+
+// Stopping the queue lets a running job finish (graceful shutdown).
+func TestStopLetsRunningJobsFinish(t *testing.T) {
+	snd := &slowSender{started: make(chan struct{}), release: make(chan struct{})}
+	db := storetest.New(t)
+	if _, err := jobs.Migrate(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	svc := newSpaces(t, db, clock.NewFake(t0), snd)
+	q, err := jobs.New(db, jobs.Config{Workers: 2, PollInterval: 100 * time.Millisecond, SweepInterval: time.Hour}, jobs.Deps{Spaces: svc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Create(context.Background(), space.By{Actor: audit.System("test"), Channel: audit.ChannelCLI},
+		space.NewSpace{Patient: marie(t, "marie@example.fr")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-snd.started:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the notice job never started")
+	}
+	stopped := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		stopped <- q.Stop(ctx)
+	}()
+	time.Sleep(200 * time.Millisecond) // Stop is now waiting for the job
+	close(snd.release)
+	if err := <-stopped; err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	if snd.done.Load() != 1 {
+		t.Fatal("the running job did not finish")
+	}
+	res, err := q.Client().JobList(context.Background(), river.NewJobListParams().Kinds(space.NoticeJob{}.Kind()))
+	if err != nil || len(res.Jobs) != 1 || res.Jobs[0].State != rivertype.JobStateCompleted {
+		t.Fatalf("job after a graceful stop: %+v %v", res, err)
+	}
+}
