@@ -79,6 +79,7 @@ type Entry struct {
 	Object    string // what was acted on, e.g. "space", "document/<uuid>"
 	Outcome   Outcome
 	Reason    string // the reason code of the decision or of the failure
+	Detail    string // what the actor stated, when a rule asks for it (a break-glass reason)
 }
 
 // Validate checks that an entry says enough to be useful to the patient.
@@ -182,6 +183,7 @@ func (k Key) Seal(chain string, seq int64, prevHash string, e Entry) string {
 	field(e.Object)
 	field(string(e.Outcome))
 	field(e.Reason)
+	field(e.Detail)
 	return hex.EncodeToString(m.Sum(nil))
 }
 

@@ -49,7 +49,7 @@ func (tx *Tx) appendTo(ctx context.Context, chain string, e audit.Entry) (audit.
 	}
 	args := []any{chain, t.Seq, micros(e.At), string(e.Actor.Kind), e.Actor.ID, e.Actor.Name, e.Actor.Org,
 		string(e.Channel), e.Action, patient, e.Object, string(e.Outcome), e.Reason, t.PrevHash, t.Hash,
-		tx.db.key.SealHead(chain, t.Seq, t.Hash)}
+		tx.db.key.SealHead(chain, t.Seq, t.Hash), e.Detail}
 	if tx.db.dialect == Postgres {
 		// One round trip for the trace and the head: PostgreSQL runs both statements of a
 		// data-modifying WITH, and round trips are what a PostgreSQL write costs.
@@ -61,7 +61,7 @@ func (tx *Tx) appendTo(ctx context.Context, chain string, e audit.Entry) (audit.
 		}
 		return t, nil
 	}
-	if err = tx.queryRow(ctx, insertTrace+` RETURNING id`, args[:15]...).Scan(&t.ID); err != nil {
+	if err = tx.queryRow(ctx, insertTrace+` RETURNING id`, args...).Scan(&t.ID); err != nil {
 		return audit.Trace{}, fmt.Errorf("append trace: %w", err)
 	}
 	if _, err := tx.exec(ctx, `UPDATE audit_chains SET last_seq = $2, last_hash = $3, seal = $4 WHERE chain = $1`,
@@ -72,18 +72,18 @@ func (tx *Tx) appendTo(ctx context.Context, chain string, e audit.Entry) (audit.
 }
 
 const insertTrace = `INSERT INTO traces (chain, seq, at, actor_kind, actor_id, actor_name, actor_org,
-	channel, action, patient_id, object, outcome, reason, prev_hash, hash)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
+	channel, action, patient_id, object, outcome, reason, prev_hash, hash, detail)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $17)`
 
 const traceColumns = `traces.id, traces.chain, traces.seq, traces.at, traces.actor_kind, traces.actor_id,
 	traces.actor_name, traces.actor_org, traces.channel, traces.action, COALESCE(traces.patient_id, 0),
-	traces.object, traces.outcome, traces.reason, traces.prev_hash, traces.hash`
+	traces.object, traces.outcome, traces.reason, traces.prev_hash, traces.hash, traces.detail`
 
 // traceDest returns the scan destinations of traceColumns into t.
 func traceDest(t *audit.Trace) []any {
 	return []any{&t.ID, &t.Chain, &t.Seq, timeDest{&t.Entry.At}, (*string)(&t.Entry.Actor.Kind), &t.Entry.Actor.ID,
 		&t.Entry.Actor.Name, &t.Entry.Actor.Org, (*string)(&t.Entry.Channel), &t.Entry.Action, &t.Entry.PatientID,
-		&t.Entry.Object, (*string)(&t.Entry.Outcome), &t.Entry.Reason, &t.PrevHash, &t.Hash}
+		&t.Entry.Object, (*string)(&t.Entry.Outcome), &t.Entry.Reason, &t.PrevHash, &t.Hash, &t.Entry.Detail}
 }
 
 func scanTrace(rows interface{ Scan(...any) error }) (audit.Trace, error) {
@@ -132,7 +132,7 @@ func (db *DB) VerifyTraces(ctx context.Context, key audit.Key) (audit.Result, er
 			COALESCE(h.last_hash, ''), COALESCE(h.seal, '')
 		FROM traces LEFT JOIN audit_chains h ON h.chain = traces.chain
 		UNION ALL
-		SELECT FALSE, 0, h.chain, 0, 0, '', '', '', '', '', '', 0, '', '', '', '', '', TRUE, h.last_seq, h.last_hash, h.seal
+		SELECT FALSE, 0, h.chain, 0, 0, '', '', '', '', '', '', 0, '', '', '', '', '', '', TRUE, h.last_seq, h.last_hash, h.seal
 		FROM audit_chains h WHERE NOT EXISTS (SELECT 1 FROM traces t WHERE t.chain = h.chain)
 		ORDER BY 3, 4`)
 	if err != nil {

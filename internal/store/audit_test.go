@@ -25,6 +25,7 @@ func entry(patient int64, i int) audit.Entry {
 		Object:    fmt.Sprintf("document/%d", i),
 		Outcome:   audit.Allowed,
 		Reason:    "care_team",
+		Detail:    "patient unconscious, allergy check",
 	}
 }
 
@@ -142,6 +143,7 @@ func TestTraceTampering(t *testing.T) {
 	}{
 		{"changed", []string{`UPDATE traces SET outcome = 'denied' WHERE chain = 'p1' AND seq = 3`}, audit.Altered, 3},
 		{"changed actor", []string{`UPDATE traces SET actor_name = 'Someone else' WHERE chain = 'p1' AND seq = 2`}, audit.Altered, 2},
+		{"changed stated reason", []string{`UPDATE traces SET detail = 'routine check' WHERE chain = 'p1' AND seq = 4`}, audit.Altered, 4},
 		{"deleted", []string{`DELETE FROM traces WHERE chain = 'p1' AND seq = 3`}, audit.Missing, 4},
 		{"deleted tail", []string{`DELETE FROM traces WHERE chain = 'p1' AND seq = 5`}, audit.Missing, 5},
 		{"deleted chain", []string{`DELETE FROM traces WHERE chain = 'p1'`}, audit.Missing, 1},

@@ -104,6 +104,7 @@ CREATE TABLE traces (
     object      TEXT NOT NULL,
     outcome     TEXT NOT NULL,
     reason      TEXT NOT NULL,
+    detail      TEXT NOT NULL DEFAULT '', -- what the actor stated (a break-glass reason), if anything
     prev_hash   TEXT NOT NULL,
     hash        TEXT NOT NULL,
     UNIQUE (chain, seq),
