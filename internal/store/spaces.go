@@ -175,6 +175,11 @@ func (tx *Tx) DueSpaces(ctx context.Context, now time.Time, limit int) ([]int64,
 func (tx *Tx) PurgePatientData(ctx context.Context, patientID int64, now time.Time) error {
 	stmts := []string{
 		`DELETE FROM representatives WHERE patient_id = $1 OR representative_id = $1`,
+		`DELETE FROM access_medecins_traitants WHERE patient_id = $1`,
+		`DELETE FROM access_blocked WHERE patient_id = $1`,
+		`DELETE FROM access_oppositions WHERE patient_id = $1`,
+		`DELETE FROM access_care_team WHERE patient_id = $1`,
+		`DELETE FROM access_authorisations WHERE patient_id = $1`,
 		`UPDATE accounts SET disabled_at = COALESCE(disabled_at, $2), password_hash = '' WHERE patient_id = $1`,
 		`UPDATE patients SET birth_name = '', given_names = '', used_name = '', email = '', phone = '', postal_address = '' WHERE id = $1`,
 		`UPDATE spaces SET activation_hash = '' WHERE patient_id = $1`,
