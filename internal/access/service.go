@@ -266,20 +266,11 @@ func Do[T DecisionTx](ctx context.Context, s *Service, update func(context.Conte
 		// No such patient: no chain is opened for a patient who does not exist.
 		e.PatientID, e.Object = 0, objectPatient+fmt.Sprint(patientID)
 	}
-	e.Outcome, e.Reason = failure(err)
+	e.Outcome, e.Reason = audit.Failure(err)
 	if terr := update(ctx, func(tx T) error { _, err := tx.AppendTrace(ctx, e); return err }); terr != nil {
 		err = errors.Join(err, terr)
 	}
 	return d, err
-}
-
-// failure returns how a trace records err, as audit.Do does.
-func failure(err error) (audit.Outcome, string) {
-	switch errs.CodeOf(err) {
-	case errs.Invalid, errs.NotFound, errs.Forbidden, errs.Conflict:
-		return audit.Denied, string(errs.CodeOf(err)) + ": " + errs.MessageOf(err)
-	}
-	return audit.Failed, string(errs.CodeOf(err))
 }
 
 // decideIn loads what Decide needs in tx and decides. It returns the decision and its trace.
@@ -383,7 +374,7 @@ func (s *Service) manage(ctx context.Context, actor Actor, ch audit.Channel, pat
 		if errs.Is(err, errs.NotFound) {
 			e.PatientID, e.Object = 0, objectPatient+fmt.Sprint(patientID)
 		}
-		e.Outcome, e.Reason = failure(err)
+		e.Outcome, e.Reason = audit.Failure(err)
 	default:
 		e = s.entryOf(d, actor, ch, patientID, o.object, nil)
 		e.Action, e.Detail = o.trace, o.detail

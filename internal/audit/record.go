@@ -30,14 +30,27 @@ func Do[T Appender](ctx context.Context, update func(context.Context, func(T) er
 	if err == nil {
 		return nil
 	}
-	switch errs.CodeOf(err) {
-	case errs.Invalid, errs.NotFound, errs.Forbidden, errs.Conflict:
-		e.Outcome, e.Reason = Denied, string(errs.CodeOf(err))+": "+errs.MessageOf(err)
-	default:
-		e.Outcome, e.Reason = Failed, string(errs.CodeOf(err))
-	}
+	e.Outcome, e.Reason = Failure(err)
 	if terr := update(ctx, func(tx T) error { _, err := tx.AppendTrace(ctx, e); return err }); terr != nil {
 		return errors.Join(err, terr)
 	}
 	return err
+}
+
+// Failure says how a trace records an action that returned err: Denied with the code and the
+// safe message for a refusal (bad request, not found, forbidden, conflict), Failed with the
+// code alone for a fault of ours.
+func Failure(err error) (Outcome, string) {
+	switch code := errs.CodeOf(err); code {
+	case errs.Invalid, errs.NotFound, errs.Forbidden, errs.Conflict:
+		return Denied, string(code) + ": " + errs.MessageOf(err)
+	default:
+		return Failed, string(code)
+	}
+}
+
+// IsRefusal reports whether err refuses the request (rather than being a fault of ours).
+func IsRefusal(err error) bool {
+	outcome, _ := Failure(err)
+	return err != nil && outcome == Denied
 }

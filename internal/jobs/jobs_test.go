@@ -175,22 +175,7 @@ func (s *slowSender) Send(ctx context.Context, _ notify.Message) error {
 // Stopping the queue lets a running job finish (graceful shutdown).
 func TestStopLetsRunningJobsFinish(t *testing.T) {
 	snd := &slowSender{started: make(chan struct{}), release: make(chan struct{})}
-	db := storetest.New(t)
-	if _, err := jobs.Migrate(context.Background(), db); err != nil {
-		t.Fatal(err)
-	}
-	svc := newSpaces(t, db, clock.NewFake(t0), snd)
-	q, err := jobs.New(db, jobs.Config{Workers: 2, PollInterval: 100 * time.Millisecond, SweepInterval: time.Hour}, jobs.Deps{Spaces: svc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.Create(context.Background(), space.By{Actor: audit.System("test"), Channel: audit.ChannelCLI},
-		space.NewSpace{Patient: marie(t, "marie@example.fr")}); err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	q := setup(t, snd)
 	select {
 	case <-snd.started:
 	case <-time.After(20 * time.Second):

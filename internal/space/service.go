@@ -293,9 +293,9 @@ func (s *Service) CreateBatch(ctx context.Context, by By, rows []NewSpace, befor
 			case errors.As(err, &exists):
 				out[i].Existed = &exists.Patient
 				continue // what is asked is there already: nothing was done
-			case isRefusal(err):
+			case audit.IsRefusal(err):
 				out[i].Err = err
-				e.Outcome, e.Reason = audit.Denied, string(errs.CodeOf(err))+": "+errs.MessageOf(err)
+				e.Outcome, e.Reason = audit.Failure(err)
 			default:
 				return err
 			}
@@ -335,7 +335,7 @@ func (s *Service) CheckBatch(ctx context.Context, rows []NewSpace, lookup func(t
 				planned[pl.patient.INS.Matricule] = pl.patient
 			case errors.As(err, &exists):
 				out[i].Existed = &exists.Patient
-			case isRefusal(err):
+			case audit.IsRefusal(err):
 				out[i].Err = err
 			default:
 				return err
@@ -344,14 +344,6 @@ func (s *Service) CheckBatch(ctx context.Context, rows []NewSpace, lookup func(t
 		return nil
 	})
 	return out, err
-}
-
-func isRefusal(err error) bool {
-	switch errs.CodeOf(err) {
-	case errs.Invalid, errs.NotFound, errs.Conflict, errs.Forbidden:
-		return true
-	}
-	return false
 }
 
 // activationCode returns the code of a space at a version, in groups of four (easy to type from
