@@ -297,7 +297,10 @@ func professionalCases(t *testing.T) []decideCase {
 		{name: "care-team doctor deposits a report", in: action(doctor, access.ActionDeposit), want: access.ReasonCareTeam},
 		{name: "care-team doctor deposits into the profile", in: action(object(doctor, doc("60591-5")), access.ActionDeposit),
 			want: access.ReasonCareTeam},
-		{name: "stranger deposits", in: action(stranger, access.ActionDeposit), want: access.ReasonNoAuthorisation},
+		{name: "stranger deposits the report of their act", in: action(stranger, access.ActionDeposit), want: access.ReasonActOfCare},
+		{name: "refused stranger deposits", in: action(with(stranger, func(in *access.Input) {
+			in.Relation.Authorisation = access.Authorisation{State: access.AuthRefused}
+		}), access.ActionDeposit), want: access.ReasonAuthorisationRefused},
 		{name: "doctor deposits into the Espace personnel", in: action(object(doctor, doc("DOCPAT03")), access.ActionDeposit),
 			want: access.ReasonSpaceNotAllowed},
 		{name: "doctor deposits reimbursement data", in: action(object(doctor, doc("REMB")), access.ActionDeposit),

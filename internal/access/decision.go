@@ -20,6 +20,7 @@ const (
 	ReasonAuthor          Reason = "author"           // the professional who wrote the document
 	ReasonMedecinTraitant Reason = "medecin_traitant" // a médecin traitant (or equal rights)
 	ReasonCareTeam        Reason = "care_team"        // a member of the care team
+	ReasonActOfCare       Reason = "act_of_care"      // a professional depositing the report of their own act
 	ReasonAuthorisation   Reason = "authorisation"    // a professional the patient authorised
 	ReasonBreakGlass      Reason = "break_glass"      // emergency access with a stated reason
 	ReasonRegulation      Reason = "regulation"       // the regulating doctor of a SAMU - centre 15
@@ -116,6 +117,7 @@ var messages = map[Reason]message{
 	ReasonAuthor:          {"Accès autorisé : vous êtes l'auteur de ce document.", "Allowed: you are the author of this document."},
 	ReasonMedecinTraitant: {"Accès autorisé : vous êtes médecin traitant du titulaire.", "Allowed: you are the holder's médecin traitant (regular doctor)."},
 	ReasonCareTeam:        {"Accès autorisé : vous faites partie de l'équipe de soins du titulaire.", "Allowed: you are in the holder's care team."},
+	ReasonActOfCare:       {"Dépôt autorisé : vous déposez le compte rendu d'un acte que vous avez réalisé pour le titulaire, ce qui vous fait entrer dans son équipe de soins.", "Deposit allowed: you deposit the report of an act of care you performed for the holder, which makes you a member of their care team."},
 	ReasonAuthorisation:   {"Accès autorisé : le titulaire vous a donné son autorisation.", "Allowed: the holder authorised you."},
 	ReasonBreakGlass: {"Accès en urgence (bris de glace) autorisé et tracé ; le titulaire et son médecin traitant en seront informés.",
 		"Emergency (break-glass) access allowed and traced; the holder and their médecin traitant will be told."},
@@ -176,7 +178,7 @@ var messages = map[Reason]message{
 // Reasons lists every reason code, grounds first.
 func Reasons() []Reason {
 	return []Reason{
-		ReasonSelf, ReasonRepresentative, ReasonAuthor, ReasonMedecinTraitant, ReasonCareTeam,
+		ReasonSelf, ReasonRepresentative, ReasonAuthor, ReasonMedecinTraitant, ReasonCareTeam, ReasonActOfCare,
 		ReasonAuthorisation, ReasonBreakGlass, ReasonRegulation, ReasonApp, ReasonOwnTraces,
 		ReasonOperator, ReasonSystem,
 		ReasonBlocked, ReasonNoAuthorisation, ReasonAuthorisationExpired, ReasonAuthorisationRefused,

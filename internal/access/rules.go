@@ -196,7 +196,21 @@ func professional(in Input, d Decision) Decision {
 		// CSP L1111-17 III: a professional of the care team, or authorised, feeds the record;
 		// break-glass covers feeding too (I al. 1: "consulté ou alimenté"), regulation does not
 		// (I al. 2: "consulté"). The matrix governs reading only.
-		return ground(in, d, true)
+		if g := ground(in, d, true); g.Allowed {
+			return g
+		} else if in.Relation.Authorisation.State == AuthRefused || g.Reason == ReasonBreakGlassOpposed ||
+			g.Reason == ReasonRegulationReadOnly {
+			// The patient declined this professional, or emergencies: what they said stands. A
+			// regulating doctor acting as such reads only (L1111-17 I al. 2: "consulté").
+			return g
+		}
+		// Otherwise the deposit is the report of an act this professional performed for the
+		// patient: L1110-12 makes whoever takes part in an act of care a member of the care
+		// team, and L1111-15 obliges them to report it in the record. Our reading: depositing
+		// needs no prior consent (the record must not miss a report because its author saw the
+		// patient first), and the author joins the care team (access.AddToCareTeamTx), which the
+		// patient sees and can undo. Blocking, checked first, still stops everything.
+		return d.allow(ReasonActOfCare)
 	case ActionReplace, ActionArchive, ActionDelete:
 		// A document is its author's to correct or withdraw; a later deposit by the same
 		// professional needs no new consent, only the patient's information (CSP L1111-17 III).

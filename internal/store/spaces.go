@@ -180,6 +180,11 @@ func (tx *Tx) PurgePatientData(ctx context.Context, patientID int64, now time.Ti
 		`DELETE FROM access_oppositions WHERE patient_id = $1`,
 		`DELETE FROM access_care_team WHERE patient_id = $1`,
 		`DELETE FROM access_authorisations WHERE patient_id = $1`,
+		// The documents' bytes are erased by the blob garbage job, after this commits.
+		`INSERT INTO blob_garbage (blob_id, since) SELECT DISTINCT blob_id, $2 FROM documents
+			WHERE patient_id = $1 AND blob_id <> '' ON CONFLICT DO NOTHING`,
+		`DELETE FROM document_authors WHERE patient_id = $1`,
+		`DELETE FROM documents WHERE patient_id = $1`,
 		`UPDATE accounts SET disabled_at = COALESCE(disabled_at, $2), password_hash = '' WHERE patient_id = $1`,
 		`UPDATE patients SET birth_name = '', given_names = '', used_name = '', email = '', phone = '', postal_address = '' WHERE id = $1`,
 		`UPDATE spaces SET activation_hash = '' WHERE patient_id = $1`,
