@@ -14,12 +14,15 @@ import (
 type Code string
 
 const (
-	Invalid     Code = "invalid"     // the request is malformed or breaks a rule; fix it and retry
-	NotFound    Code = "not_found"   // the thing asked for does not exist (or may not be revealed)
-	Forbidden   Code = "forbidden"   // the actor may not do this
-	Conflict    Code = "conflict"    // the request clashes with the current state
-	Unavailable Code = "unavailable" // try again later
-	Internal    Code = "internal"    // a fault of ours
+	Invalid   Code = "invalid"   // the request is malformed or breaks a rule; fix it and retry
+	NotFound  Code = "not_found" // the thing asked for does not exist (or may not be revealed)
+	Forbidden Code = "forbidden" // the actor may not do this
+	// Unauthenticated: who is asking is unknown (no credentials, or expired or revoked ones);
+	// authenticate and retry.
+	Unauthenticated Code = "unauthenticated"
+	Conflict        Code = "conflict"    // the request clashes with the current state
+	Unavailable     Code = "unavailable" // try again later
+	Internal        Code = "internal"    // a fault of ours
 )
 
 // Error is the project's error. Message must never carry health data nor secrets: it is shown

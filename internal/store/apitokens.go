@@ -1,0 +1,92 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/carnet-sante/carnet/internal/access"
+	"github.com/carnet-sante/carnet/internal/apitoken"
+	"github.com/carnet-sante/carnet/internal/audit"
+	"github.com/carnet-sante/carnet/internal/errs"
+)
+
+// Tokens adapts the store to the API token service.
+func (db *DB) Tokens() apitoken.Store { return tokenStore{db} }
+
+type tokenStore struct{ db *DB }
+
+func (s tokenStore) UpdateTokens(ctx context.Context, fn func(apitoken.Tx) error) error {
+	return s.db.Update(ctx, func(tx *Tx) error { return fn(tx) })
+}
+
+func (s tokenStore) ViewTokens(ctx context.Context, fn func(apitoken.Tx) error) error {
+	return s.db.View(ctx, func(tx *Tx) error { return fn(tx) })
+}
+
+var _ apitoken.Tx = (*Tx)(nil)
+
+
+// InsertAPIToken stores a token by the hash of its secret.
+func (tx *Tx) InsertAPIToken(ctx context.Context, hash string, t apitoken.Token) error {
+	_, err := tx.exec(ctx, `INSERT INTO api_tokens (hash, token_id, kind, professional_id, account_id, patient_id, label, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, hash, t.ID, string(t.Subject.Kind), nullID(t.Subject.ProfessionalID),
+		nullID(t.Subject.AccountID), nullID(t.Subject.PatientID), t.Label, micros(t.CreatedAt), micros(t.ExpiresAt))
+	if err != nil {
+		if isForeignKeyViolation(err) {
+			return errs.E(errs.NotFound, "the token's subject does not exist")
+		}
+		return fmt.Errorf("insert api token: %w", err)
+	}
+	return nil
+}
+
+// APIToken resolves a token and its subject in one round trip.
+func (tx *Tx) APIToken(ctx context.Context, hash string) (apitoken.Resolved, error) {
+	var (
+		r                          apitoken.Resolved
+		kind                       string
+		profID, accID, patID       sql.NullInt64
+		created, expires           int64
+		revoked, accDisabled       sql.NullInt64
+		idnat, family, given, prof sql.NullString
+		spec, org, accName         sql.NullString
+	)
+	err := tx.queryRow(ctx, `SELECT t.token_id, t.kind, t.professional_id, t.account_id, t.patient_id, t.label,
+			t.created_at, t.expires_at, t.revoked_at,
+			p.idnat_ps, p.family_name, p.given_name, p.profession_code, p.specialty_code, o.structure_id,
+			a.display_name, a.disabled_at
+		FROM api_tokens t
+		LEFT JOIN professionals p ON p.id = t.professional_id
+		LEFT JOIN organisations o ON o.id = p.organisation_id
+		LEFT JOIN accounts a ON a.id = t.account_id
+		WHERE t.hash = $1`, hash).Scan(&r.Token.ID, &kind, &profID, &accID, &patID, &r.Token.Label,
+		&created, &expires, &revoked, &idnat, &family, &given, &prof, &spec, &org, &accName, &accDisabled)
+	if err != nil {
+		return apitoken.Resolved{}, notFound(err, "api token")
+	}
+	r.Token.Subject = apitoken.Subject{Kind: audit.ActorKind(kind), ProfessionalID: profID.Int64, AccountID: accID.Int64, PatientID: patID.Int64}
+	r.Token.CreatedAt, r.Token.ExpiresAt, r.Token.RevokedAt = fromMicros(created), fromMicros(expires), fromNullMicros(revoked)
+	switch r.Token.Subject.Kind {
+	case audit.ActorProfessional:
+		r.Actor = access.Actor{Kind: audit.ActorProfessional, ID: idnat.String, Name: given.String + " " + family.String,
+			Org: org.String, Profession: prof.String, Specialty: spec.String}
+	case audit.ActorOperator:
+		r.Actor = access.Actor{Kind: audit.ActorOperator, ID: strconv.FormatInt(accID.Int64, 10), Name: accName.String}
+		r.Disabled = accDisabled.Valid
+	case audit.ActorPatient:
+		r.Actor = access.Actor{Kind: audit.ActorPatient, ID: "patient-" + strconv.FormatInt(patID.Int64, 10), PatientID: patID.Int64}
+	}
+	return r, nil
+}
+
+// RevokeAPIToken marks a token revoked (keeping the first revocation date).
+func (tx *Tx) RevokeAPIToken(ctx context.Context, id string, at time.Time) error {
+	res, err := tx.exec(ctx, `UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE token_id = $1`, id, micros(at))
+	if err != nil {
+		return fmt.Errorf("revoke api token: %w", err)
+	}
+	return oneRow(res, "api token")
+}
