@@ -7,6 +7,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -185,7 +186,11 @@ const ConfidentialitySystem = "2.16.840.1.113883.5.25"
 // before the metadata commits with the decision's trace; a refusal or a failure stores nothing
 // (the blob written is deleted).
 func (s *Service) Deposit(ctx context.Context, r Request, dep Deposit, content []byte) (Document, error) {
-	return s.deposit(ctx, r, dep, content, "")
+	docs, err := s.DepositAll(ctx, r, []Item{{Deposit: dep, Content: content}})
+	if err != nil {
+		return Document{}, err
+	}
+	return docs[0], nil
 }
 
 // Replace deposits a new version of the document logicalID: same uniqueId, new logicalId;
@@ -194,112 +199,210 @@ func (s *Service) Replace(ctx context.Context, r Request, logicalID string, dep 
 	if logicalID == "" {
 		return Document{}, errs.E(errs.Invalid, "replace: which document is replaced is missing")
 	}
-	return s.deposit(ctx, r, dep, content, logicalID)
+	docs, err := s.DepositAll(ctx, r, []Item{{Deposit: dep, Content: content, Replaces: logicalID}})
+	if err != nil {
+		return Document{}, err
+	}
+	return docs[0], nil
 }
 
-func (s *Service) deposit(ctx context.Context, r Request, dep Deposit, content []byte, replaces string) (Document, error) {
+// Item is one document of a submission: a new document, or a replacement of Replaces.
+type Item struct {
+	Deposit  Deposit
+	Content  []byte
+	Replaces string // logicalId of the document replaced; empty for a new one
+}
+
+// MaxItems bounds the documents of one submission.
+const MaxItems = 100
+
+// errRefused rolls back a submission one of whose documents was refused.
+var errRefused = errors.New("a document of the submission was refused")
+
+// DepositAll deposits the documents of one submission (an MHD SubmissionSet) for one patient,
+// all or none: every document is decided and traced, and they commit together. If one is
+// refused, none is stored and the refusal is traced; if one fails, none is stored and the
+// failure is traced.
+func (s *Service) DepositAll(ctx context.Context, r Request, items []Item) ([]Document, error) {
+	if len(items) == 0 {
+		return nil, errs.E(errs.Invalid, "the submission holds no document")
+	}
+	if len(items) > MaxItems {
+		return nil, errs.E(errs.Invalid, "the submission holds %d documents, more than the %d accepted", len(items), MaxItems)
+	}
 	now := s.clock.Now()
-	d, err := s.prepare(r, dep, content, now)
-	if err != nil {
-		return Document{}, err
+	docs := make([]Document, len(items))
+	ins := items[0].Deposit.INS
+	for i, it := range items {
+		d, err := s.prepare(r, it.Deposit, it.Content, now)
+		if err == nil {
+			d.CDALevel, err = checkCDA(d.MimeType, it.Content, it.Deposit.INS, d.Type, s.policy.MaxSize)
+		}
+		if err == nil && it.Deposit.INS.Matricule != ins.Matricule {
+			err = errs.E(errs.Invalid, "the documents of one submission are for one patient")
+		}
+		if err != nil {
+			return nil, numbered(err, i, len(items))
+		}
+		docs[i] = d
 	}
-	if d.CDALevel, err = checkCDA(d.MimeType, content, dep.INS, d.Type, s.policy.MaxSize); err != nil {
-		return Document{}, err
-	}
-	// The patient: found by INS, outside the write transaction (the id is stable).
+	// The patient, and the documents replaced: read outside the write transaction (ids are
+	// stable), checked again inside it.
 	var patient space.Patient
+	olds := make([]Document, len(items))
 	if err := s.store.ViewRecords(ctx, func(tx Tx) error {
 		var err error
-		patient, err = tx.PatientByINS(ctx, dep.INS.Matricule)
+		if patient, err = tx.PatientByINS(ctx, ins.Matricule); err != nil {
+			if errs.Is(err, errs.NotFound) {
+				return errs.E(errs.NotFound, "no patient space for this INS")
+			}
+			return err
+		}
+		for i, it := range items {
+			if it.Replaces == "" {
+				continue
+			}
+			if olds[i], err = tx.Document(ctx, it.Replaces); err != nil {
+				return numbered(err, i, len(items))
+			}
+			if olds[i].PatientID != patient.ID {
+				return numbered(errs.E(errs.Invalid, "the document replaced belongs to another patient"), i, len(items))
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if ins.System != "" && patient.INS.System != "" && ins.System != patient.INS.System {
+		return nil, errs.E(errs.Invalid, "the INS system %s is not the one of this patient's identity", ins.System)
+	}
+	pid := patient.ID
+	targets := make([]access.Target, len(items))
+	actions := make([]access.Action, len(items))
+	for i := range docs {
+		docs[i].PatientID, docs[i].INS = pid, patient.INS
+		// The decision on a replacement is taken on the document replaced: its author may.
+		actions[i], targets[i] = access.ActionDeposit, access.Target{Ref: docs[i].Ref(), Object: docs[i].Object()}
+		if items[i].Replaces != "" {
+			actions[i], targets[i] = access.ActionReplace, access.Target{Ref: olds[i].Ref(), Object: olds[i].Object()}
+		}
+	}
+
+	// The bytes first: durable before anything refers to them.
+	stored := make([]string, 0, len(items))
+	drop := func() {
+		for _, id := range stored {
+			s.dropBlob(id)
+		}
+	}
+	for i, it := range items {
+		ref, err := s.blobs.Put(ctx, bytes.NewReader(it.Content))
+		if err != nil {
+			drop()
+			return nil, fmt.Errorf("store the document's bytes: %w", err)
+		}
+		stored = append(stored, ref.ID)
+		docs[i].BlobID, docs[i].Size, docs[i].SHA256, docs[i].SHA1 = ref.ID, ref.Size, ref.SHA256, ref.SHA1
+	}
+
+	refused := -1
+	err := s.store.UpdateRecords(ctx, func(tx Tx) error {
+		sp, err := tx.Space(ctx, pid)
+		if err != nil {
+			return err
+		}
+		if err := spaceAccepts(sp); err != nil {
+			return err
+		}
+		for i := range docs {
+			ground, err := s.access.DecideTx(ctx, tx, r.Actor, r.Channel, pid, actions[i], targets[i], r.BreakGlass)
+			switch {
+			case ground.Reason == "":
+				return err
+			case !ground.Allowed:
+				refused = i
+				return errRefused
+			}
+			if err := s.insert(ctx, tx, r, &docs[i], items[i], ground, now); err != nil {
+				return numbered(err, i, len(items))
+			}
+		}
+		return nil
+	})
+	switch {
+	case err == nil:
+		return docs, nil
+	case errors.Is(err, errRefused):
+		drop()
+		// Nothing committed: decide the refused document again on its own, which traces the
+		// refusal (the settings have not changed in between, or the new decision stands).
+		_, rerr := s.access.Decide(ctx, r.Actor, r.Channel, pid, actions[refused], targets[refused], r.BreakGlass)
+		if rerr == nil {
+			rerr = errs.E(errs.Conflict, "the access settings changed during the deposit: try again")
+		}
+		return nil, numbered(rerr, refused, len(items))
+	default:
+		drop()
+		s.traceFailure(ctx, r, pid, actions[0], targets[0].Ref, err)
+		return nil, err
+	}
+}
+
+// insert stores one allowed document of a submission in tx.
+func (s *Service) insert(ctx context.Context, tx Tx, r Request, d *Document, it Item, ground access.Decision, now time.Time) error {
+	if it.Replaces != "" {
+		cur, err := tx.Document(ctx, it.Replaces)
+		if err != nil {
+			return err
+		}
+		if cur.Status != Approved {
+			return errs.E(errs.Conflict, "document %s is %s: only an approved document can be replaced", it.Replaces, cur.Status)
+		}
+		if it.Deposit.UniqueID == "" {
+			d.UniqueID = cur.UniqueID // a replacement keeps the uniqueId unless the sender gives one
+		}
+		if err := tx.SetDocumentStatus(ctx, cur.EntryUUID, Deprecated, now); err != nil {
+			return err
+		}
+		d.Replaces = cur.LogicalID
+	}
+	if prior, err := tx.DocumentByUniqueID(ctx, d.PatientID, d.UniqueID); err == nil && prior.LogicalID != d.Replaces {
+		return errs.E(errs.Conflict, "a document with uniqueId %s is already in this record: replace it instead", d.UniqueID)
+	} else if err != nil && !errs.Is(err, errs.NotFound) {
+		return err
+	}
+	if err := tx.InsertDocument(ctx, d); err != nil {
+		return err
+	}
+	if r.Actor.Kind == audit.ActorProfessional {
+		if _, err := s.access.AddToCareTeamTx(ctx, tx, r.Actor, r.Channel, d.PatientID, r.Actor.ID, access.CareDeposit, ground); err != nil {
+			return err
+		}
+	}
+	return s.enqueueNotices(ctx, tx, d, now)
+}
+
+// numbered prefixes an error's message with the document's position in a submission of more
+// than one, keeping its code.
+func numbered(err error, i, n int) error {
+	if n <= 1 || err == nil {
+		return err
+	}
+	return errs.Wrap(errs.CodeOf(err), err, "document %d: %s", i+1, errs.MessageOf(err))
+}
+
+// traceFailure traces an operation that failed after it was allowed (its transaction, and the
+// allowed trace with it, rolled back).
+func (s *Service) traceFailure(ctx context.Context, r Request, patientID int64, action access.Action, ref string, cause error) {
+	e := audit.Entry{At: s.clock.Now(), Actor: r.Actor.Audit(), Channel: r.Channel, Action: string(action),
+		PatientID: patientID, Object: ref}
+	e.Outcome, e.Reason = audit.Failure(cause)
+	if err := s.store.UpdateRecords(context.WithoutCancel(ctx), func(tx Tx) error {
+		_, err := tx.AppendTrace(ctx, e)
 		return err
 	}); err != nil {
-		if errs.Is(err, errs.NotFound) {
-			return Document{}, errs.E(errs.NotFound, "no patient space for this INS")
-		}
-		return Document{}, err
+		s.log.Error("trace of a failed deposit not written", "err", err)
 	}
-	if dep.INS.System != "" && patient.INS.System != "" && dep.INS.System != patient.INS.System {
-		return Document{}, errs.E(errs.Invalid, "the INS system %s is not the one of this patient's identity", dep.INS.System)
-	}
-	d.PatientID, d.INS = patient.ID, patient.INS
-
-	ref, err := s.blobs.Put(ctx, bytes.NewReader(content))
-	if err != nil {
-		return Document{}, fmt.Errorf("store the document's bytes: %w", err)
-	}
-	d.BlobID, d.Size, d.SHA256, d.SHA1 = ref.ID, ref.Size, ref.SHA256, ref.SHA1
-
-	action := access.ActionDeposit
-	target := access.Target{Ref: d.Ref(), Object: d.Object()}
-	if replaces != "" {
-		action = access.ActionReplace
-	}
-	var old Document
-	if replaces != "" {
-		// The decision on a replacement is taken on the document replaced: its author may.
-		if err := s.store.ViewRecords(ctx, func(tx Tx) error {
-			var err error
-			old, err = tx.Document(ctx, replaces)
-			return err
-		}); err != nil {
-			s.dropBlob(ref.ID)
-			return Document{}, err
-		}
-		if old.PatientID != d.PatientID {
-			s.dropBlob(ref.ID)
-			return Document{}, errs.E(errs.Invalid, "the document replaced belongs to another patient")
-		}
-		target = access.Target{Ref: old.Ref(), Object: old.Object()}
-	}
-	_, err = access.Do(ctx, s.access, s.store.UpdateRecords, r.Actor, r.Channel, d.PatientID, action, target, r.BreakGlass,
-		func(tx Tx, ground access.Decision) error {
-			sp, err := tx.Space(ctx, d.PatientID)
-			if err != nil {
-				return err
-			}
-			if err := spaceAccepts(sp); err != nil {
-				return err
-			}
-			if replaces != "" {
-				cur, err := tx.Document(ctx, replaces)
-				if err != nil {
-					return err
-				}
-				if cur.Status != Approved {
-					return errs.E(errs.Conflict, "document %s is %s: only an approved document can be replaced", replaces, cur.Status)
-				}
-				if dep.UniqueID != "" && dep.UniqueID != cur.UniqueID {
-					// XDS: a replacement keeps the uniqueId of the document it replaces... unless
-					// the sender gives a new one, which the national record accepts.
-					d.UniqueID = dep.UniqueID
-				} else {
-					d.UniqueID = cur.UniqueID
-				}
-				if err := tx.SetDocumentStatus(ctx, cur.EntryUUID, Deprecated, now); err != nil {
-					return err
-				}
-				d.Replaces = cur.LogicalID
-			}
-			if prior, err := tx.DocumentByUniqueID(ctx, d.PatientID, d.UniqueID); err == nil && prior.LogicalID != d.Replaces {
-				return errs.E(errs.Conflict, "a document with uniqueId %s is already in this record: replace it instead", d.UniqueID)
-			} else if err != nil && !errs.Is(err, errs.NotFound) {
-				return err
-			}
-			if err := tx.InsertDocument(ctx, &d); err != nil {
-				return err
-			}
-			if r.Actor.Kind == audit.ActorProfessional {
-				if _, err := s.access.AddToCareTeamTx(ctx, tx, r.Actor, r.Channel, d.PatientID, r.Actor.ID, access.CareDeposit, ground); err != nil {
-					return err
-				}
-			}
-			return s.enqueueNotices(ctx, tx, &d, now)
-		})
-	if err != nil {
-		s.dropBlob(ref.ID)
-		return Document{}, err
-	}
-	return d, nil
 }
 
 // enqueueNotices queues what the patient is told of a new document: "something new" now when
