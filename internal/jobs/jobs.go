@@ -87,6 +87,15 @@ type Config struct {
 // Deps are the services the workers call. With none, the queue only inserts.
 type Deps struct {
 	Spaces *space.Service
+	// Blobs, with DB, lets the queue erase the bytes no document refers to any more (a purged
+	// space's): the blob garbage sweep.
+	Blobs BlobDeleter
+	DB    *store.DB
+}
+
+// BlobDeleter erases blobs (blob.Store's Delete).
+type BlobDeleter interface {
+	Delete(ctx context.Context, id string) error
 }
 
 // Queue inserts and works jobs.
@@ -119,6 +128,12 @@ func New(db *store.DB, cfg Config, deps Deps) (*Queue, error) {
 			func() (river.JobArgs, *river.InsertOpts) { return SweepArgs{}, nil },
 			&river.PeriodicJobOpts{ID: "space-sweep", RunOnStart: true}))
 	}
+	if deps.Blobs != nil && deps.DB != nil {
+		river.AddWorker(workers, &blobGCWorker{db: deps.DB, blobs: deps.Blobs, log: cfg.Logger})
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(cfg.SweepInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return BlobGCArgs{}, nil },
+			&river.PeriodicJobOpts{ID: "blob-gc", RunOnStart: true}))
+	}
 	rc := &river.Config{
 		Logger:            cfg.Logger.With("component", "jobs"),
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
@@ -128,7 +143,7 @@ func New(db *store.DB, cfg Config, deps Deps) (*Queue, error) {
 		FetchPollInterval: cfg.PollInterval,
 		MaxAttempts:       12, // with River's backoff, about a day and a half of retries
 	}
-	if deps == (Deps{}) {
+	if deps.Spaces == nil && deps.Blobs == nil {
 		// Insert-only, for the operator's commands: the server works what they queue.
 		rc.Queues, rc.Workers, rc.SkipUnknownJobCheck = nil, nil, true
 	}
@@ -222,4 +237,56 @@ func (w *sweepWorker) Work(ctx context.Context, job *river.Job[SweepArgs]) error
 		w.log.Info("space deadlines swept", "opened", rep.Opened, "purged", rep.Purged, "failed", rep.Failed)
 	}
 	return err
+}
+
+// BlobGCArgs erases the blobs listed as garbage.
+type BlobGCArgs struct{}
+
+// Kind names the job.
+func (BlobGCArgs) Kind() string { return "blob.gc" }
+
+// InsertOpts: at most one queued at a time.
+func (BlobGCArgs) InsertOpts() river.InsertOpts { return SweepArgs{}.InsertOpts() }
+
+type blobGCWorker struct {
+	river.WorkerDefaults[BlobGCArgs]
+	db    *store.DB
+	blobs BlobDeleter
+	log   *slog.Logger
+}
+
+func (w *blobGCWorker) Timeout(*river.Job[BlobGCArgs]) time.Duration { return time.Hour }
+
+// Work erases the listed blobs a batch at a time; each is forgotten once erased, so an
+// interrupted run resumes where it stopped (erasing a blob already gone is no error).
+func (w *blobGCWorker) Work(ctx context.Context, job *river.Job[BlobGCArgs]) error {
+	n, err := CollectBlobGarbage(ctx, w.db, w.blobs)
+	if n > 0 {
+		w.log.Info("blobs of purged records erased", "count", n)
+	}
+	return err
+}
+
+// CollectBlobGarbage erases every blob listed as garbage and returns how many it erased.
+func CollectBlobGarbage(ctx context.Context, db *store.DB, blobs BlobDeleter) (int, error) {
+	total := 0
+	for {
+		var ids []string
+		if err := db.View(ctx, func(tx *store.Tx) error {
+			var err error
+			ids, err = tx.PendingBlobGarbage(ctx, 500)
+			return err
+		}); err != nil || len(ids) == 0 {
+			return total, err
+		}
+		for _, id := range ids {
+			if err := blobs.Delete(ctx, id); err != nil {
+				return total, fmt.Errorf("erase blob: %w", err)
+			}
+			if err := db.Update(ctx, func(tx *store.Tx) error { return tx.ForgetBlobGarbage(ctx, id) }); err != nil {
+				return total, err
+			}
+			total++
+		}
+	}
 }

@@ -15,8 +15,10 @@ import (
 
 	"github.com/carnet-sante/carnet/internal/access"
 	"github.com/carnet-sante/carnet/internal/errs"
+	"github.com/carnet-sante/carnet/internal/jobs"
 	"github.com/carnet-sante/carnet/internal/record"
 	"github.com/carnet-sante/carnet/internal/record/recordtest"
+	"github.com/carnet-sante/carnet/internal/store"
 	"github.com/carnet-sante/carnet/internal/terminology"
 )
 
@@ -393,5 +395,38 @@ func TestSearchFiltersAndPages(t *testing.T) {
 	}
 	if len(all) != 13 || all[0] != "doca" || all[12] != "old" {
 		t.Errorf("pages: %q", all)
+	}
+}
+
+// Purging a space lists its documents' blobs as garbage in the purge's transaction; the
+// collector erases them.
+func TestPurgeErasesBlobs(t *testing.T) {
+	e := recordtest.New(t)
+	ins := recordtest.TestINS(t, 11)
+	pid := e.Patient(t, ins)
+	dr := recordtest.Doctor(recordtest.RPPS(t, 60))
+	d := mustDeposit(t, e, dr, recordtest.Report(ins, "v1"), recordtest.PDF(1000, 11))
+	if _, err := e.Records.Mask(ctx, recordtest.Holder(pid), d.LogicalID); err != nil {
+		t.Fatal(err)
+	}
+	mustDeposit(t, e, dr, recordtest.Report(ins, "other"), recordtest.PDF(1000, 12))
+	if n := countBlobs(t, e); n != 2 {
+		t.Fatalf("%d blobs before the purge", n)
+	}
+	if err := e.DB.Update(ctx, func(tx *store.Tx) error { return tx.PurgePatientData(ctx, pid, e.Clock.Now()) }); err != nil {
+		t.Fatal(err)
+	}
+	if n := countRows(t, e, "documents"); n != 0 {
+		t.Errorf("%d documents left after the purge", n)
+	}
+	n, err := jobs.CollectBlobGarbage(ctx, e.DB, e.Blobs)
+	if err != nil || n != 2 {
+		t.Fatalf("collected %d: %v", n, err)
+	}
+	if n := countBlobs(t, e); n != 0 {
+		t.Errorf("%d blobs left after collection", n)
+	}
+	if n := countRows(t, e, "blob_garbage"); n != 0 {
+		t.Errorf("%d garbage rows left", n)
 	}
 }

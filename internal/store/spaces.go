@@ -181,7 +181,7 @@ func (tx *Tx) PurgePatientData(ctx context.Context, patientID int64, now time.Ti
 		`DELETE FROM access_care_team WHERE patient_id = $1`,
 		`DELETE FROM access_authorisations WHERE patient_id = $1`,
 		// The documents' bytes are erased by the blob garbage job, after this commits.
-		`INSERT INTO blob_garbage (blob_id, since) SELECT DISTINCT blob_id, $2 FROM documents
+		`INSERT INTO blob_garbage (blob_id, since) SELECT DISTINCT blob_id, CAST($2 AS BIGINT) FROM documents
 			WHERE patient_id = $1 AND blob_id <> '' ON CONFLICT DO NOTHING`,
 		`DELETE FROM document_authors WHERE patient_id = $1`,
 		`DELETE FROM documents WHERE patient_id = $1`,
