@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/carnet-sante/carnet/internal/account"
+	"github.com/carnet-sante/carnet/internal/apitoken"
 	"github.com/carnet-sante/carnet/internal/audit"
 	"github.com/carnet-sante/carnet/internal/clock"
 	"github.com/carnet-sante/carnet/internal/errs"
@@ -224,7 +225,10 @@ const accountUsage = `usage: carnet account <action> [flags]
   add-operator      --login EMAIL --name NAME        (password read from standard input)
   add-organisation  --structure-id ID --name NAME [--town T]   (ID = 1 + FINESS, 3 + SIRET, …)
   add-professional  --idnat ID --family-name N --given-name N --profession G15_10
-                    [--specialty SM26] [--organisation STRUCTURE-ID] [--email E]`
+                    [--specialty SM26] [--organisation STRUCTURE-ID] [--email E]
+  token             --idnat ID | --operator EMAIL | --ins INS  [--days 90] [--label L]
+                    (prints a bearer token for the FHIR API, shown once)
+  revoke-token      --id TOKEN-ID`
 
 func runAccount(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -233,6 +237,8 @@ func runAccount(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	}
 	action := args[0]
 	var login, name, structure, town, idnat, family, givenName, profession, specialty, org, email string
+	var insFlag, label, tokenID string
+	days := 90
 	a, _, err := openAdmin(ctx, "account "+action, args[1:], stderr, func(fs *flag.FlagSet) {
 		switch action {
 		case "add-operator":
@@ -250,6 +256,14 @@ func runAccount(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			fs.StringVar(&specialty, "specialty", "", "specialty code, e.g. SM26")
 			fs.StringVar(&org, "organisation", "", "structure id of the organisation, if recorded")
 			fs.StringVar(&email, "email", "", "e-mail address")
+		case "token":
+			fs.StringVar(&idnat, "idnat", "", "the professional's IdNat_PS")
+			fs.StringVar(&login, "operator", "", "an operator account's login")
+			fs.StringVar(&insFlag, "ins", "", "a patient's INS")
+			fs.IntVar(&days, "days", 90, "days the token lives (at most 366)")
+			fs.StringVar(&label, "label", "", "what the token is for, e.g. the software using it")
+		case "revoke-token":
+			fs.StringVar(&tokenID, "id", "", "the token's id, as token printed it")
 		}
 	})
 	if err != nil {
@@ -294,11 +308,80 @@ func runAccount(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			return err
 		}
 		fmt.Fprintf(stdout, "professional %d recorded: %s\n", p.ID, p.IdNat.String())
+	case "token":
+		subject, err := a.tokenSubject(ctx, idnat, login, insFlag)
+		if err != nil {
+			return err
+		}
+		secret, t, err := apitoken.NewService(a.db.Tokens(), clock.System{}).Issue(ctx, a.by, audit.ChannelCLI, subject, label,
+			time.Duration(days)*24*time.Hour)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "token %s for %s, valid until %s:\n%s\n", t.ID, subject.Kind, t.ExpiresAt.Format(time.RFC3339), secret)
+	case "revoke-token":
+		if tokenID == "" {
+			return errs.E(errs.Invalid, "--id is required")
+		}
+		if err := apitoken.NewService(a.db.Tokens(), clock.System{}).Revoke(ctx, a.by, audit.ChannelCLI, tokenID); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "token %s revoked\n", tokenID)
 	default:
 		fmt.Fprintln(stderr, accountUsage)
 		return errUsage
 	}
 	return nil
+}
+
+// tokenSubject finds whom a token is for: exactly one of a professional, an operator account,
+// a patient.
+func (a *admin) tokenSubject(ctx context.Context, idnat, login, ins string) (apitoken.Subject, error) {
+	n := 0
+	for _, v := range []string{idnat, login, ins} {
+		if v != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		return apitoken.Subject{}, errs.E(errs.Invalid, "give exactly one of --idnat, --operator, --ins")
+	}
+	var s apitoken.Subject
+	err := a.db.View(ctx, func(tx *store.Tx) error {
+		switch {
+		case idnat != "":
+			id, err := identity.ParseIdNatPS(idnat)
+			if err != nil {
+				return err
+			}
+			p, err := tx.ProfessionalByIdNat(ctx, id.String())
+			if err != nil {
+				return err
+			}
+			s = apitoken.Subject{Kind: audit.ActorProfessional, ProfessionalID: p.ID}
+		case login != "":
+			acc, err := tx.AccountByLogin(ctx, strings.ToLower(strings.TrimSpace(login)))
+			if err != nil {
+				return err
+			}
+			if acc.Kind != account.KindOperator {
+				return errs.E(errs.Invalid, "%s is not an operator account", login)
+			}
+			s = apitoken.Subject{Kind: audit.ActorOperator, AccountID: acc.ID}
+		default:
+			i, err := parseINSFlag(ins)
+			if err != nil {
+				return err
+			}
+			p, err := tx.PatientByINS(ctx, i.Matricule)
+			if err != nil {
+				return err
+			}
+			s = apitoken.Subject{Kind: audit.ActorPatient, PatientID: p.ID}
+		}
+		return nil
+	})
+	return s, err
 }
 
 // readSecretLine reads one line (a password) from standard input: a pipe or a terminal, never

@@ -49,32 +49,44 @@ func (s *syncBuffer) String() string {
 
 var listening = regexp.MustCompile(`listening on (http://[0-9.:]+)`)
 
-func TestServeEndToEnd(t *testing.T) {
-	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stdout, stderr syncBuffer
-	done := make(chan int, 1)
-	args := append([]string{"serve", "--http-addr", "127.0.0.1:0", "--shutdown-timeout", "10s"}, dbArgs(t, dir)...)
-	go func() { done <- run(ctx, args, &stdout, &stderr) }()
+// served is a `carnet serve` running in-process on a free port.
+type served struct {
+	base           string
+	stdout, stderr *syncBuffer
+	cancel         func()
+	done           chan int
+}
 
-	var base string
+// startServe runs serve on the data directory dir until the test ends or stop is called.
+func startServe(t *testing.T, dir string) *served {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &served{stdout: new(syncBuffer), stderr: new(syncBuffer), cancel: cancel, done: make(chan int, 1)}
+	t.Cleanup(cancel)
+	args := append([]string{"serve", "--http-addr", "127.0.0.1:0", "--shutdown-timeout", "10s"}, dbArgs(t, dir)...)
+	go func() { s.done <- run(ctx, args, s.stdout, s.stderr) }()
 	deadline := time.Now().Add(30 * time.Second)
-	for base == "" {
-		if m := listening.FindStringSubmatch(stdout.String()); m != nil {
-			base = m[1]
-			break
+	for {
+		if m := listening.FindStringSubmatch(s.stdout.String()); m != nil {
+			s.base = m[1]
+			return s
 		}
 		select {
-		case code := <-done:
-			t.Fatalf("serve exited with %d:\n%s\n%s", code, stdout.String(), stderr.String())
+		case code := <-s.done:
+			t.Fatalf("serve exited with %d:\n%s\n%s", code, s.stdout.String(), s.stderr.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("serve did not say where it listens:\n%s", stderr.String())
+			t.Fatalf("serve did not say where it listens:\n%s", s.stderr.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+func TestServeEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	s := startServe(t, dir)
+	base, stderr, cancel, done := s.base, s.stderr, s.cancel, s.done
 	get := func(path string) (int, string) {
 		resp, err := http.Get(base + path)
 		if err != nil {

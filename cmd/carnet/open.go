@@ -18,6 +18,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/notify"
 	"github.com/carnet-sante/carnet/internal/space"
 	"github.com/carnet-sante/carnet/internal/store"
+	"github.com/carnet-sante/carnet/internal/terminology"
 )
 
 // loadConfig parses a command's flags and the environment.
@@ -115,7 +116,15 @@ func prepareSchema(ctx context.Context, db *store.DB, clk clock.Clock, log *slog
 	if err := db.CheckSchema(ctx); err != nil {
 		return err
 	}
-	return jobs.CheckSchema(ctx, db)
+	if err := jobs.CheckSchema(ctx, db); err != nil {
+		return err
+	}
+	// The document types table follows the embedded one of this version.
+	catalog, err := terminology.Default()
+	if err != nil {
+		return err
+	}
+	return db.Update(ctx, func(tx *store.Tx) error { return tx.SyncDocumentTypes(ctx, catalog.Types()) })
 }
 
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -5,18 +5,26 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"path/filepath"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/carnet-sante/carnet/internal/access"
+	"github.com/carnet-sante/carnet/internal/apitoken"
 	"github.com/carnet-sante/carnet/internal/blob"
 	"github.com/carnet-sante/carnet/internal/clock"
 	"github.com/carnet-sante/carnet/internal/config"
+	"github.com/carnet-sante/carnet/internal/fhir"
 	"github.com/carnet-sante/carnet/internal/jobs"
 	"github.com/carnet-sante/carnet/internal/notify"
+	"github.com/carnet-sante/carnet/internal/record"
 	"github.com/carnet-sante/carnet/internal/server"
+	"github.com/carnet-sante/carnet/internal/store"
+	"github.com/carnet-sante/carnet/internal/terminology"
 )
 
 func notifyConfig(cfg *config.Config) notify.Config {
@@ -60,7 +68,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	queue, err := jobs.New(db, jobs.Config{Workers: cfg.JobsWorkers, Logger: log}, jobs.Deps{Spaces: spaces})
+	queue, err := jobs.New(db, jobs.Config{Workers: cfg.JobsWorkers, Logger: log}, jobs.Deps{Spaces: spaces, Blobs: blobs, DB: db})
+	if err != nil {
+		return err
+	}
+
+	api, err := newFHIR(db, clk, cfg, blobs, log)
 	if err != nil {
 		return err
 	}
@@ -69,6 +82,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(db.SQL(), "carnet"))
 	srv := server.New(log, reg, map[string]server.Pinger{"database": db, "blobs": blobs})
+	srv.Handle("/fhir/", api)
+	srv.Handle("/fhir", api)
 
 	l, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -94,4 +109,23 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	err = errors.Join(err, srv.Shutdown(sctx), queue.Stop(sctx))
 	log.Info("carnet stopped")
 	return err
+}
+
+// newFHIR builds the record and its FHIR API.
+func newFHIR(db *store.DB, clk clock.Clock, cfg *config.Config, blobs blob.Store, log *slog.Logger) (*fhir.API, error) {
+	catalog, err := terminology.Default()
+	if err != nil {
+		return nil, err
+	}
+	matrix, err := access.DefaultMatrix()
+	if err != nil {
+		return nil, err
+	}
+	acc := access.NewService(db.Access(), clk, matrix, access.ServicePolicy{})
+	records, err := record.NewService(record.Deps{Store: db.Records(), Access: acc, Blobs: blobs, Catalog: catalog, Clock: clk, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	return fhir.New(fhir.Deps{Records: records, Tokens: apitoken.NewService(db.Tokens(), clk), Catalog: catalog,
+		BaseURL: strings.TrimSuffix(cfg.PublicURL.String(), "/") + "/fhir", Version: version, Log: log}), nil
 }

@@ -28,7 +28,6 @@ func (s tokenStore) ViewTokens(ctx context.Context, fn func(apitoken.Tx) error) 
 
 var _ apitoken.Tx = (*Tx)(nil)
 
-
 // InsertAPIToken stores a token by the hash of its secret.
 func (tx *Tx) InsertAPIToken(ctx context.Context, hash string, t apitoken.Token) error {
 	_, err := tx.exec(ctx, `INSERT INTO api_tokens (hash, token_id, kind, professional_id, account_id, patient_id, label, created_at, expires_at)
@@ -72,7 +71,11 @@ func (tx *Tx) APIToken(ctx context.Context, hash string) (apitoken.Resolved, err
 	switch r.Token.Subject.Kind {
 	case audit.ActorProfessional:
 		r.Actor = access.Actor{Kind: audit.ActorProfessional, ID: idnat.String, Name: given.String + " " + family.String,
-			Org: org.String, Profession: prof.String, Specialty: spec.String}
+			Org: org.String, Profession: prof.String}
+		if spec.String != "" {
+			// Stored as the profession's own code (SM26); the decision names it in full (G15_10/SM26).
+			r.Actor.Specialty = prof.String + "/" + spec.String
+		}
 	case audit.ActorOperator:
 		r.Actor = access.Actor{Kind: audit.ActorOperator, ID: strconv.FormatInt(accID.Int64, 10), Name: accName.String}
 		r.Disabled = accDisabled.Valid
