@@ -1039,3 +1039,42 @@ func (s *Service) Search(ctx context.Context, r Request, q Query) (Page, error) 
 	}
 	return page, nil
 }
+
+// SpaceStatus is what a lookup of a patient by INS tells: that the space exists and its state,
+// nothing of its content.
+type SpaceStatus struct {
+	PatientID int64
+	INS       identity.INS
+	State     space.State
+}
+
+// LookupSpace tells a professional's software whether a patient has a space and in what state
+// (the existence test that precedes a first deposit). It reveals no health data, so it needs
+// no ground, but it is traced in the patient's chain like every access to their space.
+func (s *Service) LookupSpace(ctx context.Context, r Request, ins identity.INS) (SpaceStatus, error) {
+	if ins.Matricule == "" {
+		return SpaceStatus{}, errs.E(errs.Invalid, "the INS is missing")
+	}
+	var st SpaceStatus
+	err := s.store.UpdateRecords(ctx, func(tx Tx) error {
+		p, err := tx.PatientByINS(ctx, ins.Matricule)
+		if err != nil {
+			return err
+		}
+		if ins.System != "" && p.INS.System != "" && ins.System != p.INS.System {
+			return errs.E(errs.NotFound, "no patient space for this INS")
+		}
+		sp, err := tx.Space(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		st = SpaceStatus{PatientID: p.ID, INS: p.INS, State: sp.State}
+		_, err = tx.AppendTrace(ctx, audit.Entry{At: s.clock.Now(), Actor: r.Actor.Audit(), Channel: r.Channel,
+			Action: "space.lookup", PatientID: p.ID, Object: "space", Outcome: audit.Allowed, Reason: "existence_test"})
+		return err
+	})
+	if errs.Is(err, errs.NotFound) {
+		return SpaceStatus{}, errs.E(errs.NotFound, "no patient space for this INS")
+	}
+	return st, err
+}
