@@ -43,6 +43,7 @@ func commands() []command {
 		{"audit", "audit verify: check the integrity of the trace log", runAudit},
 		{"space", "create, show, oppose, close, delete, reopen a patient space; sweep deadlines", runSpace},
 		{"optout", "optout import FILE: create spaces in bulk from the insurer's file", runOptout},
+		{"blobs", "blobs rewrap | verify: wrap blob keys under the current master key; check every blob", runBlobs},
 		{"account", "add operator accounts, organisations and professionals", func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return runAccount(ctx, args, stdin, stdout, stderr)
 		}},

@@ -56,7 +56,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	// Document and attachment bytes, encrypted at rest; the record capability will use them.
-	blobs, err := blob.NewFS(filepath.Join(cfg.DataDir, "blobs"), key.master)
+	blobs, err := blob.NewFS(filepath.Join(cfg.DataDir, "blobs"), key.master, blob.WithPreviousKeys(cfg.PreviousMasterKeys()...))
 	if err != nil {
 		return err
 	}

@@ -4,8 +4,12 @@
 //
 // DESIGN invariant 3: every blob is encrypted at rest with AES-256-GCM under a fresh random
 // data key, which is itself wrapped by a key-encryption key derived from the master key; what
-// is read back is checked against the hash recorded when it was stored. Invariant 1: once Put
+// is read back is checked against the hashes recorded when it was stored. Invariant 1: once Put
 // returns, the blob survives kill -9 and power loss.
+//
+// The master key can be rotated without rewriting a blob (keys.go): the store holds a keyring
+// of the current key and the previous ones, and Rewrap wraps a blob's data key again under
+// the current key, beside the blob, atomically.
 //
 // Bytes are encrypted and decrypted as a stream, in segments (stream.go), so memory stays
 // constant whatever the size of the blob. The embedded default keeps blobs on the local file
@@ -15,6 +19,8 @@ package blob
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/hex"
 	"io"
 
@@ -29,8 +35,10 @@ type Ref struct {
 	SHA256 string // hex of the plaintext's SHA-256, checked by Open
 	// SHA1 is the hex of the plaintext's SHA-1: IHE ITI TF-2b §3.41.4.1.3 has the repository
 	// set XDSDocumentEntry.hash to it (MHD's attachment.hash is the same digest in base64).
-	// It is computed here because Put is the one pass over the bytes; it is not a security
-	// check (SHA-1 is broken for that), so Open does not verify it.
+	// It is computed here because Put is the one pass over the bytes. Open checks it too when
+	// it is set, so that bytes never go out under an XDS hash they do not have; it adds no
+	// security (SHA-1 collisions can be made; the SHA-256 and GCM are the guarantee). Empty
+	// means not checked, for Refs recorded without it.
 	SHA1 string
 }
 
@@ -70,27 +78,34 @@ func validID(id string) bool {
 		return false
 	}
 	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+		if !isHex(id[i]) {
 			return false
 		}
 	}
 	return true
 }
 
-// checkRef validates a Ref given to Open and returns its SHA-256 as bytes.
-func checkRef(ref Ref, seg int) ([]byte, error) {
+// checkRef validates a Ref given to Open and returns what its content must be.
+func checkRef(ref Ref, seg int) (expect, error) {
 	if !validID(ref.ID) {
-		return nil, errs.E(errs.Invalid, "invalid blob id")
+		return expect{}, errs.E(errs.Invalid, "invalid blob id")
 	}
 	if ref.Size < 0 || ref.Size > maxStreamSize(seg) {
-		return nil, errs.E(errs.Invalid, "invalid blob size %d", ref.Size)
+		return expect{}, errs.E(errs.Invalid, "invalid blob size %d", ref.Size)
 	}
-	sum, err := hex.DecodeString(ref.SHA256)
-	if err != nil || len(sum) != 32 {
-		return nil, errs.E(errs.Invalid, "invalid blob SHA-256")
+	want := expect{size: ref.Size}
+	var err error
+	want.sha256, err = hex.DecodeString(ref.SHA256)
+	if err != nil || len(want.sha256) != sha256.Size {
+		return expect{}, errs.E(errs.Invalid, "invalid blob SHA-256")
 	}
-	return sum, nil
+	if ref.SHA1 != "" {
+		want.sha1, err = hex.DecodeString(ref.SHA1)
+		if err != nil || len(want.sha1) != sha1.Size {
+			return expect{}, errs.E(errs.Invalid, "invalid blob SHA-1")
+		}
+	}
+	return want, nil
 }
 
 // corrupted is the error of a blob that is not what was stored: altered, truncated, swapped,
@@ -98,4 +113,9 @@ func checkRef(ref Ref, seg int) ([]byte, error) {
 // see one thing; the cause says what was found.
 func corrupted(cause error) error {
 	return errs.Wrap(errs.Internal, cause, "blob corrupted")
+}
+
+// isCorrupted reports whether err is the error of a corrupted blob.
+func isCorrupted(err error) bool {
+	return errs.Is(err, errs.Internal) && errs.MessageOf(err) == "blob corrupted"
 }

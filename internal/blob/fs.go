@@ -19,17 +19,23 @@ import (
 
 // FS is the embedded Store: one file per blob under a directory, laid out as
 // <dir>/<id[0:2]>/<id[2:4]>/<id> so that a directory holds about 150 entries per 10 million
-// blobs (256 × 256 leaf directories), and temporary files under <dir>/tmp.
+// blobs (256 × 256 leaf directories), the sidecar of a rotated blob beside it as <id>.key,
+// and temporary files under <dir>/tmp.
 type FS struct {
-	dir     string
-	kek     []byte
-	maxSize int64
+	dir      string
+	ring     *keyring
+	previous [][]byte // from WithPreviousKeys, until NewFS builds ring
+	maxSize  int64
 	// durableMid[n] and durableLeaf[n] are set once fan-out directory n (the first two, or
 	// four, hex digits of an ID) is known to exist with its name synced to disk, so that each
 	// costs its parent's fsync once per process, not on every Put.
 	durableMid  [1 << 8]atomic.Bool
 	durableLeaf [1 << 16]atomic.Bool
-	newID       func() string // makes blob IDs: newID, but benchmarks narrow it to one directory
+	newID       func() string // makes blob IDs: newID, but benchmarks narrow it to a few directories
+	// hook, when set, is called at the steps of a rewrap (rewrap.go), so that a test can stop
+	// the process there as kill -9 would.
+	hook          func(step string)
+	rewrapWorkers int // rewrapWorkers, but 1 in tests that need an order
 }
 
 var _ Store = (*FS)(nil)
@@ -40,24 +46,34 @@ type Option func(*FS)
 // WithMaxSize sets the largest blob Put accepts (DefaultMaxSize otherwise).
 func WithMaxSize(n int64) Option { return func(s *FS) { s.maxSize = n } }
 
+// WithPreviousKeys adds the master keys that were current before the one given to NewFS:
+// blobs whose data key one of them wrapped still open, and Rewrap moves them to the current
+// key. The caller may wipe the keys once NewFS returns.
+func WithPreviousKeys(keys ...[]byte) Option {
+	return func(s *FS) { s.previous = append(s.previous, keys...) }
+}
+
 const (
 	tmpDir = "tmp" // never a fan-out name: those are two hex digits
 	// staleTemp is the age past which a temporary file is a leftover of a crash: Put rewrites
-	// its file continuously, so a file untouched this long belongs to no running Put.
+	// its file continuously and a rewrap writes its own at once, so a file untouched this long
+	// belongs to neither running.
 	staleTemp = 24 * time.Hour
 )
 
 // NewFS returns a Store keeping blobs under dir, created 0700 if needed, encrypted under a
-// key derived from master. It removes temporary files that crashed Puts left behind.
+// key derived from master, the current master key. It removes temporary files that crashed
+// Puts and rewraps left behind.
 func NewFS(dir string, master []byte, opts ...Option) (*FS, error) {
-	kek, err := deriveKEK(master)
-	if err != nil {
-		return nil, err
-	}
-	s := &FS{dir: dir, kek: kek, maxSize: DefaultMaxSize, newID: newID}
+	s := &FS{dir: dir, maxSize: DefaultMaxSize, newID: newID, rewrapWorkers: rewrapWorkers}
 	for _, o := range opts {
 		o(s)
 	}
+	ring, err := newKeyring(master, s.previous...)
+	if err != nil {
+		return nil, err
+	}
+	s.ring, s.previous = ring, nil
 	if s.maxSize <= 0 || s.maxSize > maxStreamSize(segSize) {
 		return nil, errs.E(errs.Invalid, "blob maximum size %d out of range", s.maxSize)
 	}
@@ -106,7 +122,7 @@ func (s *FS) Put(ctx context.Context, r io.Reader) (ref Ref, err error) {
 			os.Remove(tmp)
 		}
 	}()
-	ref, err = encryptStream(ctx, f, r, sealParams{kek: s.kek, id: id, seg: segSize, max: s.maxSize, rand: rand.Reader})
+	ref, err = encryptStream(ctx, f, r, sealParams{key: s.ring.current(), id: id, seg: segSize, max: s.maxSize, rand: rand.Reader})
 	if err != nil {
 		return Ref{}, fmt.Errorf("put blob: %w", err)
 	}
@@ -170,43 +186,65 @@ func (s *FS) makeLeaf(id, path string) error {
 // Open returns a reader of the blob's plaintext. It checks the file's length against
 // ref.Size and unwraps the data key first, so that a truncated file, a wrong master key or a
 // blob copied over another is refused before any byte is handed out; the remaining checks
-// (each segment's tag, the SHA-256) happen as the reader goes.
+// (each segment's tag, the SHA-256 and SHA-1) happen as the reader goes.
 func (s *FS) Open(ctx context.Context, ref Ref) (io.ReadCloser, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, errs.Wrap(errs.Unavailable, err, "blob read interrupted")
 	}
-	sum, err := checkRef(ref, segSize)
+	want, err := checkRef(ref, segSize)
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(s.path(ref.ID))
+	r, _, err := s.openReader(ref.ID, want, false)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// openReader opens blob id as a reader checking want, and says under which master key the data key was found. needCurrent is
+// unwrap's.
+func (s *FS) openReader(id string, want expect, needCurrent bool) (*reader, *masterKey, error) {
+	f, err := os.Open(s.path(id))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, errs.Wrap(errs.NotFound, err, "blob not found")
+			return nil, nil, errs.Wrap(errs.NotFound, err, "blob not found")
 		}
-		return nil, errs.Wrap(errs.Internal, err, "open blob")
+		return nil, nil, errs.Wrap(errs.Internal, err, "open blob")
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, errs.Wrap(errs.Internal, err, "open blob")
+		return nil, nil, errs.Wrap(errs.Internal, err, "open blob")
 	}
-	if want := encryptedSize(ref.Size, segSize); !fi.Mode().IsRegular() || fi.Size() != want {
+	if !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, corrupted(fmt.Errorf("blob %s: file is %d bytes, want %d", ref.ID, fi.Size(), want))
+		return nil, nil, corrupted(fmt.Errorf("blob %s: not a regular file", id))
 	}
-	r, err := decryptStream(f, s.kek, ref.ID, segSize, ref.Size, sum)
+	var under *masterKey
+	r, err := decryptStream(f, id, segSize, want, func(h *header) ([]byte, error) {
+		if !want.anySize {
+			if n := streamSize(len(h.raw), want.size, segSize); fi.Size() != n {
+				return nil, corrupted(fmt.Errorf("blob %s: file is %d bytes, want %d", id, fi.Size(), n))
+			}
+		}
+		u, err := s.unwrap(id, h, needCurrent)
+		under = u.under
+		return u.key, err
+	})
 	if err != nil {
 		f.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	r.closer = f
-	return r, nil
+	return r, under, nil
 }
 
-// Delete removes the blob id. It syncs the directory even when the file is already gone,
-// since an earlier Delete may have removed it and crashed before its sync; the fan-out
-// directories are kept, as a concurrent Put may be about to use them.
+// Delete removes the blob id and its sidecar. It syncs the directory even when the files are
+// already gone, since an earlier Delete may have removed them and crashed before its sync; the
+// fan-out directories are kept, as a concurrent Put may be about to use them. The blob goes
+// first: a crash between the two leaves a sidecar without a blob, which opens nothing and
+// which a retried Delete or RewrapAll removes.
 func (s *FS) Delete(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return errs.Wrap(errs.Unavailable, err, "blob deletion interrupted")
@@ -215,8 +253,10 @@ func (s *FS) Delete(ctx context.Context, id string) error {
 		return errs.E(errs.Invalid, "invalid blob id")
 	}
 	p := s.path(id)
-	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return errs.Wrap(errs.Internal, err, "delete blob")
+	for _, name := range []string{p, p + sidecarSuffix} {
+		if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return errs.Wrap(errs.Internal, err, "delete blob")
+		}
 	}
 	if err := syncDir(filepath.Dir(p)); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {

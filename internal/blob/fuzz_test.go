@@ -20,13 +20,15 @@ type genuine struct {
 
 // genuineStreams are the only streams FuzzDecrypt may read to the end. Their randomness is
 // seeded, so they are the same on every run and the fuzzer's cached corpus stays meaningful.
-func genuineStreams(tb testing.TB, kek []byte) []genuine {
+func genuineStreams(tb testing.TB, ring *keyring) []genuine {
 	var out []genuine
-	for i, size := range []int{0, 1, smallSeg - 1, smallSeg, smallSeg + 1, 3*smallSeg + 7} {
-		plain := randomBytes(size, uint64(1000+i))
-		file, _ := seal(tb, kek, smallSeg, plain, byte(100+i))
-		sum := sha256.Sum256(plain)
-		out = append(out, genuine{file, plain, int64(size), sum[:]})
+	for _, l := range []*layout{layoutV1, layoutV2} {
+		for i, size := range []int{0, 1, smallSeg - 1, smallSeg, smallSeg + 1, 3*smallSeg + 7} {
+			plain := randomBytes(size, uint64(1000+i))
+			file, _ := sealFormat(tb, ring, l, smallSeg, plain, byte(100+i)+l.version<<4)
+			sum := sha256.Sum256(plain)
+			out = append(out, genuine{file, plain, int64(size), sum[:]})
+		}
 	}
 	return out
 }
@@ -37,8 +39,8 @@ func genuineStreams(tb testing.TB, kek []byte) []genuine {
 // plaintext (STREAM releases only authenticated segments, in order); and any failure must be
 // "blob corrupted".
 func FuzzDecrypt(f *testing.F) {
-	kek := testKEK(f)
-	streams := genuineStreams(f, kek)
+	ring := testRing(f)
+	streams := genuineStreams(f, ring)
 	for _, g := range streams {
 		f.Add(g.file, g.size, g.sum)
 		f.Add(g.file, g.size+1, g.sum)
@@ -58,6 +60,8 @@ func FuzzDecrypt(f *testing.F) {
 	f.Add(append(bytes.Clone(long.file), 0), long.size, long.sum)
 	f.Add([]byte{}, int64(0), []byte{})
 	f.Add([]byte(magic+"\x01"), int64(-1), make([]byte, 32))
+	f.Add([]byte(magic+"\x02"), int64(0), make([]byte, 32))
+	f.Add([]byte(magic+"\x03"), int64(0), make([]byte, 32))
 
 	isGenuine := func(file []byte) bool {
 		for _, g := range streams {
@@ -70,7 +74,7 @@ func FuzzDecrypt(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, file []byte, size int64, sum []byte) {
 		for _, writeTo := range []bool{false, true} {
-			got, err := open(file, kek, smallSeg, size, sum, writeTo)
+			got, err := open(file, ring, smallSeg, size, sum, writeTo)
 			prefix := false
 			for _, g := range streams {
 				if bytes.HasPrefix(g.plain, got) {
@@ -100,9 +104,9 @@ func FuzzDecrypt(f *testing.F) {
 		// The fuzzer cannot guess a SHA-256, so the hash check would hide a flaw of the
 		// segment layer (a truncation taken for a whole stream, say). Read again expecting
 		// exactly the bytes handed out: only a genuine stream may then reach its end.
-		got, _ := open(file, kek, smallSeg, size, sum, false)
+		got, _ := open(file, ring, smallSeg, size, sum, false)
 		own := sha256.Sum256(got)
-		if _, err := open(file, kek, smallSeg, int64(len(got)), own[:], false); err == nil && !isGenuine(file) {
+		if _, err := open(file, ring, smallSeg, int64(len(got)), own[:], false); err == nil && !isGenuine(file) {
 			t.Fatalf("a stream that is not genuine authenticates as %d bytes", len(got))
 		}
 	})

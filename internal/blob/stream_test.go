@@ -19,22 +19,30 @@ const (
 	streamID = "0123456789abcdef0123456789abcdef"
 )
 
-func testKEK(tb testing.TB) []byte {
+func mustRing(tb testing.TB, current []byte, previous ...[]byte) *keyring {
 	tb.Helper()
-	k, err := deriveKEK(testMaster)
+	r, err := newKeyring(current, previous...)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return k
+	return r
 }
 
-// seal encrypts plain with segments of seg bytes and randomness from seed.
-func seal(tb testing.TB, kek []byte, seg int, plain []byte, seed byte) ([]byte, Ref) {
+func testRing(tb testing.TB) *keyring { return mustRing(tb, testMaster) }
+
+// seal encrypts plain in the current format with segments of seg bytes and randomness from
+// seed.
+func seal(tb testing.TB, ring *keyring, seg int, plain []byte, seed byte) ([]byte, Ref) {
+	return sealFormat(tb, ring, current, seg, plain, seed)
+}
+
+// sealFormat is seal in the format l.
+func sealFormat(tb testing.TB, ring *keyring, l *layout, seg int, plain []byte, seed byte) ([]byte, Ref) {
 	tb.Helper()
 	var buf bytes.Buffer
 	ref, err := encryptStream(context.Background(), &buf, bytes.NewReader(plain), sealParams{
-		kek: kek, id: streamID, seg: seg, max: DefaultMaxSize,
-		rand: rand.NewChaCha8([32]byte{seed}),
+		key: ring.current(), id: streamID, seg: seg, max: DefaultMaxSize,
+		rand: rand.NewChaCha8([32]byte{seed}), format: l,
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -43,8 +51,12 @@ func seal(tb testing.TB, kek []byte, seg int, plain []byte, seed byte) ([]byte, 
 }
 
 // open decrypts a stream, returning what was handed out and the final error (nil on io.EOF).
-func open(file []byte, kek []byte, seg int, size int64, sum []byte, writeTo bool) ([]byte, error) {
-	r, err := decryptStream(bytes.NewReader(file), kek, streamID, seg, size, sum)
+// The SHA-256 is always checked: a nil sum is taken as an empty one, which matches nothing.
+func open(file []byte, ring *keyring, seg int, size int64, sum []byte, writeTo bool) ([]byte, error) {
+	if sum == nil {
+		sum = []byte{}
+	}
+	r, err := decryptStream(bytes.NewReader(file), streamID, seg, expect{size: size, sha256: sum}, ringUnwrap(ring, streamID))
 	if err != nil {
 		return nil, err
 	}
@@ -66,17 +78,19 @@ func mustSum(t *testing.T, ref Ref) []byte {
 }
 
 func TestStreamEverySize(t *testing.T) {
-	kek := testKEK(t)
-	for size := range 6 * smallSeg {
-		plain := randomBytes(size, uint64(size))
-		file, ref := seal(t, kek, smallSeg, plain, byte(size))
-		if int64(len(file)) != encryptedSize(int64(size), smallSeg) {
-			t.Fatalf("size %d: stream of %d bytes, want %d", size, len(file), encryptedSize(int64(size), smallSeg))
-		}
-		for _, writeTo := range []bool{false, true} {
-			got, err := open(file, kek, smallSeg, ref.Size, mustSum(t, ref), writeTo)
-			if err != nil || !bytes.Equal(got, plain) {
-				t.Fatalf("size %d (WriteTo %v): %v, got %d bytes", size, writeTo, err, len(got))
+	ring := testRing(t)
+	for _, l := range []*layout{layoutV1, layoutV2} {
+		for size := range 6 * smallSeg {
+			plain := randomBytes(size, uint64(size))
+			file, ref := sealFormat(t, ring, l, smallSeg, plain, byte(size))
+			if want := streamSize(l.size, int64(size), smallSeg); int64(len(file)) != want {
+				t.Fatalf("format %d, size %d: stream of %d bytes, want %d", l.version, size, len(file), want)
+			}
+			for _, writeTo := range []bool{false, true} {
+				got, err := open(file, ring, smallSeg, ref.Size, mustSum(t, ref), writeTo)
+				if err != nil || !bytes.Equal(got, plain) {
+					t.Fatalf("format %d, size %d (WriteTo %v): %v, got %d bytes", l.version, size, writeTo, err, len(got))
+				}
 			}
 		}
 	}
@@ -87,10 +101,10 @@ func TestStreamEverySize(t *testing.T) {
 // would yield, so that only STREAM's nonces can catch it. None may read to the end, and what
 // is handed out before the error must be a prefix of the genuine plaintext.
 func TestStreamRearranged(t *testing.T) {
-	kek := testKEK(t)
+	ring := testRing(t)
 	plain := randomBytes(4*smallSeg+5, 1)
-	file, _ := seal(t, kek, smallSeg, plain, 1)
-	other, _ := seal(t, kek, smallSeg, plain, 2) // the same plaintext under another data key
+	file, _ := seal(t, ring, smallSeg, plain, 1)
+	other, _ := seal(t, ring, smallSeg, plain, 2) // the same plaintext under another data key
 	enc := smallSeg + tagSize
 	const nseg = 5
 	segOf := func(f []byte, i int) []byte { return f[headerSize+i*enc : min(headerSize+(i+1)*enc, len(f))] }
@@ -111,7 +125,7 @@ func TestStreamRearranged(t *testing.T) {
 			want = append(want, plainOf(i)...)
 		}
 		sum := sha256.Sum256(want)
-		got, err := open(f, kek, smallSeg, int64(len(want)), sum[:], false)
+		got, err := open(f, ring, smallSeg, int64(len(want)), sum[:], false)
 		if err == nil {
 			t.Fatalf("%s %v: read to the end", desc, order)
 		}
@@ -159,8 +173,11 @@ func TestStreamRearranged(t *testing.T) {
 }
 
 func TestStreamDecryptNeedsTheRightID(t *testing.T) {
-	kek := testKEK(t)
-	file, ref := seal(t, kek, smallSeg, []byte("bound to its id"), 3)
-	_, err := decryptStream(bytes.NewReader(file), kek, "fedcba9876543210fedcba9876543210", smallSeg, ref.Size, mustSum(t, ref))
-	mustBeCorrupted(t, err)
+	ring := testRing(t)
+	const other = "fedcba9876543210fedcba9876543210"
+	for _, l := range []*layout{layoutV1, layoutV2} {
+		file, ref := sealFormat(t, ring, l, smallSeg, []byte("bound to its id"), 3)
+		_, err := decryptStream(bytes.NewReader(file), other, smallSeg, expect{size: ref.Size, sha256: mustSum(t, ref)}, ringUnwrap(ring, other))
+		mustBeCorrupted(t, err)
+	}
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // builder turns merged settings into a Config, collecting every problem rather than stopping
@@ -82,6 +84,17 @@ func build(vals map[string]setting) (*Config, []string) {
 		c.masterKey, c.masterKeyFrom = Secret{string(key)}, b.vals["master_key"].from.String()
 	} else {
 		c.masterKeyPath = filepath.Join(c.DataDir, "master.key")
+	}
+
+	if v := b.get("previous_master_keys"); v != "" {
+		keys, err := decodeKeyList(v)
+		if err != nil {
+			b.fail("previous_master_keys", "%v", err)
+		}
+		for _, k := range keys {
+			c.previousKeys = append(c.previousKeys, Secret{string(k)})
+		}
+		c.previousKeysFrom = b.vals["previous_master_keys"].from.String()
 	}
 
 	b.notify(c, domainOK)
@@ -250,9 +263,16 @@ func checkDomain(s string) error {
 	return nil
 }
 
-// decodeKey decodes a base64 master key. The error never quotes the input.
+// decodeKey decodes a master key in base64 or hex. The error never quotes the input.
 func decodeKey(s string) ([]byte, error) {
 	s = strings.TrimSpace(s)
+	// Hex first: 64 hex digits are valid base64 too, of 48 bytes. No base64 form of 32 bytes
+	// (43 or 44 characters) is 64 characters long, so the two never compete.
+	if len(s) == 2*MasterKeySize {
+		if key, err := hex.DecodeString(s); err == nil {
+			return key, nil
+		}
+	}
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
 		key, err := enc.DecodeString(s)
 		if err != nil {
@@ -263,7 +283,28 @@ func decodeKey(s string) ([]byte, error) {
 		}
 		return key, nil
 	}
-	return nil, fmt.Errorf("not base64, standard or URL alphabet (make one with: head -c 32 /dev/urandom | base64)")
+	return nil, fmt.Errorf("not base64, standard or URL alphabet, nor hex (make one with: head -c 32 /dev/urandom | base64)")
+}
+
+// decodeKeyList decodes previous_master_keys: keys one per line, or separated by commas or
+// spaces; blank lines and lines starting with # are skipped. A problem names the key by its
+// rank, never by its value.
+func decodeKeyList(s string) ([][]byte, error) {
+	var keys [][]byte
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		for _, f := range strings.FieldsFunc(line, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
+			key, err := decodeKey(f)
+			if err != nil {
+				return nil, fmt.Errorf("key #%d: %v", len(keys)+1, err)
+			}
+			keys = append(keys, key)
+		}
+	}
+	return keys, nil
 }
 
 // levelString names a level as log_level spells it.

@@ -2,7 +2,7 @@
 // flags, the environment and an optional file (in that order of precedence, then defaults),
 // validated as a whole, then handed piece by piece to the constructors that need it.
 //
-// Secrets (the master key, the SMTP password) are never taken from the command line, may be
+// Secrets (the master keys, the SMTP password) are never taken from the command line, may be
 // read from a file named by a _FILE form, and never appear in printed or logged output.
 package config
 
@@ -41,6 +41,9 @@ type Config struct {
 	masterKey     Secret
 	masterKeyFrom string // where the configured key came from, for String
 	masterKeyPath string
+	// previousKeys are the master keys before masterKey, which blobs may still need.
+	previousKeys     []Secret
+	previousKeysFrom string
 }
 
 // Notify is how e-mails leave carnet.

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -90,7 +91,7 @@ func TestDefaults(t *testing.T) {
 			t.Errorf("%s = %q, want %q", ch.name, ch.got, ch.want)
 		}
 	}
-	if !c.masterKey.IsZero() || !c.Notify.SMTP.Password.IsZero() {
+	if !c.masterKey.IsZero() || !c.Notify.SMTP.Password.IsZero() || len(c.PreviousMasterKeys()) != 0 {
 		t.Error("a secret is set by default")
 	}
 }
@@ -257,6 +258,13 @@ func TestInvalid(t *testing.T) {
 			[]string{"master_key (env CARNET_MASTER_KEY): decodes to 16 bytes, want 32"}},
 		{"master key base64", nil, nil, "master_key = not*base64",
 			[]string{"master_key (file ", " line 1): not base64"}},
+		{"previous key length", nil, map[string]string{"CARNET_PREVIOUS_MASTER_KEYS": base64.StdEncoding.EncodeToString(testKey) + "," + base64.StdEncoding.EncodeToString(testKey[:16])}, "",
+			[]string{"previous_master_keys (env CARNET_PREVIOUS_MASTER_KEYS): key #2: decodes to 16 bytes, want 32"}},
+		{"previous key file", []string{"--previous-master-keys-file", keyFile}, nil, "",
+			[]string{"previous_master_keys (flag --previous-master-keys-file, read from " + keyFile + "): key #1: not base64"}},
+		{"previous key both forms", nil, map[string]string{"CARNET_PREVIOUS_MASTER_KEYS": "x", "CARNET_PREVIOUS_MASTER_KEYS_FILE": keyFile}, "",
+			[]string{"previous_master_keys: both env CARNET_PREVIOUS_MASTER_KEYS and env CARNET_PREVIOUS_MASTER_KEYS_FILE are set"}},
+		{"previous key flag refused", []string{"--previous-master-keys", "x"}, nil, "", []string{"flag provided but not defined: -previous-master-keys"}},
 		{"notify_mode", nil, map[string]string{"CARNET_NOTIFY_MODE": "pigeon"}, "",
 			[]string{`notify_mode (env CARNET_NOTIFY_MODE): "pigeon" is not one of outbox, smtp`}},
 		{"smtp without addr", []string{"--notify-mode", "smtp"}, nil, "",
@@ -401,9 +409,11 @@ func TestParseDB(t *testing.T) {
 // Secrets reach neither String, the fmt verbs, slog, JSON, the help, nor error messages.
 func TestSecretsNotPrinted(t *testing.T) {
 	key := base64.StdEncoding.EncodeToString(testKey)
-	secrets := []string{key, "hunter2-smtp", "hunter3-db"}
+	prev := hex.EncodeToString(bytes.Repeat([]byte{0x5A}, MasterKeySize))
+	secrets := []string{key, prev, "hunter2-smtp", "hunter3-db"}
 	env := map[string]string{
 		"CARNET_MASTER_KEY":           key,
+		"CARNET_PREVIOUS_MASTER_KEYS": prev,
 		"CARNET_NOTIFY_MODE":          "smtp",
 		"CARNET_NOTIFY_SMTP_ADDR":     "smtp.example:587",
 		"CARNET_NOTIFY_SMTP_USERNAME": "carnet",
@@ -428,10 +438,11 @@ func TestSecretsNotPrinted(t *testing.T) {
 	} else {
 		t.Fatal("Load with a bad jobs_workers succeeded")
 	}
-	bad := map[string]string{"CARNET_MASTER_KEY": key[:20], "CARNET_DATABASE_URL": "pg://carnet:hunter3-db@db/carnet"}
+	bad := map[string]string{"CARNET_MASTER_KEY": key[:20], "CARNET_DATABASE_URL": "pg://carnet:hunter3-db@db/carnet",
+		"CARNET_PREVIOUS_MASTER_KEYS": prev + " " + prev[:30]}
 	if _, err := load(t, nil, bad, ""); err != nil {
 		outputs["error with bad secrets"] = err.Error()
-		secrets = append(secrets, key[:20])
+		secrets = append(secrets, key[:20], prev[:30])
 	} else {
 		t.Fatal("Load with a bad key succeeded")
 	}
@@ -442,7 +453,8 @@ func TestSecretsNotPrinted(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(outputs["String"], "notify_smtp_password_set=true") || !strings.Contains(outputs["String"], "master_key=\"configured (env CARNET_MASTER_KEY)\"") {
+	if !strings.Contains(outputs["String"], "notify_smtp_password_set=true") || !strings.Contains(outputs["String"], "master_key=\"configured (env CARNET_MASTER_KEY)\"") ||
+		!strings.Contains(outputs["String"], "previous_master_keys=\"1 key (env CARNET_PREVIOUS_MASTER_KEYS)\"") {
 		t.Errorf("String does not say which secrets are set: %s", outputs["String"])
 	}
 }

@@ -56,9 +56,19 @@ var keys = []key{
 			"the environment or the _FILE form rather than the flag, which ps shows."},
 	{name: "master_key", group: groupStorage, metavar: "BASE64", secret: true, fileForm: true,
 		defNote: "generated on first start into <data_dir>/master.key",
-		help: "32 random bytes in base64 (standard or URL alphabet), e.g. the output of " +
+		help: "32 random bytes in base64 (standard or URL alphabet) or hex, e.g. the output of " +
 			"`head -c 32 /dev/urandom | base64`. It wraps each blob's key and keys the chain of " +
 			"the trace log: without it the documents cannot be read, so back it up, apart from the data."},
+	{name: "previous_master_keys", group: groupStorage, metavar: "KEYS", secret: true, fileForm: true,
+		defNote: "none",
+		help: "For a key rotation, the master keys that were current before master_key: blobs whose " +
+			"key one of them wraps still open, and `carnet blobs rewrap` wraps those keys again " +
+			"under master_key, without rewriting the blobs. Each key is 32 bytes in base64 or hex; " +
+			"in the _FILE form one per line (blank lines and lines starting with # are skipped, so a " +
+			"former master.key file serves as it is), in a value separated by commas or spaces. " +
+			"Remove a key only once `carnet blobs rewrap` has ended without error, after every " +
+			"node was restarted with the new master_key. The trace log's chain and the activation " +
+			"codes are keyed by master_key alone and do not follow a rotation yet."},
 	{name: "http_addr", group: groupWeb, metavar: "HOST:PORT", def: "127.0.0.1:8080",
 		help: "Address the HTTP server listens on; port 0 picks a free port."},
 	{name: "public_url", group: groupWeb, metavar: "URL", defNote: "http://<http_addr>",

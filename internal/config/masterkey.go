@@ -127,3 +127,14 @@ func (c *Config) ExistingMasterKey() ([]byte, error) {
 	}
 	return key, err
 }
+
+// PreviousMasterKeys returns the keys of previous_master_keys, in the order given: the master
+// keys before the current one, that blobs may still need until they are rewrapped. They are
+// copies: the caller may wipe them.
+func (c *Config) PreviousMasterKeys() [][]byte {
+	keys := make([][]byte, len(c.previousKeys))
+	for i, k := range c.previousKeys {
+		keys[i] = []byte(k.Reveal())
+	}
+	return keys
+}

@@ -130,6 +130,17 @@ func (c *Config) masterKeyDesc() string {
 	return "file " + c.masterKeyPath + " (generated if absent)"
 }
 
+// previousKeysDesc says how many previous master keys there are and where from, never what.
+func (c *Config) previousKeysDesc() string {
+	switch len(c.previousKeys) {
+	case 0:
+		return "none"
+	case 1:
+		return "1 key (" + c.previousKeysFrom + ")"
+	}
+	return strconv.Itoa(len(c.previousKeys)) + " keys (" + c.previousKeysFrom + ")"
+}
+
 // LogValue is the configuration for the start-up log line, without secrets.
 func (c *Config) LogValue() slog.Value {
 	attrs := []slog.Attr{
@@ -139,6 +150,7 @@ func (c *Config) LogValue() slog.Value {
 		slog.String("public_url", urlString(c.PublicURL)),
 		slog.String("domain", c.Domain),
 		slog.String("master_key", c.masterKeyDesc()),
+		slog.String("previous_master_keys", c.previousKeysDesc()),
 		slog.String("notify_mode", c.Notify.Mode),
 	}
 	if c.Notify.Mode == NotifySMTP {
