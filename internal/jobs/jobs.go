@@ -81,7 +81,10 @@ type Config struct {
 	Workers       int           // concurrent jobs
 	SweepInterval time.Duration // how often deadlines are swept (default 1 minute)
 	PollInterval  time.Duration // how often new jobs are looked for (default 1 s)
-	Logger        *slog.Logger
+	// NoticeInterval is how often queued "something new" notices are sent (default 30 s): the
+	// documents deposited in between make one e-mail per patient.
+	NoticeInterval time.Duration
+	Logger         *slog.Logger
 }
 
 // Deps are the services the workers call. With none, the queue only inserts.
@@ -116,6 +119,9 @@ func New(db *store.DB, cfg Config, deps Deps) (*Queue, error) {
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = time.Minute
 	}
+	if cfg.NoticeInterval <= 0 {
+		cfg.NoticeInterval = 30 * time.Second
+	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
 	}
@@ -127,6 +133,12 @@ func New(db *store.DB, cfg Config, deps Deps) (*Queue, error) {
 		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(cfg.SweepInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return SweepArgs{}, nil },
 			&river.PeriodicJobOpts{ID: "space-sweep", RunOnStart: true}))
+	}
+	if deps.Spaces != nil && deps.DB != nil {
+		river.AddWorker(workers, &outboxWorker{db: deps.DB, log: cfg.Logger})
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(cfg.NoticeInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return OutboxArgs{}, nil },
+			&river.PeriodicJobOpts{ID: "notice-outbox", RunOnStart: true}))
 	}
 	if deps.Blobs != nil && deps.DB != nil {
 		river.AddWorker(workers, &blobGCWorker{db: deps.DB, blobs: deps.Blobs, log: cfg.Logger})
@@ -287,6 +299,64 @@ func CollectBlobGarbage(ctx context.Context, db *store.DB, blobs BlobDeleter) (i
 				return total, err
 			}
 			total++
+		}
+	}
+}
+
+// OutboxArgs turns the due notices of the outbox into notice jobs.
+type OutboxArgs struct{}
+
+// Kind names the job.
+func (OutboxArgs) Kind() string { return "notice.outbox" }
+
+// InsertOpts: at most one queued at a time.
+func (OutboxArgs) InsertOpts() river.InsertOpts { return SweepArgs{}.InsertOpts() }
+
+type outboxWorker struct {
+	river.WorkerDefaults[OutboxArgs]
+	db  *store.DB
+	log *slog.Logger
+}
+
+func (w *outboxWorker) Work(ctx context.Context, job *river.Job[OutboxArgs]) error {
+	_, err := FlushNotices(ctx, w.db, time.Now())
+	return err
+}
+
+// FlushNotices turns the notices due at now into notice jobs, one per patient whatever the
+// number of documents, in the transaction that removes them from the outbox. It returns the
+// number of notice jobs queued.
+func FlushNotices(ctx context.Context, db *store.DB, now time.Time) (int, error) {
+	total := 0
+	for {
+		n, more := 0, false
+		err := db.Update(ctx, func(tx *store.Tx) error {
+			due, err := tx.DueNotices(ctx, now, 500)
+			if err != nil {
+				return err
+			}
+			more = len(due) == 500
+			seen := map[int64]bool{}
+			for _, d := range due {
+				if !seen[d.PatientID] {
+					seen[d.PatientID] = true
+					if err := tx.Enqueue(ctx, space.NoticeJob{PatientID: d.PatientID, Notice: space.NoticeNewContent, Key: d.Key}); err != nil {
+						return err
+					}
+				}
+				if err := tx.DeleteNotice(ctx, d); err != nil {
+					return err
+				}
+			}
+			n = len(seen)
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if !more {
+			return total, nil
 		}
 	}
 }

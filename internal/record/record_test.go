@@ -82,10 +82,41 @@ func TestDepositReadAndTrace(t *testing.T) {
 			t.Errorf("no trace %q in %q", w, tr)
 		}
 	}
-	jobs := e.QueuedJobs(t)
-	if len(jobs) != 1 || !strings.Contains(jobs[0], `"new_content"`) || !strings.Contains(jobs[0], d.LogicalID) {
-		t.Errorf("queued jobs: %q", jobs)
+	// The notice waits in the outbox; the flush makes one notice job of it.
+	if n := countRows(t, e, "notice_outbox"); n != 1 {
+		t.Errorf("%d notices queued", n)
 	}
+	if n, err := jobs.FlushNotices(ctx, e.DB, e.Clock.Now()); n != 1 || err != nil {
+		t.Fatalf("flush: %d %v", n, err)
+	}
+	queued := e.QueuedJobs(t)
+	if len(queued) != 1 || !strings.Contains(queued[0], `"new_content"`) || !strings.Contains(queued[0], d.LogicalID) {
+		t.Errorf("queued jobs: %q", queued)
+	}
+}
+
+// Many documents for one patient make one notice.
+func TestNoticesAreGroupedByPatient(t *testing.T) {
+	e := recordtest.New(t)
+	ins := recordtest.TestINS(t, 12)
+	pid := e.Patient(t, ins)
+	other := recordtest.TestINS(t, 13)
+	e.Patient(t, other)
+	dr := recordtest.Doctor(recordtest.RPPS(t, 70))
+	for i := range 5 {
+		mustDeposit(t, e, dr, recordtest.Report(ins, "doc"), recordtest.PDF(500, 1200+i))
+	}
+	mustDeposit(t, e, dr, recordtest.Report(other, "doc"), recordtest.PDF(500, 1300))
+	if n, err := jobs.FlushNotices(ctx, e.DB, e.Clock.Now()); n != 2 || err != nil {
+		t.Fatalf("flush: %d notices %v, want 2", n, err)
+	}
+	if n := countRows(t, e, "notice_outbox"); n != 0 {
+		t.Errorf("%d notices left in the outbox", n)
+	}
+	if n, _ := jobs.FlushNotices(ctx, e.DB, e.Clock.Now()); n != 0 {
+		t.Errorf("a second flush sent %d", n)
+	}
+	_ = pid
 }
 
 func TestDepositRefusedStoresNothing(t *testing.T) {
@@ -170,8 +201,8 @@ func TestPatientDepositsInEspacePersonnel(t *testing.T) {
 	if d.Space != terminology.SpacePersonal || d.DepositedBy != access.DepositedByPatient {
 		t.Errorf("filed in %s, deposited by %s", d.Space, d.DepositedBy)
 	}
-	if jobs := e.QueuedJobs(t); len(jobs) != 0 {
-		t.Errorf("the patient is told of their own deposit: %q", jobs)
+	if n := countRows(t, e, "notice_outbox"); n != 0 {
+		t.Errorf("the patient is told of their own deposit")
 	}
 }
 
@@ -330,9 +361,11 @@ func TestInvisiblePatientAnnouncement(t *testing.T) {
 	if _, _, err := e.Records.ReadAll(ctx, holder, d.LogicalID); err == nil {
 		t.Fatal("a document held back read by the patient")
 	}
-	jobs := e.QueuedJobs(t)
-	if len(jobs) != 1 || !strings.Contains(jobs[0], `2026-03-24T09:00:00Z`) {
-		t.Errorf("the notice should wait two weeks: %q", jobs)
+	if n, _ := jobs.FlushNotices(ctx, e.DB, e.Clock.Now().Add(14*24*time.Hour-time.Second)); n != 0 {
+		t.Errorf("the notice of a document held back went before two weeks")
+	}
+	if n, _ := jobs.FlushNotices(ctx, e.DB, e.Clock.Now().Add(14*24*time.Hour)); n != 1 {
+		t.Errorf("the notice of a document held back did not go after two weeks")
 	}
 	e.Clock.Advance(30*24*time.Hour + time.Second)
 	if p, _ := e.Records.Search(ctx, holder, record.Query{PatientID: pid}); len(p.Documents) != 1 {

@@ -46,8 +46,9 @@ type Tx interface {
 	// SearchDocuments returns the current metadata versions of the patient's documents that
 	// match q, newest first, at most q.Limit+1 of them (so the caller knows there are more).
 	SearchDocuments(ctx context.Context, q Query) ([]Document, error)
-	// Enqueue queues a durable job, committed with the transaction.
-	Enqueue(ctx context.Context, job interface{ Kind() string }) error
+	// QueueNotice records, in the transaction, that the patient is to be told of something
+	// new (no health content) at notBefore; the same key queued twice makes one notice.
+	QueueNotice(ctx context.Context, patientID int64, key string, notBefore, now time.Time) error
 }
 
 // Store opens transactions.
@@ -414,10 +415,9 @@ func (s *Service) enqueueNotices(ctx context.Context, tx Tx, d *Document, now ti
 	if d.Labels.InvisiblePatient {
 		// Told that there is something new at the end of the notice delay, whatever happens
 		// until then; the document itself shows at VisibleToPatientAt (access.Decide).
-		return tx.Enqueue(ctx, space.NoticeJob{PatientID: d.PatientID, Notice: space.NoticeNewContent,
-			Key: "doc-" + d.LogicalID, NotBefore: now.Add(s.policy.AnnounceNotice)})
+		return tx.QueueNotice(ctx, d.PatientID, "doc-"+d.LogicalID, now.Add(s.policy.AnnounceNotice), now)
 	}
-	return tx.Enqueue(ctx, space.NoticeJob{PatientID: d.PatientID, Notice: space.NoticeNewContent, Key: "doc-" + d.LogicalID})
+	return tx.QueueNotice(ctx, d.PatientID, "doc-"+d.LogicalID, now, now)
 }
 
 // dropBlob deletes the bytes of a deposit that did not commit. A failure leaves an orphan blob
@@ -795,7 +795,7 @@ func (s *Service) change(ctx context.Context, r Request, logicalID string, actio
 			out = next
 			if action == access.ActionClearLabel && label == access.LabelInvisiblePatient && cur.DepositedBy != access.DepositedByPatient {
 				// The announcement was made: the patient may now be told.
-				return tx.Enqueue(ctx, space.NoticeJob{PatientID: cur.PatientID, Notice: space.NoticeNewContent, Key: "doc-" + cur.LogicalID})
+				return tx.QueueNotice(ctx, cur.PatientID, "announced-"+cur.LogicalID, now, now)
 			}
 			return nil
 		})

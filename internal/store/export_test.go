@@ -7,3 +7,11 @@ func (tx *Tx) ExecForBenchmark(ctx context.Context, q string, args ...any) error
 	_, err := tx.exec(ctx, q, args...)
 	return err
 }
+
+// InsertTestOrganisation inserts an organisation with a unique structure id and returns its id.
+func (tx *Tx) InsertTestOrganisation(ctx context.Context, name string) (int64, error) {
+	var id int64
+	err := tx.queryRow(ctx, `INSERT INTO organisations (structure_id, name, created_at) VALUES ($1, $2, 0) RETURNING id`,
+		"test-"+name, name).Scan(&id)
+	return id, err
+}

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/carnet-sante/carnet/internal/audit"
@@ -63,6 +64,11 @@ type DB struct {
 	read    *sql.DB // SQLite: a pool of query_only connections; PostgreSQL: same as write
 	jobs    JobInserter
 	key     audit.Key
+	// SQLite: Update's work goes to the committer (groupcommit.go).
+	writes    chan *commitReq
+	closing   chan struct{}
+	closeOnce sync.Once
+	stopped   chan struct{}
 }
 
 // Open connects to the database named by dialect and dsn (a file path for SQLite, a URL for
@@ -124,7 +130,9 @@ func openSQLite(ctx context.Context, path string, opt Options) (*DB, error) {
 	}
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
-	return &DB{dialect: SQLite, write: w, read: r}, nil
+	db := &DB{dialect: SQLite, write: w, read: r}
+	db.startCommitter()
+	return db, nil
 }
 
 func openPostgres(ctx context.Context, dsn string, opt Options) (*DB, error) {
@@ -166,6 +174,9 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes every connection.
 func (db *DB) Close() error {
+	if db.writes != nil {
+		db.stopCommitter()
+	}
 	err := db.write.Close()
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
@@ -185,6 +196,9 @@ type Tx struct {
 // Update itself: on SQLite the one writer connection is already taken, and the nested call
 // would wait for it forever. (View inside Update is fine: readers have their own pool.)
 func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
+	if db.writes != nil {
+		return db.updateGrouped(ctx, fn)
+	}
 	return db.run(ctx, db.write, false, fn)
 }
 
