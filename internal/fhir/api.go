@@ -457,10 +457,16 @@ func (a *API) patch(w http.ResponseWriter, r *http.Request, req record.Request) 
 		a.fail(w, r, err)
 		return
 	}
-	want, err := patchLabels(raw, documentReference(&cur, a.d.Catalog, a.d.BaseURL).SecurityLabel)
+	want, archive, err := patchLabels(raw, documentReference(&cur, a.d.Catalog, a.d.BaseURL).SecurityLabel)
 	if err != nil {
 		a.fail(w, r, err)
 		return
+	}
+	if archive && !cur.Archived {
+		if cur, err = a.d.Records.Archive(r.Context(), req, id); err != nil {
+			a.fail(w, r, err)
+			return
+		}
 	}
 	have := map[access.Label]bool{}
 	for _, l := range labelCodes {
@@ -486,8 +492,10 @@ func (a *API) patch(w http.ResponseWriter, r *http.Request, req record.Request) 
 }
 
 // patchLabels applies the patch operations to the current securityLabel and returns the
-// visibility labels wanted. The confidentiality codes may not change.
-func patchLabels(raw []byte, cur []r4.CodeableConcept) (map[access.Label]bool, error) {
+// visibility labels wanted, and whether the document is to be archived (adding the PDSm
+// extension isArchived = true). The confidentiality codes may not change.
+func patchLabels(raw []byte, cur []r4.CodeableConcept) (map[access.Label]bool, bool, error) {
+	archive := false
 	var ops []struct {
 		Op    string          `json:"op"`
 		Path  string          `json:"path"`
@@ -496,29 +504,35 @@ func patchLabels(raw []byte, cur []r4.CodeableConcept) (map[access.Label]bool, e
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&ops); err != nil || len(ops) == 0 {
-		return nil, errs.E(errs.Invalid, "the body is not a JSON Patch (an array of operations)")
+		return nil, false, errs.E(errs.Invalid, "the body is not a JSON Patch (an array of operations)")
 	}
 	labels := append([]r4.CodeableConcept(nil), cur...)
 	for i, op := range ops {
 		switch {
+		case op.Op == "add" && (op.Path == "/extension/-" || op.Path == "/extension/0"):
+			var ext r4.Extension
+			if err := json.Unmarshal(op.Value, &ext); err != nil || ext.URL != r4.ExtPDSmIsArchived || ext.ValueBoolean == nil || !*ext.ValueBoolean {
+				return nil, false, errs.E(errs.Invalid, "operation %d: the only extension that can be added is %s = true (archiving)", i+1, r4.ExtPDSmIsArchived)
+			}
+			archive = true
 		case op.Op == "add" && (op.Path == "/securityLabel/-" || strings.HasPrefix(op.Path, "/securityLabel/")):
 			var cc r4.CodeableConcept
 			if err := json.Unmarshal(op.Value, &cc); err != nil || len(cc.Coding) != 1 {
-				return nil, errs.E(errs.Invalid, "operation %d: the value is one CodeableConcept with one coding", i+1)
+				return nil, false, errs.E(errs.Invalid, "operation %d: the value is one CodeableConcept with one coding", i+1)
 			}
 			labels = append(labels, cc)
 		case op.Op == "remove" && strings.HasPrefix(op.Path, "/securityLabel/"):
 			n, err := strconv.Atoi(strings.TrimPrefix(op.Path, "/securityLabel/"))
 			if err != nil || n < 0 || n >= len(labels) {
-				return nil, errs.E(errs.Invalid, "operation %d: no securityLabel at %s", i+1, op.Path)
+				return nil, false, errs.E(errs.Invalid, "operation %d: no securityLabel at %s", i+1, op.Path)
 			}
 			labels = append(labels[:n], labels[n+1:]...)
 		case op.Op == "replace" && op.Path == "/securityLabel":
 			if err := json.Unmarshal(op.Value, &labels); err != nil {
-				return nil, errs.E(errs.Invalid, "operation %d: the value is a list of CodeableConcept", i+1)
+				return nil, false, errs.E(errs.Invalid, "operation %d: the value is a list of CodeableConcept", i+1)
 			}
 		default:
-			return nil, errs.E(errs.Invalid, "operation %d: only the visibility labels in securityLabel can be patched (%s %s)", i+1, op.Op, op.Path)
+			return nil, false, errs.E(errs.Invalid, "operation %d: only the visibility labels in securityLabel can be patched (%s %s)", i+1, op.Op, op.Path)
 		}
 	}
 	want := map[access.Label]bool{}
@@ -534,7 +548,7 @@ func patchLabels(raw []byte, cur []r4.CodeableConcept) (map[access.Label]bool, e
 		return out
 	}
 	if fmt.Sprint(conf(labels)) != fmt.Sprint(conf(cur)) {
-		return nil, errs.E(errs.Invalid, "the confidentiality codes cannot be patched: replace the document")
+		return nil, false, errs.E(errs.Invalid, "the confidentiality codes cannot be patched: replace the document")
 	}
 	for _, cc := range labels {
 		for _, c := range cc.Coding {
@@ -546,9 +560,9 @@ func patchLabels(raw []byte, cur []r4.CodeableConcept) (map[access.Label]bool, e
 			case access.LabelMasquePS, access.LabelInvisiblePatient, access.LabelInvisibleRepresentants:
 				want[l] = true
 			default:
-				return nil, errs.E(errs.Invalid, "unknown visibility label %q", c.Code)
+				return nil, false, errs.E(errs.Invalid, "unknown visibility label %q", c.Code)
 			}
 		}
 	}
-	return want, nil
+	return want, archive, nil
 }

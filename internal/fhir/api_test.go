@@ -384,6 +384,22 @@ func TestAccessThroughTheAPI(t *testing.T) {
 		t.Fatalf("unmask: %d %s", res.status, res.body)
 	}
 
+	// The author archives it (PDSm isArchived extension): out of the default listing, found
+	// with _archived=true.
+	archive := []byte(`[{"op":"add","path":"/extension/-","value":{"url":"` + r4.ExtPDSmIsArchived + `","valueBoolean":true}}]`)
+	if res := e.do(t, "PATCH", "/DocumentReference/"+id, authorTok, "application/json-patch+json", archive); res.status != 200 ||
+		!strings.Contains(string(res.body), "pdsm-ext-is-archived") {
+		t.Fatalf("archive: %d %s", res.status, res.body)
+	}
+	if res := e.do(t, "GET", searchPath(ins, ""), authorTok, "", nil); len(decodeBundle(t, res).Entry) != 0 {
+		t.Errorf("an archived document in the default listing")
+	}
+	res = e.do(t, "GET", searchPath(ins, "&_archived=true"), authorTok, "", nil)
+	if len(decodeBundle(t, res).Entry) != 1 {
+		t.Errorf("the archived document not found with _archived=true: %s", res.body)
+	}
+	fhirtest.Validate(t, res.body)
+
 	if err := e.Access.Block(ctx, holder.Actor, holder.Channel, pid, outsiderID); err != nil {
 		t.Fatal(err)
 	}

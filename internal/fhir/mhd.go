@@ -106,6 +106,9 @@ func documentReference(d *record.Document, cat *terminology.Catalog, base string
 	if d.Status == record.Approved {
 		dr.DocStatus = "final"
 	}
+	if d.Archived {
+		dr.Extension = append(dr.Extension, r4.Extension{URL: r4.ExtPDSmIsArchived, ValueBoolean: r4.Ptr(true)})
+	}
 	typ := &r4.CodeableConcept{Coding: []r4.Coding{{System: systemURI(d.TypeSystem), Code: d.Type}}}
 	if t, err := cat.Type(d.Type); err == nil {
 		typ.Coding[0].Display = t.Label
