@@ -18,32 +18,29 @@ type Search struct {
 	entry audit.Entry
 }
 
-// BeginSearch decides ActionSearch on the patient's record in tx. A refusal is traced in tx at
-// once (the caller must commit it, as with DecideTx) and returned as d.Err(); a failure returns
-// the error alone. When allowed, the caller decides each hit with Allow and ends with Finish,
-// which writes the search's one trace.
-func (s *Service) BeginSearch(ctx context.Context, tx DecisionTx, actor Actor, ch audit.Channel, patientID int64,
+// BeginSearch decides ActionSearch on the patient's record in tx, which may be a read-only
+// transaction. It writes nothing: the caller appends Entry (refused or allowed, with what was
+// shown) in a write transaction, and shows nothing unless that commits. A refusal returns the
+// search (for its Entry), the decision and d.Err(); a failure the error alone.
+func (s *Service) BeginSearch(ctx context.Context, tx SettingsReader, actor Actor, ch audit.Channel, patientID int64,
 	bg *BreakGlass) (*Search, Decision, error) {
 	now := s.clock.Now()
 	d, p, err := s.decideWith(ctx, tx, actor, patientID, ActionSearch, Target{}, bg, now)
 	if err != nil {
 		return nil, Decision{}, err
 	}
-	e := s.entryOf(d, canonical(actor), ch, patientID, "", bg)
+	q := &Search{s: s, d: d, entry: s.entryOf(d, canonical(actor), ch, patientID, "", bg)}
 	if !d.Allowed {
-		if _, err := tx.AppendTrace(ctx, e); err != nil {
-			return nil, Decision{}, fmt.Errorf("trace %s: %w", ActionSearch, err)
-		}
-		return nil, d, d.Err()
+		return q, d, d.Err()
 	}
-	in := Input{Actor: canonical(actor), Patient: p, Action: ActionList, BreakGlass: bg, Matrix: s.matrix,
+	q.in = Input{Actor: canonical(actor), Patient: p, Action: ActionList, BreakGlass: bg, Matrix: s.matrix,
 		Now: now, Policy: s.policy.Policy}
-	if in.Actor.Kind == audit.ActorProfessional {
-		if in.Relation, err = tx.AccessRelation(ctx, patientID, in.Actor.ID); err != nil {
+	if q.in.Actor.Kind == audit.ActorProfessional {
+		if q.in.Relation, err = tx.AccessRelation(ctx, patientID, q.in.Actor.ID); err != nil {
 			return nil, Decision{}, fmt.Errorf("decide %s: %w", ActionList, err)
 		}
 	}
-	return &Search{s: s, in: in, d: d, entry: e}, d, nil
+	return q, d, nil
 }
 
 // Allow decides ActionList for one hit, with the settings loaded by BeginSearch.
@@ -53,15 +50,14 @@ func (q *Search) Allow(o Object) Decision {
 	return Decide(in)
 }
 
-// Finish appends the search's trace to tx, naming what was shown: the number of hits and their
+// Entry is the search's trace, naming what was shown: the number of hits and their
 // references (e.g. "document/<id>"), so that the patient's trail says what this actor saw.
-func (q *Search) Finish(ctx context.Context, tx DecisionTx, shown []string) error {
+func (q *Search) Entry(shown []string) audit.Entry {
 	e := q.entry
-	e.Detail = searchDetail(e.Detail, shown)
-	if _, err := tx.AppendTrace(ctx, e); err != nil {
-		return fmt.Errorf("trace %s: %w", ActionSearch, err)
+	if q.d.Allowed {
+		e.Detail = searchDetail(e.Detail, shown)
 	}
-	return nil
+	return e
 }
 
 // maxSearchDetail bounds the references listed in a search's trace; the count is always there.

@@ -78,6 +78,11 @@ type Settings struct {
 // or Do.
 type DecisionTx interface {
 	audit.Appender
+	SettingsReader
+}
+
+// SettingsReader reads what a decision looks at: a read-only transaction is enough.
+type SettingsReader interface {
 	// AccessPatient returns the patient's settings as Decide reads them; NotFound when there is
 	// no such patient.
 	AccessPatient(ctx context.Context, patientID int64) (Patient, error)
@@ -273,8 +278,22 @@ func Do[T DecisionTx](ctx context.Context, s *Service, update func(context.Conte
 	return d, err
 }
 
+// DecideRead decides a read in tx, which may be a read-only transaction, and returns the
+// decision and the trace to write, without writing it: a read need not hold the write lock
+// while it runs. The caller appends the trace (allowed or refused) in a write transaction and
+// shows nothing of what it read unless that commits. A failure returns the error alone.
+func (s *Service) DecideRead(ctx context.Context, tx SettingsReader, actor Actor, ch audit.Channel, patientID int64,
+	action Action, target Target, bg *BreakGlass) (Decision, audit.Entry, error) {
+	switch action {
+	case ActionRead, ActionList, ActionSearch, ActionReadTraces:
+	default:
+		return Decision{}, audit.Entry{}, errs.E(errs.Internal, "DecideRead decides reads, not %q", action)
+	}
+	return s.decideIn(ctx, tx, actor, ch, patientID, action, target, bg, s.clock.Now())
+}
+
 // decideIn loads what Decide needs in tx and decides. It returns the decision and its trace.
-func (s *Service) decideIn(ctx context.Context, tx DecisionTx, actor Actor, ch audit.Channel, patientID int64,
+func (s *Service) decideIn(ctx context.Context, tx SettingsReader, actor Actor, ch audit.Channel, patientID int64,
 	action Action, target Target, bg *BreakGlass, now time.Time) (Decision, audit.Entry, error) {
 	d, _, err := s.decideWith(ctx, tx, actor, patientID, action, target, bg, now)
 	if err != nil {
@@ -285,7 +304,7 @@ func (s *Service) decideIn(ctx context.Context, tx DecisionTx, actor Actor, ch a
 
 // decideWith loads the patient's settings (and, for a professional, their relation) and
 // decides. It returns the settings too, for the operations that go on to change them.
-func (s *Service) decideWith(ctx context.Context, tx DecisionTx, actor Actor, patientID int64, action Action,
+func (s *Service) decideWith(ctx context.Context, tx SettingsReader, actor Actor, patientID int64, action Action,
 	target Target, bg *BreakGlass, now time.Time) (Decision, Patient, error) {
 	p, err := tx.AccessPatient(ctx, patientID)
 	if err != nil {

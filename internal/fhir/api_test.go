@@ -37,7 +37,9 @@ type env struct {
 	tokens *apitoken.Service
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvB(t) }
+
+func newEnvB(t testing.TB) *env {
 	t.Helper()
 	e := &env{Env: recordtest.New(t)}
 	var api *fhir.API
@@ -50,7 +52,9 @@ func newEnv(t *testing.T) *env {
 }
 
 // professional records professional n and returns a bearer token for them.
-func (e *env) professional(t *testing.T, n int) (idnat, token string) {
+func (e *env) professional(t *testing.T, n int) (idnat, token string) { return e.professionalB(t, n) }
+
+func (e *env) professionalB(t testing.TB, n int) (idnat, token string) {
 	t.Helper()
 	idnat = recordtest.RPPS(t, n)
 	id, err := identity.ParseIdNatPS(idnat)
@@ -64,7 +68,7 @@ func (e *env) professional(t *testing.T, n int) (idnat, token string) {
 	return idnat, e.token(t, apitoken.Subject{Kind: audit.ActorProfessional, ProfessionalID: p.ID})
 }
 
-func (e *env) token(t *testing.T, s apitoken.Subject) string {
+func (e *env) token(t testing.TB, s apitoken.Subject) string {
 	t.Helper()
 	secret, _, err := e.tokens.Issue(ctx, audit.Actor{Kind: audit.ActorOperator, ID: "1", Name: "ops"}, audit.ChannelCLI, s, "test", 24*time.Hour)
 	if err != nil {

@@ -1,7 +1,9 @@
 package fhir
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -47,28 +49,66 @@ func (a *API) search(w http.ResponseWriter, r *http.Request, req record.Request)
 		a.fail(w, r, err)
 		return
 	}
-	total := len(page.Documents)
-	b := r4.Bundle{Type: r4.BundleTypeSearchset, Timestamp: r4.InstantOf(time.Now().UTC())}
-	self := a.d.BaseURL + "/DocumentReference?" + r.Form.Encode()
-	b.Link = append(b.Link, r4.BundleLink{Relation: "self", URL: self})
+	links := []r4.BundleLink{{Relation: "self", URL: a.d.BaseURL + "/DocumentReference?" + r.Form.Encode()}}
+	total := -1
 	if page.More {
 		last := page.Documents[len(page.Documents)-1]
 		next := cloneValues(r.Form)
 		next.Set("_cursor", strconv.FormatInt(last.Created.UnixMicro(), 10)+"."+last.LogicalID)
-		b.Link = append(b.Link, r4.BundleLink{Relation: "next", URL: a.d.BaseURL + "/DocumentReference?" + next.Encode()})
+		links = append(links, r4.BundleLink{Relation: "next", URL: a.d.BaseURL + "/DocumentReference?" + next.Encode()})
 	} else if q.AfterID == "" {
-		b.Total = &total // exact only when the whole result is on this first page
+		total = len(page.Documents) // exact only when the whole result is on this first page
 	}
-	for i := range page.Documents {
-		d := &page.Documents[i]
-		e := r4.BundleEntry{FullURL: a.d.BaseURL + "/DocumentReference/" + d.LogicalID, Search: &r4.BundleSearch{Mode: "match"}}
-		if err := e.SetResource(documentReference(d, a.d.Catalog, a.d.BaseURL)); err != nil {
-			a.fail(w, r, err)
-			return
+	body, err := a.searchset(links, total, page.Documents)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", r4.MIMEFHIRJSON+"; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
+
+// searchset writes a searchset Bundle of DocumentReferences. It is written by hand, each
+// resource encoded once: encoding a Bundle of raw entries with encoding/json validates and
+// compacts every entry again, which cost more than the search itself.
+func (a *API) searchset(links []r4.BundleLink, total int, docs []record.Document) ([]byte, error) {
+	var b bytes.Buffer
+	b.Grow(2048 + 2048*len(docs))
+	b.WriteString(`{"resourceType":"Bundle","type":"searchset","timestamp":`)
+	ts, _ := json.Marshal(r4.InstantOf(time.Now().UTC()))
+	b.Write(ts)
+	if total >= 0 {
+		b.WriteString(`,"total":`)
+		b.WriteString(strconv.Itoa(total))
+	}
+	l, err := json.Marshal(links)
+	if err != nil {
+		return nil, err
+	}
+	b.WriteString(`,"link":`)
+	b.Write(l)
+	if len(docs) > 0 {
+		b.WriteString(`,"entry":[`)
+		for i := range docs {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			u, _ := json.Marshal(a.d.BaseURL + "/DocumentReference/" + docs[i].LogicalID)
+			res, err := documentReference(&docs[i], a.d.Catalog, a.d.BaseURL).MarshalJSON()
+			if err != nil {
+				return nil, err
+			}
+			b.WriteString(`{"fullUrl":`)
+			b.Write(u)
+			b.WriteString(`,"resource":`)
+			b.Write(res)
+			b.WriteString(`,"search":{"mode":"match"}}`)
 		}
-		b.Entry = append(b.Entry, e)
+		b.WriteByte(']')
 	}
-	a.write(w, http.StatusOK, b)
+	b.WriteByte('}')
+	return b.Bytes(), nil
 }
 
 func cloneValues(v url.Values) url.Values {

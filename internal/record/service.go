@@ -693,9 +693,8 @@ func (s *Service) Get(ctx context.Context, r Request, logicalID string) (Documen
 		return Document{}, err
 	}
 	var got Document
-	_, err = access.Do(ctx, s.access, s.store.UpdateRecords, r.Actor, r.Channel, d.PatientID, access.ActionList,
-		access.Target{Ref: d.Ref(), Object: d.Object()}, r.BreakGlass,
-		func(tx Tx, _ access.Decision) error {
+	err = s.read(ctx, r, d.PatientID, access.ActionList, access.Target{Ref: d.Ref(), Object: d.Object()},
+		func(tx Tx) error {
 			cur, err := tx.Document(ctx, logicalID)
 			if err != nil {
 				return err
@@ -719,9 +718,8 @@ func (s *Service) Open(ctx context.Context, r Request, logicalID string) (Docume
 		return Document{}, nil, err
 	}
 	var got Document
-	_, err = access.Do(ctx, s.access, s.store.UpdateRecords, r.Actor, r.Channel, d.PatientID, access.ActionRead,
-		access.Target{Ref: d.Ref(), Object: d.Object()}, r.BreakGlass,
-		func(tx Tx, _ access.Decision) error {
+	err = s.read(ctx, r, d.PatientID, access.ActionRead, access.Target{Ref: d.Ref(), Object: d.Object()},
+		func(tx Tx) error {
 			cur, err := tx.Document(ctx, logicalID)
 			if err != nil {
 				return err
@@ -740,6 +738,42 @@ func (s *Service) Open(ctx context.Context, r Request, logicalID string) (Docume
 		return Document{}, nil, err
 	}
 	return got, rc, nil
+}
+
+// read decides a read of the patient's record in a read-only snapshot and, when allowed, runs
+// fn in it; then it writes the decision's trace (allowed, refused, or allowed but failed) in a
+// write transaction. Reads so hold no write lock while they run (on SQLite, the one writer
+// serves deposits), and nothing read is returned unless its trace committed.
+func (s *Service) read(ctx context.Context, r Request, patientID int64, action access.Action, target access.Target,
+	fn func(Tx) error) error {
+	var (
+		d    access.Decision
+		e    audit.Entry
+		ferr error
+	)
+	err := s.store.ViewRecords(ctx, func(tx Tx) error {
+		var err error
+		if d, e, err = s.access.DecideRead(ctx, tx, r.Actor, r.Channel, patientID, action, target, r.BreakGlass); err != nil {
+			return err
+		}
+		if d.Allowed {
+			ferr = fn(tx)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if ferr != nil {
+		e.Outcome, e.Reason = audit.Failure(ferr)
+	}
+	if err := s.store.UpdateRecords(ctx, func(tx Tx) error { _, err := tx.AppendTrace(ctx, e); return err }); err != nil {
+		return fmt.Errorf("trace %s: %w", action, err)
+	}
+	if !d.Allowed {
+		return d.Err()
+	}
+	return ferr
 }
 
 // ReadAll is Open, reading the whole document and checking it before returning anything: a
@@ -986,18 +1020,22 @@ func (s *Service) Search(ctx context.Context, r Request, q Query) (Page, error) 
 		page.Since = s.clock.Now().Add(-s.policy.FirstListing)
 		q.CreatedFrom = page.Since
 	}
-	var refusal error
-	err := s.store.UpdateRecords(ctx, func(tx Tx) error {
-		search, d, err := s.access.BeginSearch(ctx, tx, r.Actor, r.Channel, q.PatientID, r.BreakGlass)
+	var (
+		search *access.Search
+		d      access.Decision
+		shown  []string
+	)
+	err := s.store.ViewRecords(ctx, func(tx Tx) error {
+		var err error
+		search, d, err = s.access.BeginSearch(ctx, tx, r.Actor, r.Channel, q.PatientID, r.BreakGlass)
 		if err != nil {
-			if d.Reason != "" && !d.Allowed {
-				refusal = err
-				return nil // commit the refusal's trace
+			if search != nil {
+				return nil // refused: traced below
 			}
 			return err
 		}
 		docs := make([]Document, 0, 16)
-		shown := make([]string, 0, 16)
+		shown = make([]string, 0, 16)
 		// Fetch pages of candidates until the page is full of visible ones or the record is
 		// exhausted: hidden documents must not shorten a page.
 		cq := q
@@ -1029,13 +1067,16 @@ func (s *Service) Search(ctx context.Context, r Request, q Query) (Page, error) 
 			cq.AfterCreated, cq.AfterID = last.Created, last.LogicalID
 		}
 		page.Documents = docs
-		return search.Finish(ctx, tx, shown)
+		return nil
 	})
 	if err != nil {
 		return Page{}, err
 	}
-	if refusal != nil {
-		return Page{}, refusal
+	if err := s.store.UpdateRecords(ctx, func(tx Tx) error { _, err := tx.AppendTrace(ctx, search.Entry(shown)); return err }); err != nil {
+		return Page{}, fmt.Errorf("trace %s: %w", access.ActionSearch, err)
+	}
+	if !d.Allowed {
+		return Page{}, d.Err()
 	}
 	return page, nil
 }

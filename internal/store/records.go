@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/carnet-sante/carnet/internal/access"
@@ -128,13 +129,13 @@ func oneRow(res sql.Result, what string) error {
 
 // Document returns the current metadata version of logicalID.
 func (tx *Tx) Document(ctx context.Context, logicalID string) (record.Document, error) {
-	d, err := scanDocument(tx.queryRow(ctx, `SELECT `+documentColumns+` FROM documents WHERE logical_id = $1 AND is_current`, logicalID))
+	d, err := tx.scanDocument(tx.queryRow(ctx, `SELECT `+documentColumns+` FROM documents WHERE logical_id = $1 AND is_current`, logicalID))
 	return d, notFound(err, "document")
 }
 
 // DocumentByUniqueID returns the patient's current approved document with this uniqueId.
 func (tx *Tx) DocumentByUniqueID(ctx context.Context, patientID int64, uniqueID string) (record.Document, error) {
-	d, err := scanDocument(tx.queryRow(ctx, `SELECT `+documentColumns+` FROM documents
+	d, err := tx.scanDocument(tx.queryRow(ctx, `SELECT `+documentColumns+` FROM documents
 		WHERE patient_id = $1 AND unique_id = $2 AND is_current AND status = 'approved'`, patientID, uniqueID))
 	return d, notFound(err, "document")
 }
@@ -217,7 +218,7 @@ func (tx *Tx) SearchDocuments(ctx context.Context, q record.Query) ([]record.Doc
 	defer rows.Close()
 	var out []record.Document
 	for rows.Next() {
-		d, err := scanDocument(rows)
+		d, err := tx.scanDocument(rows)
 		if err != nil {
 			return nil, fmt.Errorf("search documents: %w", err)
 		}
@@ -226,7 +227,39 @@ func (tx *Tx) SearchDocuments(ctx context.Context, q record.Query) ([]record.Doc
 	return out, rows.Err()
 }
 
-func scanDocument(row interface{ Scan(...any) error }) (record.Document, error) {
+// metaCache keeps decoded metadata by entryUUID. A metadata version is never changed once
+// written (a change is a new entryUUID; the status is a column of its own), so an entry can be
+// served from any node's cache for as long as it lives; decoding JSON cost more than the rest
+// of a listing. Bounded: emptied when full, which costs one decode per entry again. The slices
+// of a cached entry are shared by the Documents scanned from it: they are read-only.
+type metaCache struct {
+	mu sync.RWMutex
+	m  map[string]*docMeta
+}
+
+const metaCacheSize = 20000
+
+func (c *metaCache) decode(entryUUID, raw string) (*docMeta, error) {
+	c.mu.RLock()
+	m, ok := c.m[entryUUID]
+	c.mu.RUnlock()
+	if ok {
+		return m, nil
+	}
+	m = new(docMeta)
+	if err := json.Unmarshal([]byte(raw), m); err != nil {
+		return nil, fmt.Errorf("decode document metadata: %w", err)
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= metaCacheSize {
+		c.m = make(map[string]*docMeta, 1024)
+	}
+	c.m[entryUUID] = m
+	c.mu.Unlock()
+	return m, nil
+}
+
+func (tx *Tx) scanDocument(row interface{ Scan(...any) error }) (record.Document, error) {
 	var (
 		d                                              record.Document
 		status, space, depositedBy, meta               string
@@ -239,9 +272,9 @@ func scanDocument(row interface{ Scan(...any) error }) (record.Document, error) 
 		&visible, &invisibleReps, &depositedBy, &d.Depositor, &d.BlobID, &d.Size, &d.SHA256, &d.SHA1, &meta); err != nil {
 		return record.Document{}, err
 	}
-	var m docMeta
-	if err := json.Unmarshal([]byte(meta), &m); err != nil {
-		return record.Document{}, fmt.Errorf("decode document metadata: %w", err)
+	m, err := tx.db.meta.decode(d.EntryUUID, meta)
+	if err != nil {
+		return record.Document{}, err
 	}
 	d.Status, d.Archived, d.Space, d.DepositedBy = record.Status(status), archv, terminology.Space(space), access.Depositor(depositedBy)
 	d.Created, d.ServiceStart, d.ServiceEnd = fromMicros(created), fromMicros(start), fromNullMicros(end)

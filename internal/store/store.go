@@ -64,6 +64,7 @@ type DB struct {
 	read    *sql.DB // SQLite: a pool of query_only connections; PostgreSQL: same as write
 	jobs    JobInserter
 	key     audit.Key
+	meta    metaCache // decoded document metadata (records.go)
 	// SQLite: Update's work goes to the committer (groupcommit.go).
 	writes    chan *commitReq
 	closing   chan struct{}
