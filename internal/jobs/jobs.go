@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -323,6 +324,17 @@ func (w *outboxWorker) Work(ctx context.Context, job *river.Job[OutboxArgs]) err
 	return err
 }
 
+// noticeOf tells the kind of a queued notice by its key's prefix (record.NoticeKey).
+func noticeOf(key string) string {
+	switch {
+	case strings.HasPrefix(key, "emergency-"):
+		return space.NoticeEmergencyAccess
+	case strings.HasPrefix(key, "first-"):
+		return space.NoticeNewProfessional
+	}
+	return space.NoticeNewContent
+}
+
 // FlushNotices turns the notices due at now into notice jobs, one per patient whatever the
 // number of documents, in the transaction that removes them from the outbox. It returns the
 // number of notice jobs queued.
@@ -336,11 +348,16 @@ func FlushNotices(ctx context.Context, db *store.DB, now time.Time) (int, error)
 				return err
 			}
 			more = len(due) == 500
-			seen := map[int64]bool{}
+			type group struct {
+				patient int64
+				notice  string
+			}
+			seen := map[group]bool{}
 			for _, d := range due {
-				if !seen[d.PatientID] {
-					seen[d.PatientID] = true
-					if err := tx.Enqueue(ctx, space.NoticeJob{PatientID: d.PatientID, Notice: space.NoticeNewContent, Key: d.Key}); err != nil {
+				g := group{d.PatientID, noticeOf(d.Key)}
+				if !seen[g] {
+					seen[g] = true
+					if err := tx.Enqueue(ctx, space.NoticeJob{PatientID: d.PatientID, Notice: g.notice, Key: d.Key}); err != nil {
 						return err
 					}
 				}

@@ -463,3 +463,55 @@ func TestPurgeErasesBlobs(t *testing.T) {
 		t.Errorf("%d garbage rows left", n)
 	}
 }
+
+// The patient is told of the first access by a professional new to their record, once, and of
+// every day of emergency access; the notices go as their own kind.
+func TestPatientToldOfNewAndEmergencyAccess(t *testing.T) {
+	e := recordtest.New(t)
+	ins := recordtest.TestINS(t, 14)
+	pid := e.Patient(t, ins)
+	author := recordtest.Doctor(recordtest.RPPS(t, 80))
+	reader := recordtest.Doctor(recordtest.RPPS(t, 81))
+	urgentist := recordtest.Doctor(recordtest.RPPS(t, 82))
+	holder := recordtest.Holder(pid)
+	d := mustDeposit(t, e, author, recordtest.Report(ins, "CR"), recordtest.PDF(500, 14))
+	if _, _, err := e.Records.ReadAll(ctx, author, d.LogicalID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Access.GrantAuthorisation(ctx, holder.Actor, holder.Channel, pid, reader.Actor.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := e.Records.Search(ctx, reader, record.Query{PatientID: pid}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	urgentist.BreakGlass = &access.BreakGlass{Reason: "patient inconscient aux urgences"}
+	if _, _, err := e.Records.ReadAll(ctx, urgentist, d.LogicalID); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := e.DB.SQL().Query(`SELECT notice_key FROM notice_outbox WHERE patient_id = $1 ORDER BY notice_key`, pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for rows.Next() {
+		var k string
+		rows.Scan(&k)
+		keys = append(keys, k)
+	}
+	rows.Close()
+	want := []string{"doc-" + d.LogicalID, "emergency-" + urgentist.Actor.ID + "-20260310", "first-" + reader.Actor.ID, "first-" + urgentist.Actor.ID}
+	if !slices.Equal(keys, want) {
+		t.Errorf("queued %q, want %q", keys, want)
+	}
+	if n, err := jobs.FlushNotices(ctx, e.DB, e.Clock.Now()); n != 3 || err != nil {
+		t.Errorf("flush: %d %v, want 3 notices (new content, new professional, emergency)", n, err)
+	}
+	queued := strings.Join(e.QueuedJobs(t), "\n")
+	for _, kind := range []string{"new_content", "new_professional", "emergency_access"} {
+		if !strings.Contains(queued, kind) {
+			t.Errorf("no %s notice in\n%s", kind, queued)
+		}
+	}
+}

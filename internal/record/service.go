@@ -49,6 +49,9 @@ type Tx interface {
 	// QueueNotice records, in the transaction, that the patient is to be told of something
 	// new (no health content) at notBefore; the same key queued twice makes one notice.
 	QueueNotice(ctx context.Context, patientID int64, key string, notBefore, now time.Time) error
+	// MarkSeen records that a professional accessed the record, and reports whether it was
+	// the first time.
+	MarkSeen(ctx context.Context, patientID int64, idnat string, at time.Time) (bool, error)
 }
 
 // Store opens transactions.
@@ -377,6 +380,11 @@ func (s *Service) insert(ctx context.Context, tx Tx, r Request, d *Document, it 
 	}
 	if r.Actor.Kind == audit.ActorProfessional {
 		if _, err := s.access.AddToCareTeamTx(ctx, tx, r.Actor, r.Channel, d.PatientID, r.Actor.ID, access.CareDeposit, ground); err != nil {
+			return err
+		}
+		// A deposit tells the patient "something new" (below), not "a new professional": that
+		// notice is for who reads the record. An emergency deposit is told like any emergency.
+		if err := s.tellPatient(ctx, tx, r, d.PatientID, ground, false); err != nil {
 			return err
 		}
 	}
@@ -767,13 +775,49 @@ func (s *Service) read(ctx context.Context, r Request, patientID int64, action a
 	if ferr != nil {
 		e.Outcome, e.Reason = audit.Failure(ferr)
 	}
-	if err := s.store.UpdateRecords(ctx, func(tx Tx) error { _, err := tx.AppendTrace(ctx, e); return err }); err != nil {
+	if err := s.store.UpdateRecords(ctx, func(tx Tx) error {
+		if _, err := tx.AppendTrace(ctx, e); err != nil {
+			return err
+		}
+		return s.tellPatient(ctx, tx, r, patientID, d, true)
+	}); err != nil {
 		return fmt.Errorf("trace %s: %w", action, err)
 	}
 	if !d.Allowed {
 		return d.Err()
 	}
 	return ferr
+}
+
+// tellPatient queues what the patient is told of an allowed access (issue 5; CSP R1111-48):
+// the first access by a professional new to their record, and any emergency access. The
+// notices name no one; the trail does.
+func (s *Service) tellPatient(ctx context.Context, tx Tx, r Request, patientID int64, d access.Decision, reading bool) error {
+	if !d.Allowed || r.Actor.Kind != audit.ActorProfessional {
+		return nil
+	}
+	id, err := identity.ParseIdNatPS(r.Actor.ID)
+	if err != nil {
+		return nil // the decision refused such an actor; nothing to tell
+	}
+	idnat, now := id.String(), s.clock.Now()
+	// The author of a deposit is seen too, so that their later reads are no news.
+	first, err := tx.MarkSeen(ctx, patientID, idnat, now)
+	if err != nil {
+		return err
+	}
+	if first && reading {
+		if err := tx.QueueNotice(ctx, patientID, "first-"+idnat, now, now); err != nil {
+			return err
+		}
+	}
+	for _, to := range d.Notify {
+		if to == access.NotifyPatient {
+			// One notice a day per professional: a break-glass session reads many documents.
+			return tx.QueueNotice(ctx, patientID, "emergency-"+idnat+"-"+now.Format("20060102"), now, now)
+		}
+	}
+	return nil
 }
 
 // ReadAll is Open, reading the whole document and checking it before returning anything: a
@@ -1072,7 +1116,12 @@ func (s *Service) Search(ctx context.Context, r Request, q Query) (Page, error) 
 	if err != nil {
 		return Page{}, err
 	}
-	if err := s.store.UpdateRecords(ctx, func(tx Tx) error { _, err := tx.AppendTrace(ctx, search.Entry(shown)); return err }); err != nil {
+	if err := s.store.UpdateRecords(ctx, func(tx Tx) error {
+		if _, err := tx.AppendTrace(ctx, search.Entry(shown)); err != nil {
+			return err
+		}
+		return s.tellPatient(ctx, tx, r, q.PatientID, d, true)
+	}); err != nil {
 		return Page{}, fmt.Errorf("trace %s: %w", access.ActionSearch, err)
 	}
 	if !d.Allowed {

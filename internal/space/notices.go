@@ -22,6 +22,12 @@ const (
 	NoticeOpened     = "opened"      // the space opened at the end of the opt-out period
 	NoticeClosed     = "closed"      // the space was closed
 	NoticeNewContent = "new_content" // something new in the space
+	// NoticeNewProfessional: a professional accessed the record for the first time (issue 5:
+	// "told of the first access by a new professional"). Names no one: the trail does.
+	NoticeNewProfessional = "new_professional"
+	// NoticeEmergencyAccess: a professional accessed the record in an emergency (break-glass
+	// or emergency regulation), which the patient is told of after the fact (CSP R1111-48).
+	NoticeEmergencyAccess = "emergency_access"
 )
 
 // NoticeJob asks the job queue to send a notice. It names the patient and the notice only: the
@@ -94,6 +100,13 @@ func (s *Service) SendNotice(ctx context.Context, j NoticeJob) error {
 			}
 			build = func(r Patient, id string) notify.Message {
 				return newContentNotice(r.Email, firstName(r), spaceOf(p, r), s.publicURL, id)
+			}
+		case NoticeNewProfessional, NoticeEmergencyAccess:
+			if sp.State != Open {
+				return errNoLongerApplies
+			}
+			build = func(r Patient, id string) notify.Message {
+				return accessNotice(r.Email, firstName(r), spaceOf(p, r), s.publicURL, j.Notice == NoticeEmergencyAccess, id)
 			}
 		default:
 			return errs.E(errs.Invalid, "unknown notice %q", j.Notice)
@@ -220,6 +233,22 @@ func newContentNotice(to, name, space, publicURL, id string) notify.Message {
 	text := fmt.Sprintf("Bonjour %s,\n\nDu nouveau vous attend dans %s.\n"+
 		"Connectez-vous sur %s pour le consulter.\n\n-- \ncarnet\n", name, space, publicURL)
 	return notify.Message{To: to, Subject: "Du nouveau dans " + space, Text: text, ID: id}
+}
+
+// accessNotice tells the patient that a new professional, or one in an emergency, accessed
+// their record. It names nobody and no document (a mail is no safe place for that): the trail
+// in the space says who, when and why.
+func accessNotice(to, name, space, publicURL string, emergency bool, id string) notify.Message {
+	what, subject := "Un professionnel de santé a accédé pour la première fois à votre dossier médical dans "+space+".",
+		"Un nouveau professionnel a accédé à "+space
+	if emergency {
+		what, subject = "Un professionnel de santé a accédé en urgence à votre dossier médical dans "+space+
+			", comme la loi le permet quand vous ne pouvez pas donner votre accord.", "Accès en urgence à "+space
+	}
+	text := fmt.Sprintf("Bonjour %s,\n\n%s\n"+
+		"Vous pouvez voir qui, quand et pourquoi dans l'historique des accès, sur %s,\n"+
+		"et y bloquer un professionnel si vous le souhaitez.\n\n-- \ncarnet\n", name, what, publicURL)
+	return notify.Message{To: to, Subject: subject, Text: text, ID: id}
 }
 
 func closureNotice(to, name, space, publicURL string, purgeAt time.Time, deletion bool, id string) notify.Message {

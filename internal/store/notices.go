@@ -47,3 +47,15 @@ func (tx *Tx) DeleteNotice(ctx context.Context, n DueNotice) error {
 	_, err := tx.exec(ctx, `DELETE FROM notice_outbox WHERE patient_id = $1 AND notice_key = $2`, n.PatientID, n.Key)
 	return err
 }
+
+// MarkSeen records that the professional accessed the patient's record at at, and reports
+// whether it was the first time.
+func (tx *Tx) MarkSeen(ctx context.Context, patientID int64, idnat string, at time.Time) (bool, error) {
+	res, err := tx.exec(ctx, `INSERT INTO access_seen (patient_id, idnat_ps, first_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+		patientID, idnat, micros(at))
+	if err != nil {
+		return false, fmt.Errorf("mark professional seen: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}

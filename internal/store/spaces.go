@@ -184,6 +184,7 @@ func (tx *Tx) PurgePatientData(ctx context.Context, patientID int64, now time.Ti
 		`INSERT INTO blob_garbage (blob_id, since) SELECT DISTINCT blob_id, CAST($2 AS BIGINT) FROM documents
 			WHERE patient_id = $1 AND blob_id <> '' ON CONFLICT DO NOTHING`,
 		`DELETE FROM notice_outbox WHERE patient_id = $1`,
+		`DELETE FROM access_seen WHERE patient_id = $1`,
 		`DELETE FROM document_authors WHERE patient_id = $1`,
 		`DELETE FROM documents WHERE patient_id = $1`,
 		`UPDATE accounts SET disabled_at = COALESCE(disabled_at, $2), password_hash = '' WHERE patient_id = $1`,
