@@ -36,7 +36,7 @@ func TestFHIRWithATokenFromTheCLI(t *testing.T) {
 	}
 	id, secret := m[1], m[2]
 
-	s := startServe(t, dir)
+	s := startServe(t, db)
 	get := func(path, token string) (int, string) {
 		req, _ := http.NewRequest("GET", s.base+path, nil)
 		if token != "" {

@@ -4,7 +4,9 @@
 //	carnet migrate        bring the database schema up to this version
 //	carnet audit verify   check that the trace log is intact
 //	carnet space …        operator actions on patient spaces
-//	carnet account …      operator accounts, organisations, professionals
+//	carnet account …      operator accounts, organisations, professionals, API tokens
+//	carnet access matrix  the habilitation matrix in force
+//	carnet blobs …        blob key rotation and checks
 //	carnet optout import  spaces in bulk from the insurer's file
 //	carnet version        print the version
 //
@@ -47,6 +49,7 @@ func commands() []command {
 		{"account", "add operator accounts, organisations and professionals", func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return runAccount(ctx, args, stdin, stdout, stderr)
 		}},
+		{"access", "access matrix show | list | load FILE: the habilitation matrix in force", runAccess},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -57,13 +57,14 @@ type served struct {
 	done           chan int
 }
 
-// startServe runs serve on the data directory dir until the test ends or stop is called.
-func startServe(t *testing.T, dir string) *served {
+// startServe runs serve with the database flags db (dbArgs) until the test ends or stop is
+// called. Commands run beside it take the same flags: dbArgs makes a new database each call.
+func startServe(t *testing.T, db []string) *served {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &served{stdout: new(syncBuffer), stderr: new(syncBuffer), cancel: cancel, done: make(chan int, 1)}
 	t.Cleanup(cancel)
-	args := append([]string{"serve", "--http-addr", "127.0.0.1:0", "--shutdown-timeout", "10s"}, dbArgs(t, dir)...)
+	args := append([]string{"serve", "--http-addr", "127.0.0.1:0", "--shutdown-timeout", "10s"}, db...)
 	go func() { s.done <- run(ctx, args, s.stdout, s.stderr) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -85,7 +86,7 @@ func startServe(t *testing.T, dir string) *served {
 
 func TestServeEndToEnd(t *testing.T) {
 	dir := t.TempDir()
-	s := startServe(t, dir)
+	s := startServe(t, dbArgs(t, dir))
 	base, stderr, cancel, done := s.base, s.stderr, s.cancel, s.done
 	get := func(path string) (int, string) {
 		resp, err := http.Get(base + path)

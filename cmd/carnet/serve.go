@@ -25,6 +25,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/server"
 	"github.com/carnet-sante/carnet/internal/store"
 	"github.com/carnet-sante/carnet/internal/terminology"
+	"github.com/carnet-sante/carnet/internal/trail"
 )
 
 func notifyConfig(cfg *config.Config) notify.Config {
@@ -73,7 +74,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	api, err := newFHIR(db, clk, cfg, blobs, log)
+	api, err := newFHIR(ctx, db, clk, cfg, blobs, log)
 	if err != nil {
 		return err
 	}
@@ -112,20 +113,25 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // newFHIR builds the record and its FHIR API.
-func newFHIR(db *store.DB, clk clock.Clock, cfg *config.Config, blobs blob.Store, log *slog.Logger) (*fhir.API, error) {
+func newFHIR(ctx context.Context, db *store.DB, clk clock.Clock, cfg *config.Config, blobs blob.Store, log *slog.Logger) (*fhir.API, error) {
 	catalog, err := terminology.Default()
 	if err != nil {
 		return nil, err
 	}
-	matrix, err := access.DefaultMatrix()
+	matrix, err := activeMatrix(ctx, db)
 	if err != nil {
 		return nil, err
 	}
+	log.Info("access decisions under habilitation matrix", "version", matrix.Version())
 	acc := access.NewService(db.Access(), clk, matrix, access.ServicePolicy{})
 	records, err := record.NewService(record.Deps{Store: db.Records(), Access: acc, Blobs: blobs, Catalog: catalog, Clock: clk, Log: log})
 	if err != nil {
 		return nil, err
 	}
-	return fhir.New(fhir.Deps{Records: records, Tokens: apitoken.NewService(db.Tokens(), clk), Catalog: catalog,
+	tr, err := trail.NewService(db.Trail(), acc, matrix)
+	if err != nil {
+		return nil, err
+	}
+	return fhir.New(fhir.Deps{Records: records, Tokens: apitoken.NewService(db.Tokens(), clk), Catalog: catalog, Trail: tr,
 		BaseURL: strings.TrimSuffix(cfg.PublicURL.String(), "/") + "/fhir", Version: version, Log: log}), nil
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/fhir/r4"
 	"github.com/carnet-sante/carnet/internal/record"
 	"github.com/carnet-sante/carnet/internal/terminology"
+	"github.com/carnet-sante/carnet/internal/trail"
 )
 
 // Deps are what the API is built from.
@@ -34,6 +35,7 @@ type Deps struct {
 	Records *record.Service
 	Tokens  *apitoken.Service
 	Catalog *terminology.Catalog
+	Trail   *trail.Service
 	// BaseURL is the API's public base, e.g. "https://carnet.example/fhir".
 	BaseURL string
 	Version string
@@ -67,6 +69,7 @@ func New(d Deps) *API {
 	a.mux.HandleFunc("DELETE /fhir/DocumentReference/{id}", a.auth(a.remove))
 	a.mux.HandleFunc("GET /fhir/Binary/{id}", a.auth(a.binary))
 	a.mux.HandleFunc("GET /fhir/Patient", a.auth(a.patients))
+	a.mux.HandleFunc("GET /fhir/AuditEvent", a.auth(a.auditEvents))
 	a.mux.HandleFunc("/fhir/", func(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, errs.E(errs.NotFound, "no such FHIR interaction: %s %s", r.Method, r.URL.Path))
 	})

@@ -1,0 +1,141 @@
+package trail
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/carnet-sante/carnet/internal/access"
+	"github.com/carnet-sante/carnet/internal/audit"
+	"github.com/carnet-sante/carnet/internal/errs"
+)
+
+// actionLabels says in French what each traced action is. The names are those the services
+// write (access.Action values, access.Trace* constants, the space, account and apitoken
+// services); a new action without a label shows its family's.
+var actionLabels = map[string]string{
+	string(access.ActionRead):       "Lecture d'un document",
+	string(access.ActionList):       "Consultation de la fiche d'un document",
+	string(access.ActionSearch):     "Recherche dans le dossier",
+	string(access.ActionDeposit):    "Dépôt d'un document",
+	string(access.ActionReplace):    "Dépôt d'une nouvelle version d'un document",
+	string(access.ActionMask):       "Masquage d'un document aux professionnels",
+	string(access.ActionUnmask):     "Fin du masquage d'un document",
+	string(access.ActionArchive):    "Archivage d'un document",
+	string(access.ActionDelete):     "Suppression d'un document",
+	string(access.ActionSetLabel):   "Restriction de la visibilité d'un document",
+	string(access.ActionClearLabel): "Levée d'une restriction de visibilité d'un document",
+
+	string(access.ActionReadTraces):   "Consultation de l'historique des accès",
+	string(access.ActionManageAccess): "Gestion des accès au dossier",
+	string(access.ActionAdminister):   "Action administrative sur l'espace",
+	"access.decide":                   "Demande d'accès",
+
+	access.TraceSettingsRead:          "Consultation des paramètres d'accès",
+	access.TraceAuthorisationGrant:    "Autorisation d'accès donnée à un professionnel",
+	access.TraceAuthorisationRenew:    "Autorisation d'accès renouvelée",
+	access.TraceAuthorisationRefuse:   "Demande d'accès d'un professionnel refusée",
+	access.TraceAuthorisationRevoke:   "Autorisation d'accès retirée",
+	access.TraceBlock:                 "Blocage d'un professionnel",
+	access.TraceUnblock:               "Fin du blocage d'un professionnel",
+	access.TraceMedecinTraitantAdd:    "Désignation d'un médecin traitant",
+	access.TraceMedecinTraitantRemove: "Fin de la désignation d'un médecin traitant",
+	access.TraceOppositionsSet:        "Modification des oppositions aux accès en urgence",
+	access.TraceCareTeamAdd:           "Entrée d'un professionnel dans l'équipe de soins",
+	access.TraceCareTeamRemove:        "Retrait d'un professionnel de l'équipe de soins",
+
+	"space.create":           "Création de l'espace santé",
+	"space.activate":         "Activation de l'espace santé",
+	"space.open":             "Ouverture de l'espace santé",
+	"space.oppose":           "Opposition à la création de l'espace santé",
+	"space.close":            "Clôture de l'espace santé",
+	"space.close_and_delete": "Clôture de l'espace santé et suppression des données",
+	"space.request_deletion": "Demande de suppression des données",
+	"space.reopen":           "Réouverture de l'espace santé",
+	"space.purge":            "Suppression définitive des données de l'espace",
+	"space.notice":           "Envoi d'une notification",
+	"space.lookup":           "Vérification de l'existence de l'espace santé",
+
+	"representative.add":    "Ajout d'un représentant légal",
+	"representative.remove": "Retrait d'un représentant légal",
+	"apitoken.issue":        "Création d'un jeton d'accès à l'API",
+	"apitoken.revoke":       "Révocation d'un jeton d'accès à l'API",
+}
+
+// familyLabels says what an action of a family is, for an action without a label of its own.
+var familyLabels = map[string]string{
+	"document":       "Action sur un document",
+	"record":         "Action sur le dossier",
+	"access":         "Action sur les accès au dossier",
+	"space":          "Action sur l'espace santé",
+	"trace":          "Action sur l'historique des accès",
+	"representative": "Action sur les représentants légaux",
+	"apitoken":       "Action sur les jetons d'accès à l'API",
+}
+
+// ActionLabel says in French what action is.
+func ActionLabel(action string) string {
+	if l, ok := actionLabels[action]; ok {
+		return l
+	}
+	family, _, _ := strings.Cut(action, ".")
+	if l, ok := familyLabels[family]; ok {
+		return l
+	}
+	return action
+}
+
+// Actions returns the actions the trail has a label for, sorted.
+func Actions() []string {
+	out := make([]string, 0, len(actionLabels))
+	for a := range actionLabels {
+		out = append(out, a)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// otherReasons are the reason codes a trace may hold besides access's: the error codes of
+// failures (audit.Failure) and what an action records of itself.
+var otherReasons = map[string]string{
+	string(errs.Invalid):         "Demande incorrecte : rien n'a été fait.",
+	string(errs.NotFound):        "Introuvable : rien n'a été fait.",
+	string(errs.Forbidden):       "Refusé : rien n'a été fait.",
+	string(errs.Unauthenticated): "Identité non établie : rien n'a été fait.",
+	string(errs.Conflict):        "Refusé, en conflit avec l'état du dossier : rien n'a été fait.",
+	string(errs.Unavailable):     "Service indisponible : rien n'a été fait.",
+	string(errs.Internal):        "Erreur du service : rien n'a été fait.",
+	"existence_test":             "Test de l'existence de l'espace, sans accès à son contenu.",
+}
+
+// outcomeLabels say the outcome of a trace that records no reason.
+var outcomeLabels = map[audit.Outcome]string{
+	audit.Allowed: "Effectué.",
+	audit.Denied:  "Refusé.",
+	audit.Failed:  "Échec : rien n'a été fait.",
+}
+
+// ReasonLabel says in French why a trace's action was allowed or refused: the message the
+// access decision gave for the reason (access.Reason.Messages, written to the requester), or
+// what a failure or the outcome says.
+func ReasonLabel(code string, outcome audit.Outcome) string {
+	if fr, _ := access.Reason(code).Messages(); fr != "" {
+		return fr
+	}
+	if l, ok := otherReasons[code]; ok {
+		return l
+	}
+	return outcomeLabels[outcome]
+}
+
+// kindLabels say what an actor is, for a trace that holds no name.
+var kindLabels = map[audit.ActorKind]string{
+	audit.ActorPatient:        "Patient",
+	audit.ActorRepresentative: "Représentant légal",
+	audit.ActorProfessional:   "Professionnel",
+	audit.ActorApp:            "Application",
+	audit.ActorOperator:       "Exploitant du service",
+	audit.ActorSystem:         "Traitement automatique",
+}
+
+// KindLabel says in French what kind of actor k is.
+func KindLabel(k audit.ActorKind) string { return kindLabels[k] }
