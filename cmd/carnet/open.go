@@ -49,8 +49,9 @@ func dialect(cfg *config.Config) store.Dialect {
 
 // keys are what the master key opens.
 type keys struct {
-	master []byte
-	trace  audit.Key
+	master []byte    // wraps the blobs' data keys; rotates
+	seal   []byte    // the trace log and the activation codes derive from it; never rotates
+	trace  audit.Key // derived from seal
 }
 
 // openStore opens the database with the trace key derived from the master key, which is
@@ -64,17 +65,18 @@ func openStore(ctx context.Context, cfg *config.Config, mustExist bool) (*store.
 	if err != nil {
 		return nil, keys{}, err
 	}
-	trace, err := audit.DeriveKey(master)
+	// The trace log's seals do not follow a master key rotation: seal_key keeps them.
+	trace, err := audit.DeriveKey(cfg.SealKey(master))
 	if err != nil {
 		return nil, keys{}, err
 	}
 	db, err := store.Open(ctx, dialect(cfg), cfg.DB.DSN, store.Options{TraceKey: trace})
-	return db, keys{master: master, trace: trace}, err
+	return db, keys{master: master, seal: cfg.SealKey(master), trace: trace}, err
 }
 
 // newSpaces builds the space service; sender is nil in a process that only queues notices.
 func newSpaces(db *store.DB, clk clock.Clock, cfg *config.Config, k keys, sender notify.Sender) (*space.Service, error) {
-	codeKey, err := space.CodeKey(k.master)
+	codeKey, err := space.CodeKey(k.seal)
 	if err != nil {
 		return nil, err
 	}

@@ -86,6 +86,14 @@ func build(vals map[string]setting) (*Config, []string) {
 		c.masterKeyPath = filepath.Join(c.DataDir, "master.key")
 	}
 
+	if v := b.get("seal_key"); v != "" {
+		key, err := decodeKey(v)
+		if err != nil {
+			b.fail("seal_key", "%v", err)
+		}
+		c.sealKey = Secret{string(key)}
+	}
+
 	if v := b.get("previous_master_keys"); v != "" {
 		keys, err := decodeKeyList(v)
 		if err != nil {

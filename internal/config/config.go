@@ -42,7 +42,9 @@ type Config struct {
 	masterKeyFrom string // where the configured key came from, for String
 	masterKeyPath string
 	// previousKeys are the master keys before masterKey, which blobs may still need.
-	previousKeys     []Secret
+	previousKeys []Secret
+	// sealKey, when set, keys the trace log and the activation codes instead of the master key.
+	sealKey          Secret
 	previousKeysFrom string
 }
 

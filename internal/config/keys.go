@@ -67,8 +67,14 @@ var keys = []key{
 			"in the _FILE form one per line (blank lines and lines starting with # are skipped, so a " +
 			"former master.key file serves as it is), in a value separated by commas or spaces. " +
 			"Remove a key only once `carnet blobs rewrap` has ended without error, after every " +
-			"node was restarted with the new master_key. The trace log's chain and the activation " +
-			"codes are keyed by master_key alone and do not follow a rotation yet."},
+			"node was restarted with the new master_key. Before the first rotation, set seal_key to " +
+			"the master key in use, so that the trace log's seals and the activation codes keep their key."},
+	{name: "seal_key", group: groupStorage, metavar: "BASE64", secret: true, fileForm: true,
+		defNote: "the master key",
+		help: "The key the trace log's chain and seals and the activation codes are derived from, " +
+			"32 bytes in base64 or hex. It does not rotate: set it to the master key in use before " +
+			"the first master key rotation (then the seals made so far still verify), and keep it, " +
+			"like the master key, apart from the data."},
 	{name: "http_addr", group: groupWeb, metavar: "HOST:PORT", def: "127.0.0.1:8080",
 		help: "Address the HTTP server listens on; port 0 picks a free port."},
 	{name: "public_url", group: groupWeb, metavar: "URL", defNote: "http://<http_addr>",

@@ -138,3 +138,13 @@ func (c *Config) PreviousMasterKeys() [][]byte {
 	}
 	return keys
 }
+
+// SealKey returns the key the trace log's seals and the activation codes derive from: seal_key
+// when set, else master (the master key the caller read), so that rotating the master key
+// does not change them once seal_key holds the key in use before.
+func (c *Config) SealKey(master []byte) []byte {
+	if !c.sealKey.IsZero() {
+		return []byte(c.sealKey.Reveal())
+	}
+	return master
+}

@@ -151,6 +151,7 @@ func (c *Config) LogValue() slog.Value {
 		slog.String("domain", c.Domain),
 		slog.String("master_key", c.masterKeyDesc()),
 		slog.String("previous_master_keys", c.previousKeysDesc()),
+		slog.Bool("seal_key_set", !c.sealKey.IsZero()),
 		slog.String("notify_mode", c.Notify.Mode),
 	}
 	if c.Notify.Mode == NotifySMTP {
