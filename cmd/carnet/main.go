@@ -46,6 +46,8 @@ func commands() []command {
 		{"space", "create, show, oppose, close, delete, reopen a patient space; sweep deadlines", runSpace},
 		{"optout", "optout import FILE: create spaces in bulk from the insurer's file", runOptout},
 		{"blobs", "blobs rewrap | verify: wrap blob keys under the current master key; check every blob", runBlobs},
+		{"backup", "backup --to DIR: copy the database and its blobs consistently while the server runs", runBackup},
+		{"restore", "restore --from DIR: restore a backup into a new data directory and verify it", runRestore},
 		{"account", "add operator accounts, organisations and professionals", func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return runAccount(ctx, args, stdin, stdout, stderr)
 		}},
