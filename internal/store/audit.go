@@ -107,7 +107,7 @@ func (d timeDest) Scan(src any) error {
 // TracesOfPatient returns the patient's traces, newest first, at most limit.
 func (tx *Tx) TracesOfPatient(ctx context.Context, patientID int64, limit int) ([]audit.Trace, error) {
 	rows, err := tx.query(ctx, `SELECT `+traceColumns+` FROM traces WHERE patient_id = $1
-		ORDER BY at DESC, id DESC LIMIT $2`, patientID, limit)
+		ORDER BY id DESC LIMIT $2`, patientID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list traces: %w", err)
 	}
