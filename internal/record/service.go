@@ -406,7 +406,11 @@ func (s *Service) traceFailure(ctx context.Context, r Request, patientID int64, 
 	e := audit.Entry{At: s.clock.Now(), Actor: r.Actor.Audit(), Channel: r.Channel, Action: string(action),
 		PatientID: patientID, Object: ref}
 	e.Outcome, e.Reason = audit.Failure(cause)
-	if err := s.store.UpdateRecords(context.WithoutCancel(ctx), func(tx Tx) error {
+	// The trace of a failure must be written even when the caller has gone (a client that
+	// disconnected is the usual failure): neither the transaction nor its statements may
+	// follow the request's cancellation.
+	ctx = context.WithoutCancel(ctx)
+	if err := s.store.UpdateRecords(ctx, func(tx Tx) error {
 		_, err := tx.AppendTrace(ctx, e)
 		return err
 	}); err != nil {

@@ -23,6 +23,10 @@ import (
 // Tx is what the service needs of a store transaction.
 type Tx interface {
 	audit.Appender
+	// LockAnchorChains takes, in one order, the anchor chains a transaction opening many trace
+	// chains will write to, so that two such transactions wait for each other instead of
+	// deadlocking on anchors taken in different orders.
+	LockAnchorChains(ctx context.Context) error
 	Enqueue(ctx context.Context, job interface{ Kind() string }) error
 
 	InsertPatient(ctx context.Context, p *Patient) error // Conflict if the INS exists
@@ -281,6 +285,9 @@ func (s *Service) CreateBatch(ctx context.Context, by By, rows []NewSpace, befor
 	now := s.clock.Now()
 	var out []Outcome
 	err := s.store.UpdateSpaces(ctx, func(tx Tx) error {
+		if err := tx.LockAnchorChains(ctx); err != nil {
+			return err
+		}
 		out = make([]Outcome, len(rows))
 		for i, n := range rows {
 			c, err := s.createOne(ctx, tx, n, now)

@@ -71,6 +71,26 @@ func (tx *Tx) appendTo(ctx context.Context, chain string, e audit.Entry) (audit.
 	return t, nil
 }
 
+// LockAnchorChains locks the existing anchor chains, in the order of their names, for a
+// transaction about to open many trace chains (a batch of space creations): each new chain
+// writes to one of 16 anchors, and two batches taking anchors in their own orders deadlock on
+// PostgreSQL. Taken in one order up front, they wait for each other instead. Anchors that do not
+// exist yet (a database's first chains) are created on the way, as before; SQLite has one
+// writer and needs nothing.
+func (tx *Tx) LockAnchorChains(ctx context.Context) error {
+	if tx.db.dialect != Postgres {
+		return nil
+	}
+	rows, err := tx.query(ctx, `SELECT chain FROM audit_chains WHERE chain LIKE 'anchor/%' ORDER BY chain FOR UPDATE`)
+	if err != nil {
+		return fmt.Errorf("lock anchor chains: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+	}
+	return rows.Err()
+}
+
 const insertTrace = `INSERT INTO traces (chain, seq, at, actor_kind, actor_id, actor_name, actor_org,
 	channel, action, patient_id, object, outcome, reason, prev_hash, hash, detail)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $17)`
