@@ -223,7 +223,7 @@ func submission(b *r4.Bundle) ([]record.Item, []entryRef, error) {
 		if e.Request == nil || e.Request.Method != http.MethodPost {
 			return nil, nil, errs.E(errs.Invalid, "Bundle.entry[%d].request: each entry is a POST", i)
 		}
-		rt, v, err := e.DecodeResource()
+		rt, v, err := e.DecodeChecked() // r4.Decode walked the whole Bundle strictly
 		if err != nil {
 			return nil, nil, err
 		}

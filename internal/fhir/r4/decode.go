@@ -1,6 +1,7 @@
 package r4
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -167,6 +168,14 @@ var resourceTypeRE = regexp.MustCompile(`^[A-Z][A-Za-z]{1,63}$`)
 
 // peekResourceType reads the resourceType of a JSON object without decoding the rest.
 func peekResourceType(data []byte, path string) (string, error) {
+	// Nearly every resource starts with its resourceType (ours always do): read it there
+	// instead of scanning the whole resource (a document's base64) to find the key.
+	if rt, ok := leadingResourceType(data); ok {
+		if !r4ResourceTypes[rt] {
+			return "", decodeErr(IssueNotSupported, join(path, "resourceType"), "%s is not a FHIR R4 resource type", rt)
+		}
+		return rt, nil
+	}
 	var head struct {
 		ResourceType json.RawMessage `json:"resourceType"`
 	}
@@ -184,6 +193,44 @@ func peekResourceType(data []byte, path string) (string, error) {
 		return "", decodeErr(IssueNotSupported, join(path, "resourceType"), "%s is not a FHIR R4 resource type", rt)
 	}
 	return rt, nil
+}
+
+// leadingResourceType reads `{"resourceType":"Name"` at the start of data (white space
+// allowed where JSON allows it), when it is there and Name is a plain type name.
+func leadingResourceType(data []byte) (string, bool) {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return "", false
+	}
+	i = skipSpace(data, i+1)
+	const key = `"resourceType"`
+	if !bytes.HasPrefix(data[i:], []byte(key)) {
+		return "", false
+	}
+	i = skipSpace(data, i+len(key))
+	if i >= len(data) || data[i] != ':' {
+		return "", false
+	}
+	i = skipSpace(data, i+1)
+	if i >= len(data) || data[i] != '"' {
+		return "", false
+	}
+	end := bytes.IndexByte(data[i+1:], '"')
+	if end < 0 {
+		return "", false
+	}
+	rt := string(data[i+1 : i+1+end])
+	if !resourceTypeRE.MatchString(rt) {
+		return "", false
+	}
+	return rt, true
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+		i++
+	}
+	return i
 }
 
 // jsonError turns an encoding/json error into a DecodeError without quoting the input.
