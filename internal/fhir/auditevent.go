@@ -125,11 +125,10 @@ func (a *API) trailQuery(ctx context.Context, form url.Values, req record.Reques
 		if err != nil {
 			return 0, f, err
 		}
-		st, err := a.d.Records.LookupSpace(ctx, req, ins)
-		if err != nil {
+		// The trail's own decision traces the read: no lookup trace too.
+		if pid, err = a.d.Records.PatientID(ctx, ins); err != nil {
 			return 0, f, err
 		}
-		pid = st.PatientID
 	case form.Get("patient") != "":
 		id, err := strconv.ParseInt(strings.TrimPrefix(form.Get("patient"), "Patient/"), 10, 64)
 		if err != nil || id <= 0 {

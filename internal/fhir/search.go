@@ -134,11 +134,10 @@ func (a *API) query(ctx context.Context, form url.Values, req record.Request) (r
 		if err != nil {
 			return q, err
 		}
-		st, err := a.d.Records.LookupSpace(ctx, req, ins)
-		if err != nil {
+		// The search's own decision traces the access to this patient: no lookup trace too.
+		if q.PatientID, err = a.d.Records.PatientID(ctx, ins); err != nil {
 			return q, err
 		}
-		q.PatientID = st.PatientID
 	case form.Get("patient") != "":
 		id, err := strconv.ParseInt(strings.TrimPrefix(form.Get("patient"), "Patient/"), 10, 64)
 		if err != nil || id <= 0 {

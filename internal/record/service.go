@@ -1134,6 +1134,28 @@ func (s *Service) Search(ctx context.Context, r Request, q Query) (Page, error) 
 	return page, nil
 }
 
+// PatientID resolves an INS to the patient's id, untraced: for the step before a traced
+// operation on that patient (an ITI-67 search by INS, whose decision's trace names the patient),
+// never to answer a caller by itself (LookupSpace is traced). NotFound when there is none.
+func (s *Service) PatientID(ctx context.Context, ins identity.INS) (int64, error) {
+	var id int64
+	err := s.store.ViewRecords(ctx, func(tx Tx) error {
+		p, err := tx.PatientByINS(ctx, ins.Matricule)
+		if err != nil {
+			return err
+		}
+		if ins.System != "" && p.INS.System != "" && ins.System != p.INS.System {
+			return errs.E(errs.NotFound, "no patient space for this INS")
+		}
+		id = p.ID
+		return nil
+	})
+	if errs.Is(err, errs.NotFound) {
+		return 0, errs.E(errs.NotFound, "no patient space for this INS")
+	}
+	return id, err
+}
+
 // SpaceStatus is what a lookup of a patient by INS tells: that the space exists and its state,
 // nothing of its content.
 type SpaceStatus struct {

@@ -104,7 +104,10 @@ func openSQLite(ctx context.Context, path string, opt Options) (*DB, error) {
 	// busy_timeout comes first so that every later pragma already waits instead of failing
 	// on a lock. synchronous=FULL: an acknowledged write survives power loss (DESIGN
 	// invariant 1); NORMAL would only survive a process crash.
-	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
+	// mmap_size: reads map the file instead of a pread per page; every write invalidates the
+	// other connections' page caches (searches write their trace), so without it each search
+	// read its pages again through syscalls.
+	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=mmap_size(268435456)"
 	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + pragmas
 	// _txlock=immediate takes the write lock at BEGIN, so two processes (the server and a CLI
 	// command) never deadlock upgrading read locks.
