@@ -159,7 +159,10 @@ func (tx *Tx) SearchDocuments(ctx context.Context, q record.Query) ([]record.Doc
 		}
 		fmt.Fprintf(&b, " AND %s IN (%s)", col, strings.Join(ph, ", "))
 	}
-	b.WriteString(`SELECT ` + documentColumns + ` FROM documents d WHERE patient_id = $1 AND is_current`)
+	// The listing reads three columns a row; the rest of each document comes from the cache of
+	// entries (a metadata version never changes but for its status), or from a second query
+	// for the entries not cached. Scanning 26 columns a row cost more than the search itself.
+	b.WriteString(`SELECT entry_uuid, status, updated FROM documents d WHERE patient_id = $1 AND is_current`)
 	statuses := make([]string, len(q.Statuses))
 	for i, s := range q.Statuses {
 		statuses[i] = string(s)
@@ -215,48 +218,105 @@ func (tx *Tx) SearchDocuments(ctx context.Context, q record.Query) ([]record.Doc
 	if err != nil {
 		return nil, fmt.Errorf("search documents: %w", err)
 	}
+	type hit struct {
+		entry, status string
+		updated       int64
+	}
+	var hits []hit
+	for rows.Next() {
+		var h hit
+		if err := rows.Scan(&h.entry, &h.status, &h.updated); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("search documents: %w", err)
+		}
+		hits = append(hits, h)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("search documents: %w", err)
+	}
+	out := make([]record.Document, len(hits))
+	var missing []string
+	for i, h := range hits {
+		if d, ok := tx.db.entries.get(h.entry); ok {
+			out[i] = d
+		} else {
+			missing = append(missing, h.entry)
+		}
+	}
+	if len(missing) > 0 {
+		loaded, err := tx.loadEntries(ctx, q.PatientID, missing)
+		if err != nil {
+			return nil, err
+		}
+		for i, h := range hits {
+			if out[i].EntryUUID == "" {
+				d, ok := loaded[h.entry]
+				if !ok {
+					return nil, errs.E(errs.Internal, "document entry %s vanished during a search", h.entry)
+				}
+				out[i] = d
+			}
+		}
+	}
+	for i, h := range hits {
+		out[i].Status, out[i].Updated = record.Status(h.status), fromMicros(h.updated)
+	}
+	return out, nil
+}
+
+// loadEntries reads the given entries of a patient whole (and caches them, in a View).
+func (tx *Tx) loadEntries(ctx context.Context, patientID int64, entries []string) (map[string]record.Document, error) {
+	args := []any{patientID}
+	ph := make([]string, len(entries))
+	for i, e := range entries {
+		args = append(args, e)
+		ph[i] = "$" + strconv.Itoa(len(args))
+	}
+	rows, err := tx.query(ctx, `SELECT `+documentColumns+` FROM documents WHERE patient_id = $1 AND entry_uuid IN (`+
+		strings.Join(ph, ", ")+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read documents: %w", err)
+	}
 	defer rows.Close()
-	var out []record.Document
+	out := make(map[string]record.Document, len(entries))
 	for rows.Next() {
 		d, err := tx.scanDocument(rows)
 		if err != nil {
-			return nil, fmt.Errorf("search documents: %w", err)
+			return nil, fmt.Errorf("read documents: %w", err)
 		}
-		out = append(out, d)
+		out[d.EntryUUID] = d
 	}
 	return out, rows.Err()
 }
 
-// metaCache keeps decoded metadata by entryUUID. A metadata version is never changed once
-// written (a change is a new entryUUID; the status is a column of its own), so an entry can be
-// served from any node's cache for as long as it lives; decoding JSON cost more than the rest
-// of a listing. Bounded: emptied when full, which costs one decode per entry again. The slices
-// of a cached entry are shared by the Documents scanned from it: they are read-only.
-type metaCache struct {
+// entryCache keeps documents by entryUUID. A metadata version never changes once written (a
+// change is a new entryUUID) but for its status and update time, which are columns a listing
+// reads each time; so an entry can be served from any node's cache for as long as it lives,
+// and a listing reads three columns a row instead of decoding whole rows. Bounded: emptied
+// when full, which costs one read per entry again. The slices of a cached document are shared
+// by the copies handed out: they are read-only.
+type entryCache struct {
 	mu sync.RWMutex
-	m  map[string]*docMeta
+	m  map[string]record.Document
 }
 
-const metaCacheSize = 20000
+const entryCacheSize = 20000
 
-func (c *metaCache) decode(entryUUID, raw string) (*docMeta, error) {
+func (c *entryCache) get(entryUUID string) (record.Document, bool) {
 	c.mu.RLock()
-	m, ok := c.m[entryUUID]
+	d, ok := c.m[entryUUID]
 	c.mu.RUnlock()
-	if ok {
-		return m, nil
-	}
-	m = new(docMeta)
-	if err := json.Unmarshal([]byte(raw), m); err != nil {
-		return nil, fmt.Errorf("decode document metadata: %w", err)
-	}
+	return d, ok
+}
+
+func (c *entryCache) put(d record.Document) {
 	c.mu.Lock()
-	if c.m == nil || len(c.m) >= metaCacheSize {
-		c.m = make(map[string]*docMeta, 1024)
+	if c.m == nil || len(c.m) >= entryCacheSize {
+		c.m = make(map[string]record.Document, 1024)
 	}
-	c.m[entryUUID] = m
+	c.m[d.EntryUUID] = d
 	c.mu.Unlock()
-	return m, nil
 }
 
 func (tx *Tx) scanDocument(row interface{ Scan(...any) error }) (record.Document, error) {
@@ -272,9 +332,9 @@ func (tx *Tx) scanDocument(row interface{ Scan(...any) error }) (record.Document
 		&visible, &invisibleReps, &depositedBy, &d.Depositor, &d.BlobID, &d.Size, &d.SHA256, &d.SHA1, &meta); err != nil {
 		return record.Document{}, err
 	}
-	m, err := tx.db.meta.decode(d.EntryUUID, meta)
-	if err != nil {
-		return record.Document{}, err
+	m := new(docMeta)
+	if err := json.Unmarshal([]byte(meta), m); err != nil {
+		return record.Document{}, fmt.Errorf("decode document metadata: %w", err)
 	}
 	d.Status, d.Archived, d.Space, d.DepositedBy = record.Status(status), archv, terminology.Space(space), access.Depositor(depositedBy)
 	d.Created, d.ServiceStart, d.ServiceEnd = fromMicros(created), fromMicros(start), fromNullMicros(end)
@@ -286,6 +346,11 @@ func (tx *Tx) scanDocument(row interface{ Scan(...any) error }) (record.Document
 	d.TypeSystem, d.Format, d.MimeType, d.Confidentiality = m.TypeSystem, m.Format, m.MimeType, m.Confidentiality
 	d.FacilityType, d.PracticeSetting, d.EventCodes, d.ReferenceIDs = m.FacilityType, m.PracticeSetting, m.EventCodes, m.ReferenceIDs
 	d.Authors, d.LegalAuthenticator, d.CDALevel = m.Authors, m.LegalAuthenticator, m.CDALevel
+	if tx.readOnly {
+		// A write transaction may see its own entries, which may yet roll back (and an
+		// entryUUID may come from a client that retries): only committed ones are cached.
+		tx.db.entries.put(d)
+	}
 	return d, nil
 }
 

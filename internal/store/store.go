@@ -64,7 +64,7 @@ type DB struct {
 	read    *sql.DB // SQLite: a pool of query_only connections; PostgreSQL: same as write
 	jobs    JobInserter
 	key     audit.Key
-	meta    metaCache // decoded document metadata (records.go)
+	entries entryCache // documents by entryUUID (records.go)
 	// SQLite: Update's work goes to the committer (groupcommit.go).
 	writes    chan *commitReq
 	closing   chan struct{}
@@ -193,7 +193,9 @@ type Tx struct {
 	db    *DB
 	tx    *sql.Tx
 	stmts map[string]*sql.Stmt // SQLite: statements prepared in this transaction
-	jobs  []Job                // queued by Enqueue, inserted before the commit
+	// readOnly: a View. Only what a View reads is committed for sure, so only it fills caches.
+	readOnly bool
+	jobs     []Job // queued by Enqueue, inserted before the commit
 }
 
 // Update runs fn in a write transaction, committed if fn returns nil. fn must not call
@@ -231,7 +233,7 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx)
 			_ = sqlTx.Rollback()
 		}
 	}()
-	tx := &Tx{db: db, tx: sqlTx}
+	tx := &Tx{db: db, tx: sqlTx, readOnly: readOnly}
 	if err = fn(tx); err != nil {
 		return err
 	}
