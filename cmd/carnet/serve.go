@@ -69,12 +69,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	queue, err := jobs.New(db, jobs.Config{Workers: cfg.JobsWorkers, Logger: log}, jobs.Deps{Spaces: spaces, Blobs: blobs, DB: db})
+	api, records, err := newFHIR(ctx, db, clk, cfg, blobs, log)
 	if err != nil {
 		return err
 	}
-
-	api, err := newFHIR(ctx, db, clk, cfg, blobs, log)
+	queue, err := jobs.New(db, jobs.Config{Workers: cfg.JobsWorkers, Logger: log},
+		jobs.Deps{Spaces: spaces, Blobs: blobs, DB: db, Records: records})
 	if err != nil {
 		return err
 	}
@@ -113,25 +113,25 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // newFHIR builds the record and its FHIR API.
-func newFHIR(ctx context.Context, db *store.DB, clk clock.Clock, cfg *config.Config, blobs blob.Store, log *slog.Logger) (*fhir.API, error) {
+func newFHIR(ctx context.Context, db *store.DB, clk clock.Clock, cfg *config.Config, blobs blob.Store, log *slog.Logger) (*fhir.API, *record.Service, error) {
 	catalog, err := terminology.Default()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	matrix, err := activeMatrix(ctx, db)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	log.Info("access decisions under habilitation matrix", "version", matrix.Version())
 	acc := access.NewService(db.Access(), clk, matrix, access.ServicePolicy{})
 	records, err := record.NewService(record.Deps{Store: db.Records(), Access: acc, Blobs: blobs, Catalog: catalog, Clock: clk, Log: log})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tr, err := trail.NewService(db.Trail(), acc, matrix)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	return fhir.New(fhir.Deps{Records: records, Tokens: apitoken.NewService(db.Tokens(), clk), Catalog: catalog, Trail: tr,
-		BaseURL: strings.TrimSuffix(cfg.PublicURL.String(), "/") + "/fhir", Version: version, Log: log}), nil
+		BaseURL: strings.TrimSuffix(cfg.PublicURL.String(), "/") + "/fhir", Version: version, Log: log}), records, nil
 }

@@ -95,6 +95,14 @@ type Deps struct {
 	// space's): the blob garbage sweep.
 	Blobs BlobDeleter
 	DB    *store.DB
+	// Records releases the documents held back from the patient whose announcement delay
+	// ended (record.Service.ReleaseAnnounced).
+	Records Releaser
+}
+
+// Releaser releases the documents whose announcement delay ended.
+type Releaser interface {
+	ReleaseAnnounced(ctx context.Context) (int, error)
 }
 
 // BlobDeleter erases blobs (blob.Store's Delete).
@@ -141,6 +149,12 @@ func New(db *store.DB, cfg Config, deps Deps) (*Queue, error) {
 			func() (river.JobArgs, *river.InsertOpts) { return OutboxArgs{}, nil },
 			&river.PeriodicJobOpts{ID: "notice-outbox", RunOnStart: true}))
 	}
+	if deps.Records != nil {
+		river.AddWorker(workers, &releaseWorker{records: deps.Records, log: cfg.Logger})
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(cfg.SweepInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return ReleaseArgs{}, nil },
+			&river.PeriodicJobOpts{ID: "record-release", RunOnStart: true}))
+	}
 	if deps.Blobs != nil && deps.DB != nil {
 		river.AddWorker(workers, &blobGCWorker{db: deps.DB, blobs: deps.Blobs, log: cfg.Logger})
 		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(cfg.SweepInterval),
@@ -156,7 +170,7 @@ func New(db *store.DB, cfg Config, deps Deps) (*Queue, error) {
 		FetchPollInterval: cfg.PollInterval,
 		MaxAttempts:       12, // with River's backoff, about a day and a half of retries
 	}
-	if deps.Spaces == nil && deps.Blobs == nil {
+	if deps.Spaces == nil && deps.Blobs == nil && deps.Records == nil {
 		// Insert-only, for the operator's commands: the server works what they queue.
 		rc.Queues, rc.Workers, rc.SkipUnknownJobCheck = nil, nil, true
 	}
@@ -376,4 +390,29 @@ func FlushNotices(ctx context.Context, db *store.DB, now time.Time) (int, error)
 			return total, nil
 		}
 	}
+}
+
+// ReleaseArgs releases the documents whose announcement delay ended.
+type ReleaseArgs struct{}
+
+// Kind names the job.
+func (ReleaseArgs) Kind() string { return "record.release" }
+
+// InsertOpts: at most one queued at a time.
+func (ReleaseArgs) InsertOpts() river.InsertOpts { return SweepArgs{}.InsertOpts() }
+
+type releaseWorker struct {
+	river.WorkerDefaults[ReleaseArgs]
+	records Releaser
+	log     *slog.Logger
+}
+
+func (w *releaseWorker) Timeout(*river.Job[ReleaseArgs]) time.Duration { return time.Hour }
+
+func (w *releaseWorker) Work(ctx context.Context, job *river.Job[ReleaseArgs]) error {
+	n, err := w.records.ReleaseAnnounced(ctx)
+	if n > 0 {
+		w.log.Info("documents released at the end of their announcement delay", "count", n)
+	}
+	return err
 }

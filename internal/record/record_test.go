@@ -515,3 +515,36 @@ func TestPatientToldOfNewAndEmergencyAccess(t *testing.T) {
 		}
 	}
 }
+
+// At the end of the announcement delay the job clears INVISIBLE_PATIENT: a new metadata
+// version, traced as the job's, and the patient is told the document is there.
+func TestReleaseAnnounced(t *testing.T) {
+	e := recordtest.New(t)
+	ins := recordtest.TestINS(t, 15)
+	pid := e.Patient(t, ins)
+	dr := recordtest.Doctor(recordtest.RPPS(t, 90))
+	dep := recordtest.Report(ins, "à annoncer")
+	dep.InvisiblePatient = true
+	d := mustDeposit(t, e, dr, dep, recordtest.PDF(500, 15))
+	gone := mustDeposit(t, e, dr, dep, recordtest.PDF(500, 16))
+	if err := e.Records.Delete(ctx, dr, gone.LogicalID); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.Records.ReleaseAnnounced(ctx); n != 0 || err != nil {
+		t.Fatalf("released %d before the delay: %v", n, err)
+	}
+	e.Clock.Advance(30 * 24 * time.Hour)
+	if n, err := e.Records.ReleaseAnnounced(ctx); n != 1 || err != nil {
+		t.Fatalf("released %d at the end of the delay (want 1: the deleted one stays): %v", n, err)
+	}
+	got, err := e.Records.Get(ctx, recordtest.Holder(pid), d.LogicalID)
+	if err != nil || got.Labels.InvisiblePatient || got.Version != 2 {
+		t.Fatalf("after release: %+v %v", got.Labels, err)
+	}
+	if n, err := e.Records.ReleaseAnnounced(ctx); n != 0 || err != nil {
+		t.Errorf("a second run released %d: %v", n, err)
+	}
+	if !slices.ContainsFunc(e.Traces(t, pid), func(s string) bool { return strings.HasPrefix(s, "document.label_clear allowed system") }) {
+		t.Errorf("the release is not traced as the job's: %q", e.Traces(t, pid))
+	}
+}

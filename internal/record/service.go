@@ -49,6 +49,8 @@ type Tx interface {
 	// QueueNotice records, in the transaction, that the patient is to be told of something
 	// new (no health content) at notBefore; the same key queued twice makes one notice.
 	QueueNotice(ctx context.Context, patientID int64, key string, notBefore, now time.Time) error
+	// DueReleases returns documents held back from the patient whose announcement delay ended.
+	DueReleases(ctx context.Context, now time.Time, limit int) ([]string, error)
 	// MarkSeen records that a professional accessed the record, and reports whether it was
 	// the first time.
 	MarkSeen(ctx context.Context, patientID int64, idnat string, at time.Time) (bool, error)
@@ -1193,4 +1195,41 @@ func (s *Service) LookupSpace(ctx context.Context, r Request, ins identity.INS) 
 		return SpaceStatus{}, errs.E(errs.NotFound, "no patient space for this INS")
 	}
 	return st, err
+}
+
+// releaser is the system actor of the announcement job: it clears INVISIBLE_PATIENT, which is
+// all it declares it does.
+func releaser() access.Actor {
+	return access.Actor{Kind: audit.ActorSystem, ID: "announcement", Name: "carnet",
+		JobActions: []access.Action{access.ActionClearLabel}}
+}
+
+// ReleaseAnnounced clears INVISIBLE_PATIENT on the documents whose announcement delay (one
+// month, CSP R1111-53) has ended, each a new metadata version traced as the job's, so that the
+// record says what the patient already sees (the decision shows them from that date on). It
+// returns how many it released; an interrupted run resumes with the next.
+func (s *Service) ReleaseAnnounced(ctx context.Context) (int, error) {
+	r := Request{Actor: releaser(), Channel: audit.ChannelJob}
+	n := 0
+	for {
+		var ids []string
+		if err := s.store.ViewRecords(ctx, func(tx Tx) error {
+			var err error
+			ids, err = tx.DueReleases(ctx, s.clock.Now(), 200)
+			return err
+		}); err != nil || len(ids) == 0 {
+			return n, err
+		}
+		for _, id := range ids {
+			_, err := s.ClearLabel(ctx, r, id, access.LabelInvisiblePatient)
+			switch {
+			case err == nil:
+				n++
+			case errs.Is(err, errs.Conflict) || errs.Is(err, errs.NotFound):
+				// Released or deleted meanwhile.
+			default:
+				return n, err
+			}
+		}
+	}
 }

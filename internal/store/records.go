@@ -391,3 +391,23 @@ func (tx *Tx) ForgetBlobGarbage(ctx context.Context, id string) error {
 	_, err := tx.exec(ctx, `DELETE FROM blob_garbage WHERE blob_id = $1`, id)
 	return err
 }
+
+// DueReleases returns up to limit documents held back from the patient whose announcement
+// delay ended by now (their logicalIds).
+func (tx *Tx) DueReleases(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	rows, err := tx.query(ctx, `SELECT logical_id FROM documents WHERE is_current AND invisible_patient
+		AND visible_at <= $1 AND status <> 'deleted' ORDER BY visible_at LIMIT $2`, micros(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("read held-back documents: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
