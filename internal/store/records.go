@@ -370,20 +370,29 @@ func (tx *Tx) SyncDocumentTypes(ctx context.Context, types []terminology.TypeCod
 
 // PendingBlobGarbage returns up to limit blobs waiting to be erased.
 func (tx *Tx) PendingBlobGarbage(ctx context.Context, limit int) ([]string, error) {
-	rows, err := tx.query(ctx, `SELECT blob_id FROM blob_garbage ORDER BY since, blob_id LIMIT $1`, limit)
+	ids, err := tx.stringColumn(ctx, `SELECT blob_id FROM blob_garbage ORDER BY since, blob_id LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read blob garbage: %w", err)
 	}
+	return ids, nil
+}
+
+// stringColumn runs a query of one text column and returns its values.
+func (tx *Tx) stringColumn(ctx context.Context, q string, args ...any) ([]string, error) {
+	rows, err := tx.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
 	defer rows.Close()
-	var ids []string
+	var out []string
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var v string
+		if err := rows.Scan(&v); err != nil {
 			return nil, err
 		}
-		ids = append(ids, id)
+		out = append(out, v)
 	}
-	return ids, rows.Err()
+	return out, rows.Err()
 }
 
 // ForgetBlobGarbage removes an erased blob from the list.
@@ -395,19 +404,10 @@ func (tx *Tx) ForgetBlobGarbage(ctx context.Context, id string) error {
 // DueReleases returns up to limit documents held back from the patient whose announcement
 // delay ended by now (their logicalIds).
 func (tx *Tx) DueReleases(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	rows, err := tx.query(ctx, `SELECT logical_id FROM documents WHERE is_current AND invisible_patient
+	ids, err := tx.stringColumn(ctx, `SELECT logical_id FROM documents WHERE is_current AND invisible_patient
 		AND visible_at <= $1 AND status <> 'deleted' ORDER BY visible_at LIMIT $2`, micros(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("read held-back documents: %w", err)
 	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return ids, nil
 }
