@@ -192,9 +192,6 @@ func (q *Queue) InsertManyTx(ctx context.Context, tx *sql.Tx, jobs []store.Job) 
 			return errs.E(errs.Internal, "job %T is not insertable", j)
 		}
 		params[i] = river.InsertManyParams{Args: args}
-		if s, ok := j.(interface{ ScheduledAt() time.Time }); ok && !s.ScheduledAt().IsZero() {
-			params[i].InsertOpts = &river.InsertOpts{ScheduledAt: s.ScheduledAt()}
-		}
 	}
 	_, err := q.client.InsertManyTx(ctx, tx, params)
 	return err

@@ -38,13 +38,7 @@ type NoticeJob struct {
 	Notice    string `json:"notice"`
 	Version   int64  `json:"version,omitempty"` // the space version the notice is about
 	Key       string `json:"key,omitempty"`     // idempotency key of a new-content notice
-	// NotBefore delays the notice: the announcement delay of a document held back from the
-	// patient (INVISIBLE_PATIENT). Zero sends it at once.
-	NotBefore time.Time `json:"not_before,omitzero"`
 }
-
-// ScheduledAt tells the queue when the job may run (zero: now).
-func (j NoticeJob) ScheduledAt() time.Time { return j.NotBefore }
 
 // Kind names the job for the queue.
 func (NoticeJob) Kind() string { return "space.notice" }
