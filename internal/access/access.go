@@ -61,13 +61,21 @@ const (
 	// ActionAdminister is an administrative action on the space that reveals no health content:
 	// create, open, close, reopen, run retention.
 	ActionAdminister Action = "space.administer"
+	// ActionExport takes the whole space away as one archive: every document the actor may see,
+	// the profile and the trail (CSP L1111-7, RGPD art. 20). The holder exports their own; an
+	// operator only on a stated legal request (Actor.LegalRequest), everything.
+	ActionExport Action = "space.export"
+	// ActionImport brings an existing record into the space (an export archive, IHE XDM
+	// documents): the holder with their own archive, an operator migrating a record. It reads
+	// nothing of the space.
+	ActionImport Action = "space.import"
 )
 
 // Actions lists every action, for tests and for the admin page that explains the rules.
 func Actions() []Action {
 	return []Action{ActionRead, ActionList, ActionSearch, ActionDeposit, ActionReplace, ActionMask,
 		ActionUnmask, ActionArchive, ActionDelete, ActionSetLabel, ActionClearLabel,
-		ActionReadTraces, ActionManageAccess, ActionAdminister}
+		ActionReadTraces, ActionManageAccess, ActionAdminister, ActionExport, ActionImport}
 }
 
 // Valid reports whether a is one of the actions.
@@ -75,7 +83,7 @@ func (a Action) Valid() bool {
 	switch a {
 	case ActionRead, ActionList, ActionSearch, ActionDeposit, ActionReplace, ActionMask, ActionUnmask,
 		ActionArchive, ActionDelete, ActionSetLabel, ActionClearLabel, ActionReadTraces,
-		ActionManageAccess, ActionAdminister:
+		ActionManageAccess, ActionAdminister, ActionExport, ActionImport:
 		return true
 	}
 	return false
@@ -85,7 +93,7 @@ func (a Action) Valid() bool {
 // the record or the space as a whole.
 func (a Action) onDocument() bool {
 	switch a {
-	case ActionSearch, ActionReadTraces, ActionManageAccess, ActionAdminister:
+	case ActionSearch, ActionReadTraces, ActionManageAccess, ActionAdminister, ActionExport, ActionImport:
 		return false
 	}
 	return true
@@ -148,6 +156,10 @@ type Actor struct {
 	Classes []string // the document classes (categories) the patient granted; "*" for all
 	// GrantedByRepresentative: a representative connected the app, so it sees only what they see.
 	GrantedByRepresentative bool
+
+	// Operator: the reference of the legal request (a judge's requisition) under which they
+	// export a space. Set by the operator's command from what they state; traced.
+	LegalRequest string
 
 	// System job: the actions the job declares it performs (e.g. the announcement job clears
 	// INVISIBLE_PATIENT, retention deletes).

@@ -124,6 +124,8 @@ func patientCases(t *testing.T) []decideCase {
 		{name: "patient sets an unknown label", in: label(p, access.ActionSetLabel, "SECRET"), want: access.ReasonInvalidRequest},
 		{name: "patient reads their trail", in: action(p, access.ActionReadTraces), want: access.ReasonSelf},
 		{name: "patient manages access", in: action(p, access.ActionManageAccess), want: access.ReasonSelf},
+		{name: "patient exports their space", in: action(p, access.ActionExport), want: access.ReasonSelf},
+		{name: "patient imports their former record", in: action(p, access.ActionImport), want: access.ReasonSelf},
 		{name: "patient administers their space", in: action(p, access.ActionAdminister), want: access.ReasonSelf},
 	}
 }
@@ -332,6 +334,8 @@ func professionalCases(t *testing.T) []decideCase {
 		// The record as a whole.
 		{name: "professional reads their own traces", in: action(doctor, access.ActionReadTraces), want: access.ReasonOwnTraces},
 		{name: "professional manages access", in: action(doctor, access.ActionManageAccess), want: access.ReasonActionNotPermitted},
+		{name: "professional exports a space", in: action(doctor, access.ActionExport), want: access.ReasonActionNotPermitted},
+		{name: "professional imports into a space", in: action(doctor, access.ActionImport), want: access.ReasonActionNotPermitted},
 		{name: "professional administers the space", in: action(mt, access.ActionAdminister), want: access.ReasonActionNotPermitted},
 	}
 	return cases
@@ -366,6 +370,12 @@ func otherActorCases(t *testing.T) []decideCase {
 		{name: "operator lists a document", in: action(op, access.ActionList), want: access.ReasonOperatorNoContent},
 		{name: "operator searches a record", in: action(op, access.ActionSearch), want: access.ReasonOperatorNoContent},
 		{name: "operator administers a space", in: action(op, access.ActionAdminister), want: access.ReasonOperator},
+		{name: "operator exports a space without a legal request", in: action(op, access.ActionExport),
+			want: access.ReasonLegalRequestRequired},
+		{name: "operator exports a space on a legal request",
+			in:   with(action(op, access.ActionExport), func(in *access.Input) { in.Actor.LegalRequest = "TJ Paris 2026/123" }),
+			want: access.ReasonLegalRequest},
+		{name: "operator imports a former record", in: action(op, access.ActionImport), want: access.ReasonOperator},
 		{name: "operator deposits reimbursement data", in: action(object(op, doc("REMB")), access.ActionDeposit), want: access.ReasonOperator},
 		{name: "operator deposits a report", in: action(op, access.ActionDeposit), want: access.ReasonSpaceNotAllowed},
 		{name: "operator deposits a document of no known space", in: action(object(op, access.Object{}), access.ActionDeposit),

@@ -28,6 +28,7 @@ const (
 	ReasonOwnTraces       Reason = "own_traces"       // a professional, on the traces of their own acts
 	ReasonOperator        Reason = "operator"         // an operator, administrative only
 	ReasonSystem          Reason = "system"           // a background job, as it declared
+	ReasonLegalRequest    Reason = "legal_request"    // an operator exporting on a legal request
 )
 
 // The refusals.
@@ -51,6 +52,7 @@ const (
 	ReasonNotHolder                  Reason = "not_holder"
 	ReasonScope                      Reason = "scope"
 	ReasonOperatorNoContent          Reason = "operator_no_content"
+	ReasonLegalRequestRequired       Reason = "legal_request_required"
 	ReasonActionNotPermitted         Reason = "action_not_permitted"
 	ReasonAuthorOnly                 Reason = "author_only"
 	ReasonPatientOnly                Reason = "patient_only"
@@ -127,6 +129,8 @@ var messages = map[Reason]message{
 	ReasonOwnTraces: {"Accès autorisé à l'historique de vos propres actions sur ce dossier.", "Allowed: the history of your own actions on this record."},
 	ReasonOperator:  {"Action administrative autorisée, sans accès au contenu du dossier.", "Administrative action allowed, without access to the record's content."},
 	ReasonSystem:    {"Action autorisée pour ce traitement automatique.", "Action allowed for this background job."},
+	ReasonLegalRequest: {"Export autorisé sur réquisition judiciaire, dont la référence est tracée.",
+		"Export allowed on a legal request, whose reference is traced."},
 
 	ReasonBlocked: {"Le titulaire de ce dossier a bloqué votre accès.", "The holder of this record has blocked your access."},
 	ReasonNoAuthorisation: {"Vous n'êtes pas dans l'équipe de soins du titulaire et il ne vous a pas autorisé : demandez-lui son autorisation.",
@@ -161,6 +165,8 @@ var messages = map[Reason]message{
 		"The holder has not granted this access to the app."},
 	ReasonOperatorNoContent: {"L'exploitant n'a pas accès au contenu des dossiers.",
 		"The operator has no access to the content of records."},
+	ReasonLegalRequestRequired: {"L'exploitant n'exporte un dossier que sur réquisition judiciaire : indiquez sa référence.",
+		"The operator exports a record only on a legal request: state its reference."},
 	ReasonActionNotPermitted: {"Cette action ne vous est pas permise sur ce dossier.",
 		"You may not do this on this record."},
 	ReasonAuthorOnly: {"Seul l'auteur du document peut faire cela.", "Only the document's author may do this."},
@@ -180,13 +186,13 @@ func Reasons() []Reason {
 	return []Reason{
 		ReasonSelf, ReasonRepresentative, ReasonAuthor, ReasonMedecinTraitant, ReasonCareTeam, ReasonActOfCare,
 		ReasonAuthorisation, ReasonBreakGlass, ReasonRegulation, ReasonApp, ReasonOwnTraces,
-		ReasonOperator, ReasonSystem,
+		ReasonOperator, ReasonSystem, ReasonLegalRequest,
 		ReasonBlocked, ReasonNoAuthorisation, ReasonAuthorisationExpired, ReasonAuthorisationRefused,
 		ReasonBreakGlassReasonRequired, ReasonBreakGlassOpposed, ReasonBreakGlassExpired,
 		ReasonRegulationOpposed, ReasonRegulationReadOnly, ReasonMatrixDenied, ReasonProfessionUnknown,
 		ReasonMasked, ReasonInvisibleToPatient, ReasonInvisibleToRepresentatives,
 		ReasonRepresentationEnded, ReasonRepresentationRole, ReasonNotHolder, ReasonScope,
-		ReasonOperatorNoContent, ReasonActionNotPermitted, ReasonAuthorOnly, ReasonPatientOnly,
+		ReasonOperatorNoContent, ReasonLegalRequestRequired, ReasonActionNotPermitted, ReasonAuthorOnly, ReasonPatientOnly,
 		ReasonSpaceNotAllowed, ReasonJobUndeclared, ReasonMatrixMissing, ReasonInvalidRequest,
 	}
 }

@@ -44,7 +44,8 @@ func checkInvariants(in access.Input, d access.Decision) string {
 	mt := slices.Contains(in.Patient.MedecinsTraitants, a.ID)
 	hiddenFromPatient := o.Labels.InvisiblePatient && (o.Labels.VisibleToPatientAt.IsZero() || in.Now.Before(o.Labels.VisibleToPatientAt))
 	docAction := in.Action != access.ActionSearch && in.Action != access.ActionReadTraces &&
-		in.Action != access.ActionManageAccess && in.Action != access.ActionAdminister && in.Action != access.ActionDeposit
+		in.Action != access.ActionManageAccess && in.Action != access.ActionAdminister && in.Action != access.ActionDeposit &&
+		in.Action != access.ActionExport && in.Action != access.ActionImport
 	switch a.Kind {
 	case audit.ActorProfessional:
 		switch {

@@ -2,6 +2,7 @@ package access
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/carnet-sante/carnet/internal/terminology"
 )
@@ -26,9 +27,11 @@ func holder(in Input, d Decision, basis Reason, asRep bool) Decision {
 	}
 	switch in.Action {
 	case ActionRead, ActionList, ActionSearch, ActionArchive, ActionDelete, ActionMask, ActionUnmask,
-		ActionManageAccess, ActionAdminister:
+		ActionManageAccess, ActionAdminister, ActionExport, ActionImport:
 		// The holder reads the whole record, hides documents from professionals (L1111-15),
-		// archives and deletes, and decides who may access (L1111-17 III).
+		// archives and deletes, decides who may access (L1111-17 III), takes it all away and
+		// brings in what they had elsewhere (RGPD art. 20). An export holds only what the
+		// holder may list (access.Export decides each document).
 		return d.allow(basis)
 	case ActionReadTraces:
 		// DOMAIN.md "Traces": the holder sees them all at any time. A trail read by a
@@ -147,6 +150,17 @@ func operator(in Input, d Decision) Decision {
 			return d.allow(ReasonOperator)
 		}
 		return d.deny(ReasonActionNotPermitted)
+	case ActionImport:
+		// Bringing a person's former record into their space (migration): a write that reads
+		// nothing of the space.
+		return d.allow(ReasonOperator)
+	case ActionExport:
+		// The one case where the operator takes content: a legal request (a judge's
+		// requisition), whose reference is stated and traced. Our default: nothing else.
+		if strings.TrimSpace(in.Actor.LegalRequest) == "" {
+			return d.deny(ReasonLegalRequestRequired)
+		}
+		return d.allow(ReasonLegalRequest)
 	case ActionRead, ActionList, ActionSearch:
 		return d.deny(ReasonOperatorNoContent)
 	}

@@ -28,6 +28,8 @@ var actionLabels = map[string]string{
 	string(access.ActionReadTraces):   "Consultation de l'historique des accès",
 	string(access.ActionManageAccess): "Gestion des accès au dossier",
 	string(access.ActionAdminister):   "Action administrative sur l'espace",
+	string(access.ActionExport):       "Export de l'ensemble de l'espace santé",
+	string(access.ActionImport):       "Import d'un dossier existant dans l'espace santé",
 	"access.decide":                   "Demande d'accès",
 
 	access.TraceSettingsRead:          "Consultation des paramètres d'accès",

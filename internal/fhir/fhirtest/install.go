@@ -72,7 +72,7 @@ func ensureInstalled(dir string) error {
 	if err != nil || ok {
 		return err
 	}
-	root := filepath.Join(dir, "..", "..", "..", "..")
+	root := filepath.Join(dir, "..", "..", "..", "..", "..") // testdata/validator in internal/fhir/fhirtest
 	script := filepath.Join(root, ".ci", "install-test-deps")
 	if _, err := os.Stat(script); err != nil {
 		return fmt.Errorf("the FHIR validator's packages are missing and %s cannot be found: %w", script, err)
