@@ -15,6 +15,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/apitoken"
 	"github.com/carnet-sante/carnet/internal/audit"
 	"github.com/carnet-sante/carnet/internal/clock"
+	"github.com/carnet-sante/carnet/internal/config"
 	"github.com/carnet-sante/carnet/internal/errs"
 	"github.com/carnet-sante/carnet/internal/identity"
 	"github.com/carnet-sante/carnet/internal/jobs"
@@ -31,6 +32,8 @@ type admin struct {
 	spaces   *space.Service
 	accounts *account.Service
 	by       audit.Actor
+	cfg      *config.Config
+	key      keys
 }
 
 func openAdmin(ctx context.Context, name string, args []string, stderr io.Writer, flags func(*flag.FlagSet)) (*admin, *flag.FlagSet, error) {
@@ -66,7 +69,7 @@ func openAdmin(ctx context.Context, name string, args []string, stderr io.Writer
 		db.Close()
 		return nil, nil, err
 	}
-	return &admin{db: db, spaces: spaces, accounts: accounts, by: operatorActor()}, fs, nil
+	return &admin{db: db, spaces: spaces, accounts: accounts, by: operatorActor(), cfg: cfg, key: key}, fs, nil
 }
 
 // operatorActor names the person at the terminal in traces: the system account running the

@@ -48,6 +48,8 @@ func commands() []command {
 		{"blobs", "blobs rewrap | verify: wrap blob keys under the current master key; check every blob", runBlobs},
 		{"backup", "backup --to DIR: copy the database and its blobs consistently while the server runs", runBackup},
 		{"restore", "restore --from DIR: restore a backup into a new data directory and verify it", runRestore},
+		{"export", "export --ins INS --legal-request REF --to FILE: a patient's whole space as one archive", runExport},
+		{"import", "import --ins INS FILE: bring a former record (carnet archive, IHE XDM) into a space", runImport},
 		{"account", "add operator accounts, organisations and professionals", func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return runAccount(ctx, args, stdin, stdout, stderr)
 		}},

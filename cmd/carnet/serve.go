@@ -15,6 +15,7 @@ import (
 
 	"github.com/carnet-sante/carnet/internal/access"
 	"github.com/carnet-sante/carnet/internal/apitoken"
+	"github.com/carnet-sante/carnet/internal/archive"
 	"github.com/carnet-sante/carnet/internal/blob"
 	"github.com/carnet-sante/carnet/internal/clock"
 	"github.com/carnet-sante/carnet/internal/config"
@@ -23,6 +24,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/notify"
 	"github.com/carnet-sante/carnet/internal/record"
 	"github.com/carnet-sante/carnet/internal/server"
+	"github.com/carnet-sante/carnet/internal/space"
 	"github.com/carnet-sante/carnet/internal/store"
 	"github.com/carnet-sante/carnet/internal/terminology"
 	"github.com/carnet-sante/carnet/internal/trail"
@@ -69,7 +71,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	api, records, err := newFHIR(ctx, db, clk, cfg, blobs, log)
+	api, records, err := newFHIR(ctx, db, clk, cfg, spaces, blobs, log)
 	if err != nil {
 		return err
 	}
@@ -112,26 +114,48 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return err
 }
 
-// newFHIR builds the record and its FHIR API.
-func newFHIR(ctx context.Context, db *store.DB, clk clock.Clock, cfg *config.Config, blobs blob.Store, log *slog.Logger) (*fhir.API, *record.Service, error) {
+// recordServices are the record and what reads it whole: built alike by serve and by the
+// operator's commands that export and import spaces.
+type recordServices struct {
+	catalog *terminology.Catalog
+	access  *access.Service
+	records *record.Service
+	trail   *trail.Service
+	archive *archive.Service
+}
+
+func newRecordServices(ctx context.Context, db *store.DB, clk clock.Clock, spaces *space.Service, blobs blob.Store, log *slog.Logger) (*recordServices, error) {
 	catalog, err := terminology.Default()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	matrix, err := activeMatrix(ctx, db)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	log.Info("access decisions under habilitation matrix", "version", matrix.Version())
 	acc := access.NewService(db.Access(), clk, matrix, access.ServicePolicy{})
 	records, err := record.NewService(record.Deps{Store: db.Records(), Access: acc, Blobs: blobs, Catalog: catalog, Clock: clk, Log: log})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	tr, err := trail.NewService(db.Trail(), acc, matrix)
 	if err != nil {
+		return nil, err
+	}
+	arch, err := archive.NewService(archive.Deps{Records: records, Trail: tr, Spaces: spaces, Catalog: catalog, Clock: clk})
+	if err != nil {
+		return nil, err
+	}
+	return &recordServices{catalog: catalog, access: acc, records: records, trail: tr, archive: arch}, nil
+}
+
+// newFHIR builds the record and its FHIR API.
+func newFHIR(ctx context.Context, db *store.DB, clk clock.Clock, cfg *config.Config, spaces *space.Service, blobs blob.Store, log *slog.Logger) (*fhir.API, *record.Service, error) {
+	rs, err := newRecordServices(ctx, db, clk, spaces, blobs, log)
+	if err != nil {
 		return nil, nil, err
 	}
-	return fhir.New(fhir.Deps{Records: records, Tokens: apitoken.NewService(db.Tokens(), clk), Catalog: catalog, Trail: tr,
-		BaseURL: strings.TrimSuffix(cfg.PublicURL.String(), "/") + "/fhir", Version: version, Log: log}), records, nil
+	return fhir.New(fhir.Deps{Records: rs.records, Tokens: apitoken.NewService(db.Tokens(), clk), Catalog: rs.catalog, Trail: rs.trail,
+		Exporter: rs.archive, BaseURL: strings.TrimSuffix(cfg.PublicURL.String(), "/") + "/fhir", Version: version, Log: log}), rs.records, nil
 }

@@ -384,7 +384,10 @@ func otherActorCases(t *testing.T) []decideCase {
 			in:   action(object(op, access.Object{Type: "REMB", DepositedBy: access.DepositedByInsurer}), access.ActionDelete),
 			want: access.ReasonOperator},
 		{name: "operator deletes a professional's report", in: action(op, access.ActionDelete), want: access.ReasonActionNotPermitted},
-		{name: "operator reads the trail", in: action(op, access.ActionReadTraces), want: access.ReasonActionNotPermitted},
+		{name: "operator reads the trail", in: action(op, access.ActionReadTraces), want: access.ReasonLegalRequestRequired},
+		{name: "operator reads the trail on a legal request",
+			in:   with(action(op, access.ActionReadTraces), func(in *access.Input) { in.Actor.LegalRequest = "TJ Paris 2026/123" }),
+			want: access.ReasonLegalRequest},
 		{name: "operator manages access", in: action(op, access.ActionManageAccess), want: access.ReasonActionNotPermitted},
 
 		{name: "job does what it declared", in: label(asJob(t, access.ActionClearLabel), access.ActionClearLabel, access.LabelInvisiblePatient),

@@ -154,7 +154,7 @@ func operator(in Input, d Decision) Decision {
 		// Bringing a person's former record into their space (migration): a write that reads
 		// nothing of the space.
 		return d.allow(ReasonOperator)
-	case ActionExport:
+	case ActionExport, ActionReadTraces:
 		// The one case where the operator takes content: a legal request (a judge's
 		// requisition), whose reference is stated and traced. Our default: nothing else.
 		if strings.TrimSpace(in.Actor.LegalRequest) == "" {

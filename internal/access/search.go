@@ -80,3 +80,60 @@ func searchDetail(stated string, shown []string) string {
 	}
 	return b.String()
 }
+
+// Export is one export of a patient's space in progress: ActionExport decided on the space,
+// and what decides each document. It lives inside the caller's transaction, like Search.
+type Export struct {
+	in    Input
+	d     Decision
+	entry audit.Entry
+}
+
+// BeginExport decides ActionExport on the patient's space in tx, which may be read-only. It
+// writes nothing: the caller appends Entry in a write transaction, and hands nothing out unless
+// that commits. A refusal returns the export (for its Entry), the decision and d.Err(); a
+// failure the error alone.
+func (s *Service) BeginExport(ctx context.Context, tx SettingsReader, actor Actor, ch audit.Channel, patientID int64) (*Export, Decision, error) {
+	now := s.clock.Now()
+	d, p, err := s.decideWith(ctx, tx, actor, patientID, ActionExport, Target{}, nil, now)
+	if err != nil {
+		return nil, Decision{}, err
+	}
+	x := &Export{d: d, entry: s.entryOf(d, canonical(actor), ch, patientID, "", nil)}
+	if a := canonical(actor); a.Kind == audit.ActorOperator {
+		x.entry.Detail = "legal_request=" + strings.TrimSpace(a.LegalRequest)
+	}
+	if !d.Allowed {
+		return x, d, d.Err()
+	}
+	x.in = Input{Actor: canonical(actor), Patient: p, Action: ActionList, Matrix: s.matrix, Now: now, Policy: s.policy.Policy}
+	return x, d, nil
+}
+
+// Include says whether a document goes into the export. The holder takes what they may list
+// (a document held back for its announcement, or one a minor keeps from their parents, stays
+// out); an operator on a legal request takes everything, which the export's trace says.
+func (x *Export) Include(o Object) bool {
+	if !x.d.Allowed {
+		return false
+	}
+	if x.d.Reason == ReasonLegalRequest {
+		return true
+	}
+	in := x.in
+	in.Object = o
+	return Decide(in).Allowed
+}
+
+// Entry is the export's trace, with what was taken: the counts the caller states (documents,
+// traces) after the legal request's reference, if any.
+func (x *Export) Entry(taken string) audit.Entry {
+	e := x.entry
+	if x.d.Allowed && taken != "" {
+		if e.Detail != "" {
+			e.Detail += "; "
+		}
+		e.Detail += taken
+	}
+	return e
+}

@@ -36,6 +36,8 @@ type Deps struct {
 	Tokens  *apitoken.Service
 	Catalog *terminology.Catalog
 	Trail   *trail.Service
+	// Exporter writes a whole space (Patient/{id}/$everything); nil leaves the operation out.
+	Exporter Exporter
 	// BaseURL is the API's public base, e.g. "https://carnet.example/fhir".
 	BaseURL string
 	Version string
@@ -70,6 +72,7 @@ func New(d Deps) *API {
 	a.mux.HandleFunc("GET /fhir/Binary/{id}", a.auth(a.binary))
 	a.mux.HandleFunc("GET /fhir/Patient", a.auth(a.patients))
 	a.mux.HandleFunc("GET /fhir/AuditEvent", a.auth(a.auditEvents))
+	a.mux.HandleFunc("GET /fhir/Patient/{id}/$everything", a.auth(a.everything))
 	a.mux.HandleFunc("/fhir/", func(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, errs.E(errs.NotFound, "no such FHIR interaction: %s %s", r.Method, r.URL.Path))
 	})

@@ -192,6 +192,9 @@ func (s *Service) read(ctx context.Context, tx Tx, actor access.Actor, patientID
 		q.ActorKind, q.ActorID = actor.Kind, own
 	}
 	v := visibility{s: s, tx: tx, actor: actor, patientID: patientID, now: d.At, docs: map[string]bool{}}
+	// The reader's own actions are theirs to see, and a legal request takes the whole trail;
+	// for everyone else, the traces of documents pass the labels.
+	filter := !d.OwnTracesOnly && d.Reason != access.ReasonLegalRequest
 	// A page of the holder's trail may skip traces of hidden documents: fetch until the page
 	// is full or the trail exhausted, so that hidden traces do not shorten it.
 	full := false
@@ -204,14 +207,13 @@ func (s *Service) read(ctx context.Context, tx Tx, actor access.Actor, patientID
 		if more {
 			batch = batch[:q.Limit]
 		}
-		if !d.OwnTracesOnly {
-			// The reader's own actions are theirs to see; everything else passes the labels.
+		if filter {
 			if err := v.load(ctx, batch); err != nil {
 				return Page{}, err
 			}
 		}
 		for _, t := range batch {
-			if !d.OwnTracesOnly && !v.visible(t) {
+			if filter && !v.visible(t) {
 				continue
 			}
 			if len(page.Items) == f.Limit {

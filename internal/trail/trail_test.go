@@ -342,7 +342,7 @@ func TestEveryReadingIsTraced(t *testing.T) {
 		{rep, "account-99 trace.read allowed representative matrix=default-v1", ""},
 		{e.a, e.a.Actor.ID + " trace.read allowed own_traces matrix=default-v1", ""},
 		{stranger, stranger.Actor.ID + " trace.read denied not_holder matrix=default-v1", errs.Forbidden},
-		{operator, "7 trace.read denied action_not_permitted matrix=default-v1", errs.Forbidden},
+		{operator, "7 trace.read denied legal_request_required matrix=default-v1", errs.Forbidden},
 	}
 	for _, c := range cases {
 		before := e.traceIDs(t)

@@ -1,0 +1,274 @@
+// Package archive takes a patient's whole space away as one zip file, and brings a former
+// record into a space (issue 10; CSP L1111-7, RGPD art. 20 — the right to one's data in a
+// form one can keep and take elsewhere).
+//
+// An archive holds, in this order:
+//
+//	index.html          a page in French listing everything, readable without any software
+//	bundle.json         a FHIR R4 Bundle (collection): the Patient, a DocumentReference per
+//	                    document (its attachment URL is the document's file), an AuditEvent per trace
+//	record.json         carnet's own metadata of each document, exactly as the record keeps it,
+//	                    for a re-import that loses nothing
+//	traces.json         the trail of every access to the space, as the holder reads it
+//	documents/<id>.<ext> the original bytes of each document
+//	manifest.json       the format, and the size and SHA-256 of every file above (last: a
+//	                    truncated archive has none)
+//
+// Every read goes through the services that decide and trace it (record.Export,
+// trail.List); the archive package reads nothing of its own. The import reads a carnet
+// archive, or an IHE XDM package (internal/xdm), and hands the documents to record.Import,
+// which decides once (access.ActionImport) and traces each document.
+package archive
+
+import (
+	"archive/zip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"io"
+	"mime"
+	"strings"
+	"time"
+
+	"github.com/carnet-sante/carnet/internal/clock"
+	"github.com/carnet-sante/carnet/internal/errs"
+	"github.com/carnet-sante/carnet/internal/fhir"
+	"github.com/carnet-sante/carnet/internal/fhir/r4"
+	"github.com/carnet-sante/carnet/internal/record"
+	"github.com/carnet-sante/carnet/internal/space"
+	"github.com/carnet-sante/carnet/internal/terminology"
+	"github.com/carnet-sante/carnet/internal/trail"
+)
+
+// Format names carnet's archives in their manifest; Version is the layout written.
+const (
+	Format  = "carnet-export"
+	Version = 1
+)
+
+// Spaces reads the identity of a space's holder: what the index page and the Patient resource
+// show. It is no health data.
+type Spaces interface {
+	Get(ctx context.Context, patientID int64) (space.Patient, space.Space, error)
+}
+
+// Deps are what the service is built from.
+type Deps struct {
+	Records *record.Service
+	Trail   *trail.Service
+	Spaces  Spaces
+	Catalog *terminology.Catalog
+	Clock   clock.Clock
+}
+
+// Service exports and imports spaces.
+type Service struct{ d Deps }
+
+// NewService returns the service.
+func NewService(d Deps) (*Service, error) {
+	if d.Records == nil || d.Trail == nil || d.Spaces == nil || d.Catalog == nil || d.Clock == nil {
+		return nil, errs.E(errs.Internal, "archive: records, trail, spaces, catalog and clock are required")
+	}
+	return &Service{d: d}, nil
+}
+
+// Manifest is the archive's table of contents.
+type Manifest struct {
+	Format     string    `json:"format"`
+	Version    int       `json:"version"`
+	ExportedAt time.Time `json:"exported_at"`
+	// INS of the holder, so that an import into another person's space is refused.
+	INS       string `json:"ins"`
+	INSSystem string `json:"ins_system"`
+	Documents int    `json:"documents"`
+	Traces    int    `json:"traces"`
+	Files     []File `json:"files"`
+}
+
+// File is one file of the archive.
+type File struct {
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// recordFile is record.json: the documents as the record keeps them.
+type recordFile struct {
+	Documents []exportedDoc `json:"documents"`
+}
+
+// exportedDoc is a document's metadata in record.json, with the path of its bytes.
+type exportedDoc struct {
+	Path     string          `json:"path"`
+	Document record.Document `json:"document"`
+}
+
+// content is what an export read, after its decisions.
+type content struct {
+	patient space.Patient
+	state   space.State
+	docs    *record.Exported
+	trail   []trail.Item
+	at      time.Time
+}
+
+// read gathers the space through the deciding services: the documents (record.Export,
+// access.ActionExport), then the trail (trail.List, access.ActionReadTraces).
+func (s *Service) read(ctx context.Context, req record.Request, patientID int64) (content, error) {
+	c := content{at: s.d.Clock.Now()}
+	var err error
+	if c.docs, err = s.d.Records.Export(ctx, req, patientID); err != nil {
+		return content{}, err
+	}
+	p, sp, err := s.d.Spaces.Get(ctx, patientID)
+	if err != nil {
+		return content{}, err
+	}
+	c.patient, c.state = p, sp.State
+	f := trail.Filter{Limit: trail.MaxLimit}
+	for {
+		page, err := s.d.Trail.List(ctx, req.Actor, req.Channel, patientID, f)
+		if err != nil {
+			return content{}, fmt.Errorf("read the trail: %w", err)
+		}
+		c.trail = append(c.trail, page.Items...)
+		if page.Next == 0 {
+			return c, nil
+		}
+		f.Before = page.Next
+	}
+}
+
+// Bundle returns the space as one FHIR Bundle, without the documents' bytes
+// (Patient/$everything).
+func (s *Service) Bundle(ctx context.Context, req record.Request, patientID int64) (r4.Bundle, error) {
+	c, err := s.read(ctx, req, patientID)
+	if err != nil {
+		return r4.Bundle{}, err
+	}
+	return s.bundle(c, func(d *record.Document) string { return "Binary/" + d.LogicalID })
+}
+
+func (s *Service) bundle(c content, url func(d *record.Document) string) (r4.Bundle, error) {
+	return fhir.EverythingBundle(fhir.SpaceContent{Patient: c.patient, State: c.state, Documents: c.docs.Documents,
+		Trail: c.trail, At: c.at}, s.d.Catalog, url)
+}
+
+// documentPath is where a document's bytes lie in the archive.
+func documentPath(d *record.Document) string {
+	return "documents/" + d.LogicalID + extension(d.MimeType)
+}
+
+// extension returns the usual file extension of a media type.
+func extension(mimeType string) string {
+	switch strings.ToLower(mimeType) {
+	case "application/pdf":
+		return ".pdf"
+	case "text/xml", "application/xml", "application/hl7-v3+xml":
+		return ".xml"
+	case "text/plain":
+		return ".txt"
+	case "image/jpeg":
+		return ".jpg"
+	case "image/png":
+		return ".png"
+	}
+	if exts, _ := mime.ExtensionsByType(mimeType); len(exts) > 0 {
+		return exts[0]
+	}
+	return ".bin"
+}
+
+// Export writes the patient's whole space to w as a zip archive, as the request's actor may
+// take it (the holder; an operator on a legal request). The decisions and their traces come
+// first: a refusal writes nothing.
+func (s *Service) Export(ctx context.Context, req record.Request, patientID int64, w io.Writer) error {
+	c, err := s.read(ctx, req, patientID)
+	if err != nil {
+		return err
+	}
+	zw := zip.NewWriter(w)
+	m := Manifest{Format: Format, Version: Version, ExportedAt: c.at.UTC(), INS: c.patient.INS.Matricule,
+		INSSystem: string(c.patient.INS.System), Documents: len(c.docs.Documents), Traces: len(c.trail)}
+	put := func(path string, modified time.Time, write func(io.Writer) error) error {
+		fw, err := zw.CreateHeader(&zip.FileHeader{Name: path, Method: zip.Deflate, Modified: modified})
+		if err != nil {
+			return err
+		}
+		h := &hashingWriter{w: fw, h: sha256.New()}
+		if err := write(h); err != nil {
+			return fmt.Errorf("archive %s: %w", path, err)
+		}
+		m.Files = append(m.Files, File{Path: path, Size: h.n, SHA256: hex.EncodeToString(h.h.Sum(nil))})
+		return nil
+	}
+	putJSON := func(path string, v any) error {
+		return put(path, c.at, func(w io.Writer) error {
+			enc := json.NewEncoder(w)
+			enc.SetIndent("", "  ")
+			return enc.Encode(v)
+		})
+	}
+	if err := put("index.html", c.at, func(w io.Writer) error { return writeIndex(w, c, s.d.Catalog) }); err != nil {
+		return err
+	}
+	b, err := s.bundle(c, documentPath)
+	if err != nil {
+		return err
+	}
+	if err := putJSON("bundle.json", b); err != nil {
+		return err
+	}
+	rf := recordFile{Documents: make([]exportedDoc, len(c.docs.Documents))}
+	for i, d := range c.docs.Documents {
+		d.BlobID, d.PatientID = "", 0 // this instance's own keys: meaningless elsewhere
+		rf.Documents[i] = exportedDoc{Path: documentPath(&d), Document: d}
+	}
+	if err := putJSON("record.json", rf); err != nil {
+		return err
+	}
+	if err := putJSON("traces.json", c.trail); err != nil {
+		return err
+	}
+	for i := range c.docs.Documents {
+		d := &c.docs.Documents[i]
+		if err := put(documentPath(d), d.Created, func(w io.Writer) error {
+			rc, err := c.docs.Open(ctx, i)
+			if err != nil {
+				return err
+			}
+			defer rc.Close()
+			_, err = io.Copy(w, rc) // the reader checks the hashes: a corrupted blob is an error
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	fw, err := zw.CreateHeader(&zip.FileHeader{Name: "manifest.json", Method: zip.Deflate, Modified: c.at})
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(fw)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(m); err != nil {
+		return err
+	}
+	return zw.Close()
+}
+
+// hashingWriter counts and hashes what goes through it.
+type hashingWriter struct {
+	w io.Writer
+	h hash.Hash
+	n int64
+}
+
+func (h *hashingWriter) Write(p []byte) (int, error) {
+	n, err := h.w.Write(p)
+	h.h.Write(p[:n])
+	h.n += int64(n)
+	return n, err
+}

@@ -1,0 +1,183 @@
+package archive
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"path"
+	"strings"
+
+	"github.com/carnet-sante/carnet/internal/errs"
+	"github.com/carnet-sante/carnet/internal/record"
+)
+
+// Limits bound what an import reads, whatever the zip's headers claim.
+type Limits struct {
+	MaxFiles    int   // entries in the zip
+	MaxFile     int64 // bytes of one file, uncompressed
+	MaxTotal    int64 // bytes of all files, uncompressed
+	MaxMetadata int64 // bytes of record.json / manifest.json
+	// BatchBytes bounds the documents' bytes held in memory at once (one record.Import call).
+	BatchBytes int64
+}
+
+// DefaultLimits suit a lifetime's record: 100,000 files, 4 GiB in all, documents of the
+// record's own largest size.
+func DefaultLimits(maxDocument int64) Limits {
+	return Limits{MaxFiles: 100_000, MaxFile: maxDocument, MaxTotal: 4 << 30, MaxMetadata: 256 << 20, BatchBytes: 64 << 20}
+}
+
+// ImportReport says what an import did.
+type ImportReport struct {
+	Format   string // "carnet-export" or "ihe-xdm"
+	Imported int
+	Present  int // already in the record (an import run twice imports nothing twice)
+}
+
+// Import brings a former record into the patient's space: a carnet archive (Export's) or an
+// IHE XDM package. The archive must be this patient's (its INS), its files must match the
+// manifest. Documents go to record.Import in batches, each decided (access.ActionImport) and
+// traced; a batch goes in whole or not at all, and a batch already imported is found
+// present, so an interrupted import run again ends in the same state.
+func (s *Service) Import(ctx context.Context, req record.Request, patientID int64, r io.ReaderAt, size int64, lim Limits) (ImportReport, error) {
+	zr, err := zip.NewReader(r, size)
+	if err != nil {
+		return ImportReport{}, errs.E(errs.Invalid, "the file is not a zip archive: %v", err)
+	}
+	if len(zr.File) > lim.MaxFiles {
+		return ImportReport{}, errs.E(errs.Invalid, "the archive holds %d files, more than %d", len(zr.File), lim.MaxFiles)
+	}
+	files := make(map[string]*zip.File, len(zr.File))
+	for _, f := range zr.File {
+		files[f.Name] = f
+	}
+	if _, ok := files["manifest.json"]; ok {
+		return s.importCarnet(ctx, req, patientID, files, lim)
+	}
+	return s.importXDM(ctx, req, patientID, r, size, lim)
+}
+
+// importCarnet imports an archive written by Export.
+func (s *Service) importCarnet(ctx context.Context, req record.Request, patientID int64, files map[string]*zip.File, lim Limits) (ImportReport, error) {
+	rep := ImportReport{Format: Format}
+	var total int64
+	read := func(name string, max int64) ([]byte, error) {
+		f, ok := files[name]
+		if !ok {
+			return nil, errs.E(errs.Invalid, "the archive has no %s", name)
+		}
+		b, err := readBounded(f, max)
+		total += int64(len(b))
+		if err == nil && total > lim.MaxTotal {
+			err = errs.E(errs.Invalid, "the archive is larger than %d bytes uncompressed", lim.MaxTotal)
+		}
+		return b, err
+	}
+	raw, err := read("manifest.json", lim.MaxMetadata)
+	if err != nil {
+		return rep, err
+	}
+	var m Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return rep, errs.E(errs.Invalid, "manifest.json is not valid: %v", err)
+	}
+	if m.Format != Format || m.Version != Version {
+		return rep, errs.E(errs.Invalid, "the archive is %q version %d, not %s version %d", m.Format, m.Version, Format, Version)
+	}
+	p, _, err := s.d.Spaces.Get(ctx, patientID)
+	if err != nil {
+		return rep, err
+	}
+	if m.INS != p.INS.Matricule {
+		return rep, errs.E(errs.Invalid, "the archive is another person's record (its INS is not this space's)")
+	}
+	sums := make(map[string]File, len(m.Files))
+	for _, f := range m.Files {
+		sums[f.Path] = f
+	}
+	checked := func(name string, b []byte) error {
+		f, ok := sums[name]
+		if !ok {
+			return errs.E(errs.Invalid, "%s is not in the manifest", name)
+		}
+		sum := sha256.Sum256(b)
+		if int64(len(b)) != f.Size || hex.EncodeToString(sum[:]) != f.SHA256 {
+			return errs.E(errs.Invalid, "%s does not match the manifest: the archive is damaged", name)
+		}
+		return nil
+	}
+	raw, err = read("record.json", lim.MaxMetadata)
+	if err == nil {
+		err = checked("record.json", raw)
+	}
+	if err != nil {
+		return rep, err
+	}
+	var rf recordFile
+	if err := json.Unmarshal(raw, &rf); err != nil {
+		return rep, errs.E(errs.Invalid, "record.json is not valid: %v", err)
+	}
+	// Oldest first: a deprecated version goes in before the one that replaced it.
+	items := make([]record.ImportItem, 0, record.MaxItems)
+	var held int64
+	flush := func() error {
+		if len(items) == 0 {
+			return nil
+		}
+		r, err := s.d.Records.Import(ctx, req, patientID, items)
+		if err != nil {
+			return err
+		}
+		rep.Imported += r.Imported
+		rep.Present += r.Present
+		items, held = items[:0], 0
+		return nil
+	}
+	for i := len(rf.Documents) - 1; i >= 0; i-- {
+		ed := rf.Documents[i]
+		name := path.Clean(ed.Path)
+		if !strings.HasPrefix(name, "documents/") || strings.Contains(name, "..") {
+			return rep, errs.E(errs.Invalid, "record.json names a file outside documents/: %q", ed.Path)
+		}
+		b, err := read(name, lim.MaxFile)
+		if err == nil {
+			err = checked(name, b)
+		}
+		if err != nil {
+			return rep, err
+		}
+		if held+int64(len(b)) > lim.BatchBytes || len(items) == record.MaxItems {
+			if err := flush(); err != nil {
+				return rep, err
+			}
+		}
+		items = append(items, record.ImportItem{Document: ed.Document, Content: b})
+		held += int64(len(b))
+	}
+	return rep, flush()
+}
+
+// readBounded reads a zip entry whole, at most max bytes, whatever its header says.
+func readBounded(f *zip.File, max int64) ([]byte, error) {
+	if f.UncompressedSize64 > uint64(max) {
+		return nil, errs.E(errs.Invalid, "%s is larger than %d bytes", f.Name, max)
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return nil, errs.E(errs.Invalid, "%s cannot be read: %v", f.Name, err)
+	}
+	defer rc.Close()
+	var b bytes.Buffer
+	n, err := io.Copy(&b, io.LimitReader(rc, max+1))
+	if err != nil {
+		return nil, errs.E(errs.Invalid, "%s cannot be read: %v", f.Name, err)
+	}
+	if n > max {
+		return nil, errs.E(errs.Invalid, "%s is larger than %d bytes", f.Name, max)
+	}
+	return b.Bytes(), nil
+}

@@ -1,0 +1,121 @@
+package archive
+
+import (
+	"html/template"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/carnet-sante/carnet/internal/audit"
+	"github.com/carnet-sante/carnet/internal/record"
+	"github.com/carnet-sante/carnet/internal/terminology"
+)
+
+// indexPage is the archive's index.html: what the archive holds, in French, readable in any
+// browser without the network (no script, no outside resource).
+var indexPage = template.Must(template.New("index").Parse(`<!DOCTYPE html>
+<html lang="fr">
+<head>
+<meta charset="utf-8">
+<title>Mon espace santé — export du {{.At}}</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem;color:#161616}
+table{border-collapse:collapse;width:100%;margin-bottom:2rem}
+th,td{border:1px solid #ddd;padding:.4rem .6rem;text-align:left;vertical-align:top}
+th{background:#f6f6f6}
+caption{text-align:left;font-weight:bold;padding:.5rem 0}
+</style>
+</head>
+<body>
+<h1>Mon espace santé</h1>
+<p>Export de l'espace santé de <strong>{{.Name}}</strong>, né(e) le {{.BirthDate}}, INS {{.INS}}, fait le {{.At}}.</p>
+<p>Cette archive contient {{len .Documents}} document(s) et {{len .Traces}} trace(s) d'accès.
+Le fichier <code>bundle.json</code> reprend l'ensemble au format FHIR R4, lisible par les logiciels de santé ;
+<code>manifest.json</code> donne l'empreinte SHA-256 de chaque fichier.</p>
+<table>
+<caption>Documents</caption>
+<thead><tr><th scope="col">Date</th><th scope="col">Type</th><th scope="col">Titre</th><th scope="col">Auteur</th><th scope="col">Espace</th><th scope="col">État</th><th scope="col">Fichier</th></tr></thead>
+<tbody>
+{{range .Documents}}<tr><td>{{.Date}}</td><td>{{.Type}}</td><td>{{.Title}}</td><td>{{.Author}}</td><td>{{.Space}}</td><td>{{.State}}</td><td><a href="{{.Path}}">ouvrir</a></td></tr>
+{{else}}<tr><td colspan="7">Aucun document.</td></tr>
+{{end}}</tbody>
+</table>
+<table>
+<caption>Historique des accès</caption>
+<thead><tr><th scope="col">Date</th><th scope="col">Qui</th><th scope="col">Action</th><th scope="col">Résultat</th></tr></thead>
+<tbody>
+{{range .Traces}}<tr><td>{{.At}}</td><td>{{.Who}}</td><td>{{.Action}}</td><td>{{.Outcome}}</td></tr>
+{{else}}<tr><td colspan="4">Aucun accès.</td></tr>
+{{end}}</tbody>
+</table>
+</body>
+</html>
+`))
+
+type indexDoc struct{ Date, Type, Title, Author, Space, State, Path string }
+type indexTrace struct{ At, Who, Action, Outcome string }
+
+// paris is the time zone the dates of the page are written in.
+var paris = func() *time.Location {
+	if l, err := time.LoadLocation("Europe/Paris"); err == nil {
+		return l
+	}
+	return time.UTC
+}()
+
+func writeIndex(w io.Writer, c content, cat *terminology.Catalog) error {
+	v := struct {
+		Name, BirthDate, INS, At string
+		Documents                []indexDoc
+		Traces                   []indexTrace
+	}{
+		Name:      strings.TrimSpace(c.patient.GivenNames + " " + c.patient.BirthName),
+		BirthDate: c.patient.BirthDate.Format("02/01/2006"),
+		INS:       c.patient.INS.Matricule,
+		At:        c.at.In(paris).Format("02/01/2006 à 15:04"),
+	}
+	for i := range c.docs.Documents {
+		d := &c.docs.Documents[i]
+		typ := d.Type
+		if t, err := cat.Type(d.Type); err == nil {
+			typ = t.Label
+		}
+		var authors []string
+		for _, a := range d.Authors {
+			switch {
+			case a.Name != "":
+				authors = append(authors, a.Name)
+			case a.OrgName != "":
+				authors = append(authors, a.OrgName)
+			}
+		}
+		state := "à jour"
+		switch {
+		case d.Status == record.Deprecated:
+			state = "remplacé par une nouvelle version"
+		case d.Archived:
+			state = "archivé"
+		}
+		v.Documents = append(v.Documents, indexDoc{Date: d.ServiceStart.In(paris).Format("02/01/2006"), Type: typ, Title: d.Title,
+			Author: strings.Join(authors, ", "), Space: spaceLabels[d.Space], State: state, Path: documentPath(d)})
+	}
+	for _, t := range c.trail {
+		outcome := "autorisé"
+		switch t.Outcome {
+		case audit.Denied:
+			outcome = "refusé"
+		case audit.Failed:
+			outcome = "échoué"
+		}
+		v.Traces = append(v.Traces, indexTrace{At: t.At.In(paris).Format("02/01/2006 15:04"), Who: t.Who, Action: t.ActionLabel,
+			Outcome: outcome + " — " + t.ReasonLabel})
+	}
+	return indexPage.Execute(w, v)
+}
+
+var spaceLabels = map[terminology.Space]string{
+	terminology.SpaceDocuments:      "Documents de santé",
+	terminology.SpaceProfile:        "Profil médical",
+	terminology.SpaceReimbursements: "Remboursements",
+	terminology.SpacePersonal:       "Espace personnel",
+}
