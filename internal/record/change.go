@@ -2,6 +2,8 @@ package record
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/carnet-sante/carnet/internal/access"
@@ -175,9 +177,13 @@ func releaser() access.Actor {
 // month, CSP R1111-53) has ended, each a new metadata version traced as the job's, so that the
 // record says what the patient already sees (the decision shows them from that date on). It
 // returns how many it released; an interrupted run resumes with the next.
-func (s *Service) ReleaseAnnounced(ctx context.Context) (int, error) {
+func (s *Service) ReleaseAnnounced(ctx context.Context) (n int, err error) {
 	r := Request{Actor: releaser(), Channel: audit.ChannelJob}
-	n := 0
+	defer func() {
+		if n > 0 {
+			err = errors.Join(err, s.traceRelease(ctx, r, n))
+		}
+	}()
 	for {
 		var ids []string
 		if err := s.store.ViewRecords(ctx, func(tx Tx) error {
@@ -199,4 +205,17 @@ func (s *Service) ReleaseAnnounced(ctx context.Context) (int, error) {
 			}
 		}
 	}
+}
+
+// ReleaseRunAction is the trace of a release run that released documents, in the job's own
+// chain (each document's release is in its patient's chain too).
+const ReleaseRunAction = "record.release"
+
+func (s *Service) traceRelease(ctx context.Context, r Request, n int) error {
+	e := audit.Entry{At: s.clock.Now(), Actor: r.Actor.Audit(), Channel: r.Channel, Action: ReleaseRunAction,
+		Object: "documents", Outcome: audit.Allowed, Detail: fmt.Sprintf("released=%d", n)}
+	return s.store.UpdateRecords(context.WithoutCancel(ctx), func(tx Tx) error {
+		_, err := tx.AppendTrace(ctx, e)
+		return err
+	})
 }

@@ -547,4 +547,21 @@ func TestReleaseAnnounced(t *testing.T) {
 	if !slices.ContainsFunc(e.Traces(t, pid), func(s string) bool { return strings.HasPrefix(s, "document.label_clear allowed system") }) {
 		t.Errorf("the release is not traced as the job's: %q", e.Traces(t, pid))
 	}
+	// Each run that released something says so in the job's own chain; the empty runs do not.
+	var runs []string
+	rows, err := e.DB.SQL().Query(`SELECT detail FROM traces WHERE action = $1 ORDER BY id`, record.ReleaseRunAction)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, d)
+	}
+	if !slices.Equal(runs, []string{"released=1"}) {
+		t.Errorf("release runs traced: %q, want one with released=1", runs)
+	}
 }

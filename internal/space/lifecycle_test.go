@@ -323,6 +323,24 @@ func TestClosureArchiveReopenPurge(t *testing.T) {
 		t.Fatalf("after purge: %+v %+v %v", p, sp, err)
 	}
 	e.hasTrace(t, c.Patient.ID, "space.purge", audit.Allowed)
+	// The run itself reports what it did in the job's chain, once per run that did something.
+	var runs []string
+	rows, err := e.db.SQL().Query(`SELECT detail FROM traces WHERE action = $1 ORDER BY id`, space.SweepRunAction)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, d)
+	}
+	rows.Close()
+	if len(runs) == 0 || runs[len(runs)-1] != "opened=0 purged=1 failed=0" {
+		t.Fatalf("sweep runs traced: %q", runs)
+	}
+	e.verifyLog(t)
 	if _, err := e.svc.Reopen(ctx, me, c.Patient.ID); !errs.Is(err, errs.Conflict) {
 		t.Fatalf("reopen after purge: %v", err)
 	}

@@ -3,6 +3,7 @@ package space
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/carnet-sante/carnet/internal/audit"
 )
@@ -49,9 +50,27 @@ func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
 			}
 		}
 		if len(due) < batch || progress == 0 {
-			return rep, nil
+			return rep, s.traceRun(ctx, by, rep)
 		}
 	}
+}
+
+// SweepRunAction is the trace of a sweep that changed something: what it did, in the job's own
+// chain (each space's change is in the space's chain too).
+const SweepRunAction = "space.sweep"
+
+// traceRun records what a sweep did, when it did anything: the operator reads in the trace
+// log, not only in the server's log, that the deadlines ran.
+func (s *Service) traceRun(ctx context.Context, by By, rep SweepReport) error {
+	if rep.Opened+rep.Purged+rep.Failed == 0 {
+		return nil
+	}
+	e := audit.Entry{At: s.clock.Now(), Actor: by.Actor, Channel: by.Channel, Action: SweepRunAction, Object: "spaces",
+		Outcome: audit.Allowed, Detail: fmt.Sprintf("opened=%d purged=%d failed=%d", rep.Opened, rep.Purged, rep.Failed)}
+	return s.store.UpdateSpaces(ctx, func(tx Tx) error {
+		_, err := tx.AppendTrace(ctx, e)
+		return err
+	})
 }
 
 var errNotDue = errors.New("not due")
