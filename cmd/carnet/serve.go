@@ -28,6 +28,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/store"
 	"github.com/carnet-sante/carnet/internal/terminology"
 	"github.com/carnet-sante/carnet/internal/trail"
+	"github.com/carnet-sante/carnet/internal/web"
 )
 
 func notifyConfig(cfg *config.Config) notify.Config {
@@ -87,6 +88,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	srv := server.New(log, reg, map[string]server.Pinger{"database": db, "blobs": blobs})
 	srv.Handle("/fhir/", api)
 	srv.Handle("/fhir", api)
+	pages, err := web.New(web.Deps{TLS: cfg.PublicURL.Scheme == "https", Log: log})
+	if err != nil {
+		return err
+	}
+	srv.Handle("/", pages)
 
 	l, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
