@@ -299,10 +299,53 @@ func (s *Service) importable(it ImportItem, ins identity.INS, now time.Time) (Do
 		d.Version = 1
 	}
 	d.EntryUUID, d.Updated = newUUID(), now
+	if d.Labels.InvisiblePatient && d.Labels.VisibleToPatientAt.IsZero() {
+		// Held back by its author in the former record, with no deadline said: the
+		// announcement delay runs from now (CSP R1111-53).
+		d.Labels.VisibleToPatientAt = now.Add(s.policy.AnnounceVisible)
+	}
 	d.Replaces = "" // the former record's chain of versions is not carried over
 	// A CDA document must be this patient's (its recordTarget) and of its stated type.
 	if d.CDALevel, err = checkCDA(d.MimeType, it.Content, ins, d.Type, s.policy.MaxSize); err != nil {
 		return Document{}, err
 	}
 	return d, nil
+}
+
+// Imported turns the metadata of a document from another record (an IHE XDM package) into
+// the document Import keeps: who deposited it follows from its authors (a professional; the
+// patient; the insurer's feed otherwise), its submission time is the package's.
+func Imported(dep Deposit, submitted time.Time) Document {
+	d := Document{
+		SourcePatientID: dep.SourcePatientID, UniqueID: dep.UniqueID, Status: Approved, Title: dep.Title, Comments: dep.Comments,
+		Language: dep.Language, Type: dep.Type, TypeSystem: dep.TypeSystem, Class: dep.Class, Format: dep.Format, MimeType: dep.MimeType,
+		Confidentiality: dep.Confidentiality, FacilityType: dep.FacilityType, PracticeSetting: dep.PracticeSetting,
+		EventCodes: dep.EventCodes, ReferenceIDs: dep.ReferenceIDs, Authors: dep.Authors, LegalAuthenticator: dep.LegalAuthenticator,
+		Created: dep.Created, ServiceStart: dep.ServiceStart, ServiceEnd: dep.ServiceEnd, Submitted: submitted,
+		Labels: Labels{MasquePS: dep.MasquePS, InvisiblePatient: dep.InvisiblePatient, InvisibleRepresentants: dep.InvisibleRepresentants},
+		Size:   dep.Size, SHA1: dep.SHA1, SHA256: dep.SHA256, DepositedBy: access.DepositedByInsurer,
+	}
+	if d.ServiceStart.IsZero() {
+		d.ServiceStart = d.Created
+	}
+	if d.Submitted.IsZero() {
+		d.Submitted = d.Created
+	}
+	for i, a := range dep.Authors {
+		if a.Kind == "" {
+			d.Authors[i].Kind = AuthorProfessional
+			a.Kind = AuthorProfessional
+		}
+		switch {
+		case a.Kind == AuthorProfessional && d.DepositedBy != access.DepositedByProfessional:
+			d.DepositedBy, d.Depositor = access.DepositedByProfessional, a.ID
+			if id, err := identity.ParseIdNatPS(a.ID); err == nil {
+				d.Depositor = id.String()
+				d.Authors[i].ID = d.Depositor
+			}
+		case a.Kind == AuthorPatient && d.DepositedBy == access.DepositedByInsurer:
+			d.DepositedBy = access.DepositedByPatient
+		}
+	}
+	return d
 }
