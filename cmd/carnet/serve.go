@@ -16,12 +16,14 @@ import (
 	"github.com/carnet-sante/carnet/internal/access"
 	"github.com/carnet-sante/carnet/internal/apitoken"
 	"github.com/carnet-sante/carnet/internal/archive"
+	"github.com/carnet-sante/carnet/internal/auth"
 	"github.com/carnet-sante/carnet/internal/blob"
 	"github.com/carnet-sante/carnet/internal/clock"
 	"github.com/carnet-sante/carnet/internal/config"
 	"github.com/carnet-sante/carnet/internal/fhir"
 	"github.com/carnet-sante/carnet/internal/jobs"
 	"github.com/carnet-sante/carnet/internal/notify"
+	"github.com/carnet-sante/carnet/internal/password"
 	"github.com/carnet-sante/carnet/internal/record"
 	"github.com/carnet-sante/carnet/internal/server"
 	"github.com/carnet-sante/carnet/internal/space"
@@ -72,10 +74,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	api, records, err := newFHIR(ctx, db, clk, cfg, spaces, blobs, log)
+	rs, err := newRecordServices(ctx, db, clk, spaces, blobs, log)
 	if err != nil {
 		return err
 	}
+	api, records := newFHIR(db, clk, cfg, rs, log), rs.records
 	queue, err := jobs.New(db, jobs.Config{Workers: cfg.JobsWorkers, Logger: log},
 		jobs.Deps{Spaces: spaces, Blobs: blobs, DB: db, Records: records})
 	if err != nil {
@@ -88,7 +91,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	srv := server.New(log, reg, map[string]server.Pinger{"database": db, "blobs": blobs})
 	srv.Handle("/fhir/", api)
 	srv.Handle("/fhir", api)
-	pages, err := web.New(web.Deps{TLS: cfg.PublicURL.Scheme == "https", Log: log})
+	signin, err := newAuth(db, clk, cfg, key, sender, log, reg)
+	if err != nil {
+		return err
+	}
+	defer signin.Close()
+	tls := cfg.PublicURL.Scheme == "https"
+	// Over plain HTTP (a developer's machine) the cookies cannot be Secure: browsers would drop them.
+	cookies, err := signin.HTTP(auth.HTTPOptions{Insecure: !tls})
+	if err != nil {
+		return err
+	}
+	pages, err := web.New(web.Deps{Auth: signin, HTTP: cookies, Records: rs.records, Trail: rs.trail, Archive: rs.archive,
+		Catalog: rs.catalog, Clock: clk, TLS: tls, Log: log})
 	if err != nil {
 		return err
 	}
@@ -156,12 +171,29 @@ func newRecordServices(ctx context.Context, db *store.DB, clk clock.Clock, space
 	return &recordServices{catalog: catalog, access: acc, records: records, trail: tr, archive: arch}, nil
 }
 
-// newFHIR builds the record and its FHIR API.
-func newFHIR(ctx context.Context, db *store.DB, clk clock.Clock, cfg *config.Config, spaces *space.Service, blobs blob.Store, log *slog.Logger) (*fhir.API, *record.Service, error) {
-	rs, err := newRecordServices(ctx, db, clk, spaces, blobs, log)
-	if err != nil {
-		return nil, nil, err
-	}
+// newFHIR builds the FHIR API over the record's services.
+func newFHIR(db *store.DB, clk clock.Clock, cfg *config.Config, rs *recordServices, log *slog.Logger) *fhir.API {
 	return fhir.New(fhir.Deps{Records: rs.records, Tokens: apitoken.NewService(db.Tokens(), clk), Catalog: rs.catalog, Trail: rs.trail,
-		Exporter: rs.archive, BaseURL: strings.TrimSuffix(cfg.PublicURL.String(), "/") + "/fhir", Version: version, Log: log}), rs.records, nil
+		Exporter: rs.archive, BaseURL: strings.TrimSuffix(cfg.PublicURL.String(), "/") + "/fhir", Version: version, Log: log})
+}
+
+// newAuth builds sign-in and sessions: one-time codes by e-mail (the notice sender), and by
+// SMS into data_dir/sms until an SMS provider is configured.
+func newAuth(db *store.DB, clk clock.Clock, cfg *config.Config, k keys, mail notify.Sender, log *slog.Logger, reg prometheus.Registerer) (*auth.Service, error) {
+	key, err := auth.DeriveKey(k.seal)
+	if err != nil {
+		return nil, err
+	}
+	codeKey, err := space.CodeKey(k.seal)
+	if err != nil {
+		return nil, err
+	}
+	sms, err := auth.NewSMSFile(filepath.Join(cfg.DataDir, "sms"), clk)
+	if err != nil {
+		return nil, err
+	}
+	ac := auth.DefaultConfig()
+	ac.ResetURL = strings.TrimSuffix(cfg.PublicURL.String(), "/") + "/mot-de-passe/nouveau"
+	return auth.NewService(auth.Deps{Store: db.Auth(), Clock: clk, Key: key, CodeKey: codeKey, Password: password.DefaultParams(),
+		Mail: mail, SMS: sms, Config: ac, Log: log, Metrics: auth.NewMetrics(reg)})
 }

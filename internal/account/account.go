@@ -287,6 +287,10 @@ func (n NewAccount) validate(p password.Params) error {
 	return p.CheckNew(n.Password)
 }
 
+// NormaliseLogin checks an e-mail address given as a login and returns it as accounts store
+// it (trimmed, lower case), so that sign-in looks logins up the way they were recorded.
+func NormaliseLogin(s string) (string, error) { return normaliseLogin(s) }
+
 func normaliseLogin(s string) (string, error) {
 	s = strings.ToLower(strings.TrimSpace(s))
 	at := strings.LastIndexByte(s, '@')

@@ -57,10 +57,20 @@ var actionLabels = map[string]string{
 	"space.notice":           "Envoi d'une notification",
 	"space.lookup":           "Vérification de l'existence de l'espace santé",
 
-	"representative.add":    "Ajout d'un représentant légal",
-	"representative.remove": "Retrait d'un représentant légal",
-	"apitoken.issue":        "Création d'un jeton d'accès à l'API",
-	"apitoken.revoke":       "Révocation d'un jeton d'accès à l'API",
+	"representative.add":      "Ajout d'un représentant légal",
+	"representative.remove":   "Retrait d'un représentant légal",
+	"apitoken.issue":          "Création d'un jeton d'accès à l'API",
+	"auth.signin":             "Connexion",
+	"auth.password":           "Vérification du mot de passe",
+	"auth.code":               "Vérification du code de connexion",
+	"auth.signout":            "Déconnexion",
+	"auth.signout_everywhere": "Déconnexion de tous les appareils",
+	"auth.session.revoke":     "Fermeture d'une connexion",
+	"auth.reset.request":      "Demande de réinitialisation du mot de passe",
+	"auth.reset":              "Changement du mot de passe par lien",
+	"auth.activate":           "Activation de l'espace et choix des identifiants",
+	"auth.guessing":           "Tentatives répétées de connexion",
+	"apitoken.revoke":         "Révocation d'un jeton d'accès à l'API",
 }
 
 // familyLabels says what an action of a family is, for an action without a label of its own.
@@ -72,6 +82,7 @@ var familyLabels = map[string]string{
 	"trace":          "Action sur l'historique des accès",
 	"representative": "Action sur les représentants légaux",
 	"apitoken":       "Action sur les jetons d'accès à l'API",
+	"auth":           "Connexion à l'espace",
 }
 
 // ActionLabel says in French what action is.

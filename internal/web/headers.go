@@ -5,7 +5,7 @@ import "net/http"
 // contentSecurityPolicy allows only this site's own scripts, styles, fonts and images (and the
 // DSFR's data: images); no inline script, no framing, forms posted here only.
 const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-	"font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; " +
+	"font-src 'self'; connect-src 'self'; frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; " +
 	"manifest-src 'self'"
 
 // secure sets the headers every answer carries. Pages are never cached (they show health data);

@@ -20,6 +20,14 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+
+	"github.com/carnet-sante/carnet/internal/archive"
+	"github.com/carnet-sante/carnet/internal/auth"
+	"github.com/carnet-sante/carnet/internal/clock"
+	"github.com/carnet-sante/carnet/internal/errs"
+	"github.com/carnet-sante/carnet/internal/record"
+	"github.com/carnet-sante/carnet/internal/terminology"
+	"github.com/carnet-sante/carnet/internal/trail"
 )
 
 //go:embed templates/*.html
@@ -27,6 +35,14 @@ var templateFS embed.FS
 
 // Deps are what the pages are built from.
 type Deps struct {
+	// The services the pages call; without Auth, only the public pages are served.
+	Auth    *auth.Service
+	HTTP    *auth.HTTP
+	Records *record.Service
+	Trail   *trail.Service
+	Archive *archive.Service
+	Catalog *terminology.Catalog
+	Clock   clock.Clock
 	// TLS says the public URL is https: the Strict-Transport-Security header is sent.
 	TLS bool
 	Log *slog.Logger
@@ -35,6 +51,7 @@ type Deps struct {
 // Web serves the pages.
 type Web struct {
 	d       Deps
+	handler http.Handler
 	version string // of the static files
 	mux     *http.ServeMux
 	pages   map[string]*template.Template
@@ -61,13 +78,51 @@ func New(d Deps) (*Web, error) {
 	w.mux.HandleFunc("GET /{$}", w.home)
 	w.mux.HandleFunc("GET /langue/{lang}", w.setLanguage)
 	w.mux.HandleFunc("/", w.notFound)
+	w.handler = w.mux
+	if d.Auth != nil {
+		if d.HTTP == nil || d.Records == nil || d.Trail == nil || d.Archive == nil || d.Catalog == nil || d.Clock == nil {
+			return nil, errs.E(errs.Internal, "web: the signed-in pages need auth, records, trail, archive, catalog and clock")
+		}
+		w.routes()
+		// Every request: who is signed in, then the CSRF check of every form.
+		w.handler = d.HTTP.Middleware(d.HTTP.CSRF(w.mux))
+	}
 	return w, nil
+}
+
+// routes mounts the pages of signed-in people.
+func (w *Web) routes() {
+	m := w.mux
+	m.HandleFunc("GET /connexion", w.signinForm)
+	m.HandleFunc("POST /connexion", w.signin)
+	m.HandleFunc("GET /connexion/code", w.codeForm)
+	m.HandleFunc("POST /connexion/code", w.code)
+	m.HandleFunc("POST /deconnexion", w.signout)
+	m.HandleFunc("GET /activation", w.activationForm)
+	m.HandleFunc("POST /activation", w.activate)
+	m.HandleFunc("GET /mot-de-passe/oubli", w.forgotForm)
+	m.HandleFunc("POST /mot-de-passe/oubli", w.forgot)
+	m.HandleFunc("GET /mot-de-passe/nouveau", w.resetForm)
+	m.HandleFunc("POST /mot-de-passe/nouveau", w.reset)
+
+	m.HandleFunc("GET /moi", w.patient(w.me))
+	m.HandleFunc("GET /moi/documents", w.patient(w.documents))
+	m.HandleFunc("POST /moi/documents", w.patient(w.upload))
+	m.HandleFunc("GET /moi/documents/{id}", w.patient(w.documentView))
+	m.HandleFunc("GET /moi/documents/{id}/contenu", w.patient(w.documentContent))
+	m.HandleFunc("POST /moi/documents/{id}/masquer", w.patient(w.mask(true)))
+	m.HandleFunc("POST /moi/documents/{id}/demasquer", w.patient(w.mask(false)))
+	m.HandleFunc("GET /moi/historique", w.patient(w.trailPage))
+	m.HandleFunc("GET /moi/sessions", w.patient(w.sessions))
+	m.HandleFunc("POST /moi/sessions/{id}/fermer", w.patient(w.revokeSession))
+	m.HandleFunc("POST /moi/sessions/toutes", w.patient(w.signoutEverywhere))
+	m.HandleFunc("GET /moi/export", w.patient(w.export))
 }
 
 // ServeHTTP serves a page with the security headers.
 func (w *Web) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	secure(rw.Header(), w.d.TLS, strings.HasPrefix(r.URL.Path, "/static/"))
-	w.mux.ServeHTTP(rw, r)
+	w.handler.ServeHTTP(rw, r)
 }
 
 // parse reads every page template with the layout.
@@ -93,6 +148,9 @@ func (w *Web) parse() error {
 
 // Page is what every page's view model carries for the layout.
 type Page struct {
+	// User is the name of the person signed in, "" for none; CSRF their forms' token.
+	User    string
+	CSRF    string
 	Lang    Lang
 	Title   string // the page's own title, translated
 	Version string // of the static files
@@ -106,7 +164,14 @@ func (p Page) T(key string, args ...any) string { return p.Lang.T(key, args...) 
 // page returns the layout's part of a view model for r.
 func (w *Web) page(r *http.Request, titleKey string) Page {
 	l := language(r)
-	return Page{Lang: l, Title: l.T(titleKey), Version: w.version, Path: r.URL.Path}
+	p := Page{Lang: l, Title: l.T(titleKey), Version: w.version, Path: r.URL.Path}
+	if id, ok := auth.FromContext(r.Context()); ok {
+		p.User, p.CSRF = id.DisplayName, id.CSRFToken()
+		if p.User == "" {
+			p.User = l.T("site.you")
+		}
+	}
+	return p
 }
 
 // render writes the page name with the view model v, rendered into a buffer first.
