@@ -103,7 +103,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	pages, err := web.New(web.Deps{Auth: signin, HTTP: cookies, Records: rs.records, Trail: rs.trail, Archive: rs.archive,
-		Catalog: rs.catalog, Clock: clk, TLS: tls, Log: log})
+		Spaces: spaces, Catalog: rs.catalog, Clock: clk, TLS: tls, Log: log})
 	if err != nil {
 		return err
 	}

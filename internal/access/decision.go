@@ -1,6 +1,7 @@
 package access
 
 import (
+	"errors"
 	"strings"
 	"time"
 
@@ -244,7 +245,29 @@ func (d Decision) Err() error {
 	if msg == "" {
 		msg = "access refused"
 	}
-	return &errs.Error{Code: code, Message: msg}
+	return &Refusal{err: &errs.Error{Code: code, Message: msg}, Reason: d.Reason}
+}
+
+// Refusal is the error of a refused decision: the project's error (its code and English
+// message), with the reason, so that a channel can say it in the requester's language
+// (Reason.Messages).
+type Refusal struct {
+	err    *errs.Error
+	Reason Reason
+}
+
+func (r *Refusal) Error() string { return r.err.Error() }
+
+// Unwrap gives the project's error, for errs.CodeOf and errs.MessageOf.
+func (r *Refusal) Unwrap() error { return r.err }
+
+// RefusalOf returns the reason of a refusal in err's chain, "" when err is no refusal.
+func RefusalOf(err error) Reason {
+	var r *Refusal
+	if errors.As(err, &r) {
+		return r.Reason
+	}
+	return ""
 }
 
 // TraceEntry returns the trace of this decision, to be written in the same transaction as the

@@ -137,7 +137,7 @@ func (b *tab) expect(want string) {
 // violation of WCAG 2.1 A/AA is allowed.
 func (b *tab) audit(name string) {
 	b.t.Helper()
-	png := value(b, chromedp.FullScreenshot(90))
+	png := value(b, chromedp.FullScreenshot(100)) // 100: PNG
 	if err := os.WriteFile(filepath.Join(b.shots, strings.ReplaceAll(name, " ", "-")+".png"), png, 0o644); err != nil {
 		b.t.Fatal(err)
 	}

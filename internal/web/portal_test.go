@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carnet-sante/carnet/internal/account"
 	"github.com/carnet-sante/carnet/internal/archive/archivetest"
 	"github.com/carnet-sante/carnet/internal/audit"
 	"github.com/carnet-sante/carnet/internal/auth"
@@ -60,12 +61,16 @@ func (o *outbox) code(t *testing.T, to string) string {
 // portal is the pages over a real store, the real sign-in, record, trail and archive.
 type portal struct {
 	*recordtest.Env
-	srv    *httptest.Server
-	mail   *outbox
-	spaces *space.Service
+	srv      *httptest.Server
+	mail     *outbox
+	spaces   *space.Service
+	accounts *account.Service
 }
 
 var testKey = bytes.Repeat([]byte{5}, 32)
+
+// cheapParams keep the tests fast; internal/auth measures the real ones.
+var cheapParams = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32, MinLength: 12, MaxBytes: 1024}
 
 func newPortal(t *testing.T) *portal {
 	t.Helper()
@@ -78,10 +83,12 @@ func newPortal(t *testing.T) *portal {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if p.accounts, err = account.NewService(e.DB.Accounts(), e.Clock, cheapParams, e.Catalog); err != nil {
+		t.Fatal(err)
+	}
 	cfg := auth.DefaultConfig()
 	cfg.ResetURL = "https://carnet.test/mot-de-passe/nouveau" // the page of internal/web
-	cheap := password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32, MinLength: 12, MaxBytes: 1024}
-	svc, err := auth.NewService(auth.Deps{Store: e.DB.Auth(), Clock: e.Clock, Key: testKey, CodeKey: codeKey, Password: cheap,
+	svc, err := auth.NewService(auth.Deps{Store: e.DB.Auth(), Clock: e.Clock, Key: testKey, CodeKey: codeKey, Password: cheapParams,
 		Mail: p.mail, Config: cfg, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +99,7 @@ func newPortal(t *testing.T) *portal {
 		t.Fatal(err)
 	}
 	arch, tr := archivetest.New(t, e)
-	w, err := New(Deps{Auth: svc, HTTP: h, Records: e.Records, Trail: tr, Archive: arch, Catalog: e.Catalog, Clock: e.Clock})
+	w, err := New(Deps{Auth: svc, HTTP: h, Records: e.Records, Trail: tr, Archive: arch, Spaces: p.spaces, Catalog: e.Catalog, Clock: e.Clock})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -97,8 +97,11 @@ func (w *Web) signout(rw http.ResponseWriter, r *http.Request) {
 
 // homeOf is the first page of a signed-in person.
 func homeOf(id auth.Identity) string {
-	if id.Kind == account.KindPatient {
+	switch id.Kind {
+	case account.KindPatient:
 		return "/moi"
+	case account.KindProfessional:
+		return "/pro"
 	}
 	return "/"
 }

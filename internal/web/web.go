@@ -41,6 +41,7 @@ type Deps struct {
 	Records *record.Service
 	Trail   *trail.Service
 	Archive *archive.Service
+	Spaces  archive.Spaces // the identity of a space's holder (no health data)
 	Catalog *terminology.Catalog
 	Clock   clock.Clock
 	// TLS says the public URL is https: the Strict-Transport-Security header is sent.
@@ -80,8 +81,8 @@ func New(d Deps) (*Web, error) {
 	w.mux.HandleFunc("/", w.notFound)
 	w.handler = w.mux
 	if d.Auth != nil {
-		if d.HTTP == nil || d.Records == nil || d.Trail == nil || d.Archive == nil || d.Catalog == nil || d.Clock == nil {
-			return nil, errs.E(errs.Internal, "web: the signed-in pages need auth, records, trail, archive, catalog and clock")
+		if d.HTTP == nil || d.Records == nil || d.Trail == nil || d.Archive == nil || d.Spaces == nil || d.Catalog == nil || d.Clock == nil {
+			return nil, errs.E(errs.Internal, "web: the signed-in pages need auth, records, trail, archive, spaces, catalog and clock")
 		}
 		w.routes()
 		// Every request: who is signed in, then the CSRF check of every form.
@@ -117,6 +118,15 @@ func (w *Web) routes() {
 	m.HandleFunc("POST /moi/sessions/{id}/fermer", w.patient(w.revokeSession))
 	m.HandleFunc("POST /moi/sessions/toutes", w.patient(w.signoutEverywhere))
 	m.HandleFunc("GET /moi/export", w.patient(w.export))
+
+	m.HandleFunc("GET /pro", w.pro(w.proHome))
+	m.HandleFunc("POST /pro/recherche", w.pro(w.proFind))
+	m.HandleFunc("GET /pro/patients/{patient}", w.pro(w.proPatient))
+	m.HandleFunc("POST /pro/patients/{patient}", w.pro(w.proPatient))
+	m.HandleFunc("GET /pro/patients/{patient}/depot", w.pro(w.proDepositForm))
+	m.HandleFunc("POST /pro/patients/{patient}/depot", w.pro(w.proDeposit))
+	m.HandleFunc("GET /pro/documents/{doc}/contenu", w.pro(w.proDocument))
+	m.HandleFunc("POST /pro/documents/{doc}/contenu", w.pro(w.proDocument))
 }
 
 // ServeHTTP serves a page with the security headers.

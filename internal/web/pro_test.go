@@ -1,0 +1,166 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/carnet-sante/carnet/internal/account"
+	"github.com/carnet-sante/carnet/internal/audit"
+	"github.com/carnet-sante/carnet/internal/identity"
+	"github.com/carnet-sante/carnet/internal/record/recordtest"
+)
+
+// professional creates professional n with an account and returns their IdNat_PS.
+func (p *portal) professional(t *testing.T, n int, email, pass string) string {
+	t.Helper()
+	idnat, err := identity.ParseIdNatPS(recordtest.RPPS(t, n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := account.By{Actor: audit.Actor{Kind: audit.ActorOperator, ID: "op", Name: "op"}, Channel: audit.ChannelCLI}
+	pro, err := p.accounts.CreateProfessional(context.Background(), by, account.Professional{IdNat: idnat, FamilyName: "Bernard",
+		GivenName: "Anne", Profession: "G15_10", Specialty: "SM54"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.accounts.CreateAccount(context.Background(), by, account.NewAccount{Kind: account.KindProfessional, Login: email,
+		DisplayName: "Dr Anne Bernard", Password: pass, ProfessionalID: pro.ID}); err != nil {
+		t.Fatal(err)
+	}
+	return idnat.String()
+}
+
+// signIn signs b in with an identifier and a password, and the code sent to email.
+func (p *portal) signIn(t *testing.T, b *browser, identifier, email, pass string) string {
+	t.Helper()
+	pg := b.post("/connexion", url.Values{"identifiant": {identifier}, "mot_de_passe": {pass}})
+	if pg.status != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d %.300s", pg.status, pg.body)
+	}
+	pg = b.post("/connexion/code", url.Values{"code": {p.mail.code(t, email)}})
+	if pg.status != http.StatusSeeOther {
+		t.Fatalf("code: %d %.300s", pg.status, pg.body)
+	}
+	return pg.location
+}
+
+func (b *browser) multipart(path string, fields map[string]string, file []byte) page {
+	b.t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for k, v := range fields {
+		mw.WriteField(k, v)
+	}
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="fichier"; filename="cr.pdf"`)
+	h.Set("Content-Type", "application/pdf")
+	fw, _ := mw.CreatePart(h)
+	fw.Write(file)
+	mw.Close()
+	req, _ := http.NewRequest("POST", b.base+path, &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	return b.do(req)
+}
+
+// A professional finds a patient, is refused without a ground and told why, breaks the glass
+// with a reason, deposits a report, and is refused what the patient masked.
+func TestProfessionalJourney(t *testing.T) {
+	p := newPortal(t)
+	ctx := context.Background()
+	ins := recordtest.TestINS(t, 310)
+	pid := p.Patient(t, ins)
+	author := recordtest.Doctor(recordtest.RPPS(t, 311))
+	first, err := p.Records.Deposit(ctx, author, recordtest.Report(ins, "Compte rendu d'hospitalisation"), recordtest.PDF(4000, 311))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := p.Records.Deposit(ctx, author, recordtest.Report(ins, "Consultation confidentielle"), recordtest.PDF(4100, 312))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Records.Mask(ctx, recordtest.Holder(pid), secret.LogicalID); err != nil {
+		t.Fatal(err)
+	}
+
+	const email, pass = "anne.bernard@example.fr", "mot de passe du docteur"
+	idnat := p.professional(t, 312, email, pass)
+	b := p.browser(t)
+	if home := p.signIn(t, b, strings.TrimPrefix(idnat, "8"), email, pass); home != "/pro" {
+		t.Fatalf("a professional lands on %s", home)
+	}
+	pg := b.get("/pro")
+	checkHTML(t, pg.body, "fr")
+	token := csrfOf(t, pg.body)
+	if pg = b.post("/pro/recherche", url.Values{"csrf_token": {token}, "ins": {"123"}}); pg.status != http.StatusBadRequest {
+		t.Fatalf("bad INS: %d", pg.status)
+	}
+	if pg = b.post("/pro/recherche", url.Values{"csrf_token": {token}, "ins": {ins.Matricule}}); pg.status != http.StatusSeeOther ||
+		pg.location != "/pro/patients/"+strconv.FormatInt(pid, 10) {
+		t.Fatalf("find: %d %s", pg.status, pg.location)
+	}
+	patientPath := pg.location
+
+	// No ground: refused, told why in French, offered the emergency access.
+	pg = b.get(patientPath)
+	if pg.status != http.StatusForbidden || !strings.Contains(pg.body, "pas dans l'équipe de soins") || !strings.Contains(pg.body, "bris de glace") ||
+		strings.Contains(pg.body, "Compte rendu d'hospitalisation") {
+		t.Fatalf("patient without a ground: %d %.1500s", pg.status, pg.body)
+	}
+	checkHTML(t, pg.body, "fr")
+	if pg = b.post(patientPath, url.Values{"csrf_token": {token}, "motif": {"  "}}); pg.status != http.StatusBadRequest {
+		t.Fatalf("break-glass without a reason: %d", pg.status)
+	}
+	pg = b.post(patientPath, url.Values{"csrf_token": {token}, "motif": {"patient inconscient aux urgences"}})
+	if pg.status != 200 || !strings.Contains(pg.body, "Compte rendu d'hospitalisation") || !strings.Contains(pg.body, "Accès en urgence en cours") ||
+		strings.Contains(pg.body, "Consultation confidentielle") {
+		t.Fatalf("break-glass: %d %.1500s", pg.status, pg.body)
+	}
+	checkHTML(t, pg.body, "fr")
+	// The document, read under the emergency access (the reason travels in the form).
+	content := b.post("/pro/documents/"+first.LogicalID+"/contenu", url.Values{"csrf_token": {token}, "motif": {"patient inconscient aux urgences"}})
+	if content.status != 200 || !strings.HasPrefix(content.body, "%PDF") {
+		t.Fatalf("document under break-glass: %d", content.status)
+	}
+	// The masked one is not found, even in an emergency.
+	if pg = b.post("/pro/documents/"+secret.LogicalID+"/contenu", url.Values{"csrf_token": {token}, "motif": {"urgence"}}); pg.status != http.StatusNotFound {
+		t.Fatalf("masked document under break-glass: %d", pg.status)
+	}
+
+	// A deposit: the report of their act, which makes them a member of the care team.
+	if pg = b.get(patientPath + "/depot"); pg.status != 200 || !strings.Contains(pg.body, "Date de l'acte") {
+		t.Fatalf("deposit form: %d", pg.status)
+	}
+	checkHTML(t, pg.body, "fr")
+	pg = b.multipart(patientPath+"/depot", map[string]string{"csrf_token": token, "titre": "Lettre de liaison", "type": "11490-0",
+		"date_acte": "2026-03-09"}, recordtest.PDF(3000, 313))
+	if pg.status != http.StatusSeeOther {
+		t.Fatalf("deposit: %d %.800s", pg.status, pg.body)
+	}
+	pg = b.get(pg.location)
+	if pg.status != 200 || !strings.Contains(pg.body, "Lettre de liaison") || !strings.Contains(pg.body, "Le document est déposé") ||
+		strings.Contains(pg.body, "Consultation confidentielle") {
+		t.Fatalf("after the deposit: %d %.1500s", pg.status, pg.body)
+	}
+	if pg = b.get("/pro/documents/" + secret.LogicalID + "/contenu"); pg.status != http.StatusNotFound {
+		t.Fatalf("masked document for the care team: %d", pg.status)
+	}
+	// Everything above is in the patient's trail, with the emergency's reason.
+	traces := strings.Join(p.Traces(t, pid), "\n")
+	for _, want := range []string{"space.lookup allowed", "record.search denied no_authorisation", "record.search allowed break_glass",
+		"patient inconscient aux urgences", "document.deposit allowed"} {
+		if !strings.Contains(traces, want) {
+			t.Errorf("no trace %q in:\n%s", want, traces)
+		}
+	}
+	// The patient's pages are not theirs.
+	if pg = b.get("/moi"); pg.status != http.StatusSeeOther {
+		t.Fatalf("/moi for a professional: %d", pg.status)
+	}
+}
