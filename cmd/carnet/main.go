@@ -8,6 +8,7 @@
 //	carnet access matrix  the habilitation matrix in force
 //	carnet blobs …        blob key rotation and checks
 //	carnet optout import  spaces in bulk from the insurer's file
+//	carnet reimbursements import  the insurer's reimbursement feed, into records and agendas
 //	carnet version        print the version
 //
 // main only wires: it reads the configuration and hands each part what it needs.
@@ -45,6 +46,7 @@ func commands() []command {
 		{"audit", "audit verify: check the integrity of the trace log", runAudit},
 		{"space", "create, show, oppose, close, delete, reopen a patient space; sweep deadlines", runSpace},
 		{"optout", "optout import FILE: create spaces in bulk from the insurer's file", runOptout},
+		{"reimbursements", "reimbursements import FILE: file the insurer's reimbursement feed (record and agenda)", runReimbursements},
 		{"blobs", "blobs rewrap | verify: wrap blob keys under the current master key; check every blob", runBlobs},
 		{"backup", "backup --to DIR: copy the database and its blobs consistently while the server runs", runBackup},
 		{"restore", "restore --from DIR: restore a backup into a new data directory and verify it", runRestore},
@@ -108,7 +110,7 @@ func describe(err error) string {
 func usage(w io.Writer) {
 	fmt.Fprintf(w, "carnet %s: the patient health space.\n\nUsage: carnet <command> [flags]\n\nCommands:\n", version)
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-14s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(w, "\nEvery command takes the settings of `carnet serve --help`.\n")
 }

@@ -1,0 +1,417 @@
+package reimburse_test
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/carnet-sante/carnet/internal/access"
+	"github.com/carnet-sante/carnet/internal/agenda"
+	"github.com/carnet-sante/carnet/internal/audit"
+	"github.com/carnet-sante/carnet/internal/identity"
+	"github.com/carnet-sante/carnet/internal/record"
+	"github.com/carnet-sante/carnet/internal/record/recordtest"
+	"github.com/carnet-sante/carnet/internal/reimburse"
+	"github.com/carnet-sante/carnet/internal/space"
+	"github.com/carnet-sante/carnet/internal/store"
+)
+
+type env struct {
+	*recordtest.Env
+	agenda *agenda.Service
+	im     *reimburse.Importer
+}
+
+func newEnv(tb testing.TB) *env {
+	tb.Helper()
+	e := recordtest.New(tb)
+	a, err := agenda.NewService(agenda.Deps{Store: e.DB.Agenda(), Access: e.Access, Clock: e.Clock})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	im, err := reimburse.New(reimburse.Deps{Store: e.DB.Reimbursements(), Records: e.Records, Agenda: a, Clock: e.Clock})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &env{Env: e, agenda: a, im: im}
+}
+
+// patientIn stores a patient whose space is in state st.
+func (e *env) patientIn(tb testing.TB, ins identity.INS, st space.State) int64 {
+	tb.Helper()
+	if st == space.Open {
+		return e.Patient(tb, ins)
+	}
+	ctx := context.Background()
+	p := space.Patient{INS: ins, BirthName: "X", GivenNames: "Y", BirthDate: time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC),
+		Sex: space.Male, CreatedAt: e.Clock.Now()}
+	if err := e.DB.Update(ctx, func(tx *store.Tx) error {
+		if err := tx.InsertPatient(ctx, &p); err != nil {
+			return err
+		}
+		sp := space.New(p.ID, e.Clock.Now(), space.DefaultPolicy())
+		sp.State = st
+		return tx.InsertSpace(ctx, sp, "")
+	}); err != nil {
+		tb.Fatal(err)
+	}
+	return p.ID
+}
+
+var operator = record.Request{Channel: audit.ChannelCLI, Actor: access.Actor{Kind: audit.ActorOperator, ID: "cli:ops", Name: "ops"}}
+
+// run imports file and returns the summary and the rejects, one "line ref code: reason" a line.
+func (e *env) run(tb testing.TB, file string, dry bool) (reimburse.Summary, []string) {
+	tb.Helper()
+	var rej bytes.Buffer
+	sum, err := e.im.Run(context.Background(), strings.NewReader(file), reimburse.Options{Request: operator, Rejects: &rej, DryRun: dry})
+	if err != nil {
+		tb.Fatalf("import: %v", err)
+	}
+	recs, err := csv.NewReader(&rej).ReadAll()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// In the order of the file: a person's rows are rejected when the person is filed.
+	slices.SortStableFunc(recs, func(a, b []string) int { return cmp.Compare(atoi(a[0]), atoi(b[0])) })
+	var out []string
+	for _, r := range recs {
+		out = append(out, r[0]+" "+r[1]+" "+r[2]+": "+r[3])
+	}
+	return sum, out
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}
+
+const header = "ins;act_date;end_date;nature;code_system;code;provider_id;provider_name;amount_paid;amount_reimbursed;reference\n"
+
+// statements returns the patient's REMB documents in force and deprecated, oldest first.
+func (e *env) statements(tb testing.TB, pid int64) []record.Document {
+	tb.Helper()
+	p, err := e.Records.Search(context.Background(), recordtest.Holder(pid), record.Query{PatientID: pid, Types: []string{"REMB"},
+		Statuses: []record.Status{record.Approved, record.Deprecated}, All: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	docs := p.Documents
+	for i, j := 0, len(docs)-1; i < j; i, j = i+1, j-1 {
+		docs[i], docs[j] = docs[j], docs[i]
+	}
+	return docs
+}
+
+func (e *env) text(tb testing.TB, pid int64, logicalID string) string {
+	tb.Helper()
+	_, b, err := e.Records.ReadAll(context.Background(), recordtest.Holder(pid), logicalID)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(b)
+}
+
+func (e *env) events(tb testing.TB, pid int64) []agenda.Event {
+	tb.Helper()
+	h := recordtest.Holder(pid)
+	evs, err := e.agenda.List(context.Background(), agenda.Request{Actor: h.Actor, Channel: h.Channel}, pid, time.Time{}, time.Time{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return evs
+}
+
+// count counts rows of a table.
+func (e *env) count(tb testing.TB, table string) int {
+	tb.Helper()
+	var n int
+	if err := e.DB.SQL().QueryRow(`SELECT COUNT(*) FROM ` + table).Scan(&n); err != nil {
+		tb.Fatal(err)
+	}
+	return n
+}
+
+func TestImport(t *testing.T) {
+	e := newEnv(t)
+	insA, insB := recordtest.TestINS(t, 1), recordtest.TestINS(t, 2)
+	a, b := e.Patient(t, insA), e.Patient(t, insB)
+	e.patientIn(t, recordtest.TestINS(t, 3), space.Pending)
+	e.patientIn(t, recordtest.TestINS(t, 4), space.Closed)
+	A, B, P, C, U := insA.Matricule, insB.Matricule, recordtest.TestINS(t, 3).Matricule, recordtest.TestINS(t, 4).Matricule,
+		recordtest.TestINS(t, 5).Matricule
+	badKey := A[:13] + fmt.Sprintf("%02d", (int(A[13]-'0')*10+int(A[14]-'0')+1)%100)
+	file := header +
+		A + ";2026-02-03;;consultation;;GS;" + recordtest.RPPS(t, 1) + ";MARTIN Claire;30,00;21,00;R1\n" + // 2
+		A + ";2026-02-10;;pharmacie;;;;Pharmacie du Centre;12.40;8,06;R2\n" + // 3
+		A + ";20/01/2026;;imagerie;;ZBQK002;;Cabinet de radiologie;25;17,50;R3\n" + // 4
+		A + ";2026-02-11;;consultation;;GS;;MARTIN Claire;30;21;R1\n" + // 5: the same reference again
+		badKey + ";2026-02-03;;consultation;;GS;;X;30;21;R6\n" + // 6: bad INS key
+		U + ";2026-02-03;;consultation;;GS;;X;30;21;R7\n" + // 7: unknown patient
+		P + ";2026-02-03;;consultation;;GS;;X;30;21;R8\n" + // 8: space pending
+		C + ";2026-02-03;;consultation;;GS;;X;30;21;R9\n" + // 9: space closed
+		A + ";2026-02-30;;consultation;;GS;;X;30;21;R10\n" + // 10: bad date
+		A + ";2026-04-01;;consultation;;GS;;X;30;21;R11\n" + // 11: in the future (now is 10 March 2026)
+		A + ";2026-02-03;;consultation;;GS;;X;12,345;1;R12\n" + // 12: bad amount
+		A + ";2026-02-03;;consultation;;GS;;X;10;11;R13\n" + // 13: more reimbursed than paid
+		A + ";2026-02-03;;massage;;;;X;30;21;R14\n" + // 14: unknown nature
+		A + ";2026-02-03;;imagerie;CCAM;ZBQ12;;X;30;21;R15\n" + // 15: bad code
+		A + ";2026-02-03;consultation\n" + // 16: fields missing
+		B + ";2026-02-05;2026-02-08;hospitalisation;;;750100125;Hôpital Nord;1200;1180,40;R4\n" + // 17
+		B + ";2026-02-06;;consultation;;GS;;X;30;21;R2\n" + // 18: A's reference
+		B + ";2026-02-06;;consultation;;G\"S;;X;30;21;R19\n" + // 19: unreadable
+		A + ";2026-02-12;;consultation;;GS;;MARTIN Claire;30;21;R1\n" // 20: A again, a reference already filed by line 2
+
+	sum, rejects := e.run(t, file, false)
+	want := reimburse.Summary{Acts: 19, Events: 4, Deposited: 3, Rejected: 15}
+	if sum != want {
+		t.Errorf("summary %+v, want %+v", sum, want)
+	}
+	wantRejects := []string{
+		"5 R1 conflict: duplicate reference",
+		"6 R6 invalid: INS check key",
+		"7 R7 not_found: unknown patient",
+		"8 R8 conflict: space not open: this person's space is not open yet",
+		"9 R9 conflict: space not open: this person's space is closed",
+		"10 R10 invalid: bad date",
+		"11 R11 invalid: bad date: act_date is in the future",
+		"12 R12 invalid: bad amount",
+		"13 R13 invalid: bad amount: amount_reimbursed",
+		"14 R14 invalid: unknown nature",
+		"15 R15 invalid: bad code",
+		"16  invalid: 3 fields, the header has 11",
+		"18 R2 conflict: duplicate reference: this reference names an act of another person",
+		"19  invalid: unreadable CSV record",
+		"20 R1 conflict: duplicate reference: an earlier row of this file",
+	}
+	if len(rejects) != len(wantRejects) {
+		t.Fatalf("rejects:\n%s", strings.Join(rejects, "\n"))
+	}
+	for i, w := range wantRejects {
+		if !strings.HasPrefix(rejects[i], w) {
+			t.Errorf("reject %d: %q, want %q…", i, rejects[i], w)
+		}
+	}
+
+	// A: two statements (January, February), B: one; every act an event linked to its month's.
+	docsA := e.statements(t, a)
+	if len(docsA) != 2 {
+		t.Fatalf("A's statements: %+v", docsA)
+	}
+	byTitle := map[string]record.Document{}
+	for _, d := range docsA {
+		byTitle[d.Title] = d
+		if d.Type != "REMB" || d.Class != "60" || d.Space != "remboursements" || d.DepositedBy != access.DepositedByInsurer ||
+			d.MimeType != "text/plain" || d.Depositor != "cli:ops" {
+			t.Errorf("statement metadata: %+v", d)
+		}
+	}
+	feb := byTitle["Relevé de remboursements — février 2026"]
+	if feb.UniqueID != reimburse.StatementUniqueID(A, time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)) ||
+		!feb.ServiceStart.Equal(time.Date(2026, 2, 3, 0, 0, 0, 0, time.UTC)) || !feb.ServiceEnd.Equal(time.Date(2026, 2, 10, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("February: %+v", feb)
+	}
+	text := e.text(t, a, feb.LogicalID)
+	for _, s := range []string{"Relevé de remboursements — février 2026\n", "Bénéficiaire : Marie DUPONT", "INS : " + A,
+		"Période : du 01/02/2026 au 28/02/2026",
+		"03/02/2026  Consultation — MARTIN Claire\n            Code NGAP GS · IdNat_PS " + recordtest.RPPS(t, 1) + " · Payé 30,00 € · Remboursé 21,00 € · Référence R1",
+		"10/02/2026  Pharmacie — Pharmacie du Centre\n            Payé 12,40 € · Remboursé 8,06 € · Référence R2",
+		"Total : 2 actes · payé 42,40 € · remboursé 29,06 €", "Relevé établi le 10/03/2026 par Assurance Maladie"} {
+		if !strings.Contains(text, s) {
+			t.Errorf("February's statement lacks %q:\n%s", s, text)
+		}
+	}
+	if strings.Contains(text, "R3") {
+		t.Errorf("January's act in February:\n%s", text)
+	}
+	evsA := e.events(t, a)
+	if len(evsA) != 3 || evsA[0].SourceRef != "R3" || evsA[1].SourceRef != "R1" || evsA[2].SourceRef != "R2" ||
+		evsA[1].Document != feb.LogicalID || evsA[2].Document != feb.LogicalID || evsA[0].Document != byTitle["Relevé de remboursements — janvier 2026"].LogicalID {
+		t.Fatalf("A's events: %+v", evsA)
+	}
+	if ev := evsA[1]; ev.Title != "Remboursement : consultation — MARTIN Claire" || ev.Detail != "Payé 30,00 € · remboursé 21,00 € · NGAP GS" ||
+		!ev.Start.Equal(time.Date(2026, 2, 3, 0, 0, 0, 0, time.UTC)) || ev.Kind != agenda.KindReimbursement {
+		t.Errorf("an event: %+v", ev)
+	}
+	evsB := e.events(t, b)
+	if len(evsB) != 1 || !evsB[0].End.Equal(time.Date(2026, 2, 8, 0, 0, 0, 0, time.UTC)) || evsB[0].Title != "Remboursement : hospitalisation — Hôpital Nord" {
+		t.Fatalf("B's events: %+v", evsB)
+	}
+	if !strings.Contains(e.text(t, b, evsB[0].Document), "du 05/02/2026 au 08/02/2026  Hospitalisation — Hôpital Nord\n            FINESS 750100125") {
+		t.Errorf("B's statement:\n%s", e.text(t, b, evsB[0].Document))
+	}
+
+	// Running it again files nothing: no document, no event, no trace; the same rows rejected.
+	e.Clock.Advance(time.Hour)
+	docs, events, traces := e.count(t, "documents"), e.count(t, "agenda_events"), e.count(t, "traces")
+	sum, again := e.run(t, file, false)
+	if want := (reimburse.Summary{Acts: 19, Existed: 5, Rejected: 14}); sum != want {
+		t.Errorf("again: %+v, want %+v", sum, want)
+	}
+	// Line 20 was rejected as a duplicate of this run; now its act was filed before: it is known.
+	if len(again) != 14 || strings.Join(again, "\n") != strings.Join(rejects[:14], "\n") {
+		t.Errorf("rejects again:\n%s", strings.Join(again, "\n"))
+	}
+	if d, ev, tr := e.count(t, "documents"), e.count(t, "agenda_events"), e.count(t, "traces"); d != docs || ev != events || tr != traces {
+		t.Errorf("the second run wrote: documents %d→%d, events %d→%d, traces %d→%d", docs, d, events, ev, traces, tr)
+	}
+
+	// A later file brings acts for February (replaced, the patient's masking kept) and March.
+	if _, err := e.Records.Mask(context.Background(), recordtest.Holder(a), feb.LogicalID); err != nil {
+		t.Fatal(err)
+	}
+	e.Clock.Advance(24 * time.Hour)
+	before := len(e.Traces(t, a))
+	later := header +
+		A + ";2026-02-20;;biologie;NABM;1104;;Laboratoire;15,20;9,12;R20\n" +
+		A + ";2026-02-10;;pharmacie;;;;Pharmacie du Centre;12.40;8,06;R2\n" + // known
+		A + ";2026-03-02;;kinesitherapie;NGAP;AMK 8;;Kiné;17;10,2;R21\n"
+	if sum, rej := e.run(t, later, false); sum != (reimburse.Summary{Acts: 3, Events: 2, Existed: 1, Deposited: 1, Replaced: 1}) || len(rej) != 0 {
+		t.Fatalf("later file: %+v %q", sum, rej)
+	}
+	// Traced as the insurer's: the replacement, the deposit, the filing of the events.
+	if tr := e.Traces(t, a)[before:]; len(tr) != 3 || !strings.HasPrefix(tr[0], "document.replace allowed operator matrix=default-v1 document/"+feb.LogicalID) ||
+		!strings.HasPrefix(tr[1], "document.deposit allowed operator matrix=default-v1 document/") ||
+		tr[2] != "document.deposit allowed operator matrix=default-v1 agenda" {
+		t.Errorf("the later import's traces:\n%s", strings.Join(tr, "\n"))
+	}
+	docsA = e.statements(t, a)
+	var cur, old record.Document
+	for _, d := range docsA {
+		if d.UniqueID == feb.UniqueID {
+			if d.Status == record.Approved {
+				cur = d
+			} else {
+				old = d
+			}
+		}
+	}
+	if len(docsA) != 4 || old.LogicalID != feb.LogicalID || old.Status != record.Deprecated || cur.Replaces != feb.LogicalID ||
+		!cur.Labels.MasquePS || !cur.ServiceEnd.Equal(time.Date(2026, 2, 20, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("February replaced: cur %+v old %+v (%d statements)", cur, old, len(docsA))
+	}
+	text = e.text(t, a, cur.LogicalID)
+	for _, s := range []string{"Référence R1", "Référence R2", "20/02/2026  Analyses de biologie médicale — Laboratoire\n            Code NABM 1104",
+		"Total : 3 actes · payé 57,60 € · remboursé 38,18 €", "Relevé établi le 11/03/2026"} {
+		if !strings.Contains(text, s) {
+			t.Errorf("February's new statement lacks %q:\n%s", s, text)
+		}
+	}
+	for _, ev := range e.events(t, a) {
+		if ev.Start.Month() == time.February && ev.Document != cur.LogicalID {
+			t.Errorf("event %s still linked to %s, not to the new statement %s", ev.SourceRef, ev.Document, cur.LogicalID)
+		}
+	}
+}
+
+func TestDryRunWritesNothing(t *testing.T) {
+	e := newEnv(t)
+	ins := recordtest.TestINS(t, 1)
+	e.Patient(t, ins)
+	file := header + ins.Matricule + ";2026-02-03;;consultation;;GS;;X;30;21;R1\n" +
+		ins.Matricule + ";2026-01-03;;consultation;;GS;;X;30;21;R2\n" +
+		ins.Matricule + ";2026-01-03;;consultation;;GS;;X;30;21;R2\n"
+	docs, traces := e.count(t, "documents"), e.count(t, "traces")
+	sum, rej := e.run(t, file, true)
+	if sum != (reimburse.Summary{Acts: 3, Events: 2, Deposited: 2, Rejected: 1}) || len(rej) != 1 {
+		t.Fatalf("dry run: %+v %q", sum, rej)
+	}
+	if e.count(t, "documents") != docs || e.count(t, "agenda_events") != 0 || e.count(t, "traces") != traces {
+		t.Fatal("a dry run wrote")
+	}
+}
+
+// A file whose people are not grouped ends in the same state as the same file grouped: the
+// same events, and statements that say the same.
+func TestOrderDoesNotMatter(t *testing.T) {
+	rows := func(ins string) []string {
+		return []string{ins + ";2026-02-03;;consultation;;GS;;X;30;21;" + ins[10:] + "-1\n",
+			ins + ";2026-02-04;;pharmacie;;;;P;10;6;" + ins[10:] + "-2\n",
+			ins + ";2026-01-04;;pharmacie;;;;P;10;6;" + ins[10:] + "-3\n"}
+	}
+	final := func(interleave bool, maxGroup int) string {
+		e := newEnv(t)
+		insA, insB := recordtest.TestINS(t, 1), recordtest.TestINS(t, 2)
+		a, b := e.Patient(t, insA), e.Patient(t, insB)
+		ra, rb := rows(insA.Matricule), rows(insB.Matricule)
+		file := header + strings.Join(ra, "") + strings.Join(rb, "")
+		if interleave {
+			file = header + ra[0] + rb[0] + ra[1] + rb[1] + ra[2] + rb[2]
+		}
+		var rej bytes.Buffer
+		sum, err := e.im.Run(context.Background(), strings.NewReader(file), reimburse.Options{Request: operator, Rejects: &rej, MaxGroup: maxGroup})
+		if err != nil || sum.Events != 6 || sum.Rejected != 0 {
+			t.Fatalf("import: %+v %v %s", sum, err, rej.String())
+		}
+		var out strings.Builder
+		for _, pid := range []int64{a, b} {
+			for _, ev := range e.events(t, pid) {
+				fmt.Fprintf(&out, "%s %s %s\n", ev.SourceRef, ev.Start.Format(time.DateOnly), ev.Title)
+			}
+			docs := e.statements(t, pid)
+			slices.SortFunc(docs, func(a, b record.Document) int { return a.ServiceStart.Compare(b.ServiceStart) })
+			for _, d := range docs {
+				if d.Status == record.Approved {
+					out.WriteString(e.text(t, pid, d.LogicalID))
+				}
+			}
+		}
+		return out.String()
+	}
+	grouped := final(false, 0)
+	if got := final(true, 0); got != grouped {
+		t.Errorf("interleaved:\n%s\nwant\n%s", got, grouped)
+	}
+	if got := final(false, 1); got != grouped {
+		t.Errorf("groups of one act:\n%s\nwant\n%s", got, grouped)
+	}
+}
+
+// BenchmarkImport files acts of 5 a person and month, and reports acts per second.
+func BenchmarkImport(b *testing.B) {
+	e := newEnv(b)
+	const perPerson = 5
+	people := max(1, b.N/perPerson)
+	var file strings.Builder
+	file.WriteString(header)
+	ctx := context.Background()
+	n := 0
+	for i := range people {
+		ins := recordtest.TestINS(b, 1000+i)
+		p := space.Patient{INS: ins, BirthName: "DUPONT", GivenNames: "Marie", BirthDate: time.Date(1980, 5, 2, 0, 0, 0, 0, time.UTC),
+			Sex: space.Female, CreatedAt: e.Clock.Now()}
+		if err := e.DB.Update(ctx, func(tx *store.Tx) error {
+			if err := tx.InsertPatient(ctx, &p); err != nil {
+				return err
+			}
+			sp := space.New(p.ID, e.Clock.Now(), space.DefaultPolicy())
+			sp.State, sp.OpenedAt, sp.OpensAt = space.Open, e.Clock.Now(), time.Time{}
+			return tx.InsertSpace(ctx, sp, "")
+		}); err != nil {
+			b.Fatal(err)
+		}
+		for j := range perPerson {
+			if n == b.N && j > 0 {
+				break
+			}
+			fmt.Fprintf(&file, "%s;2026-02-%02d;;consultation;;GS;;MARTIN Claire;30;21;B%d-%d\n", ins.Matricule, j+1, i, j)
+			n++
+		}
+	}
+	b.ResetTimer()
+	began := time.Now()
+	sum, err := e.im.Run(ctx, strings.NewReader(file.String()), reimburse.Options{Request: operator, Rejects: &bytes.Buffer{}})
+	elapsed := time.Since(began)
+	b.StopTimer()
+	if err != nil || sum.Events != int64(n) {
+		b.Fatalf("%+v %v", sum, err)
+	}
+	b.ReportMetric(float64(n)/elapsed.Seconds(), "acts/s")
+}
