@@ -56,6 +56,7 @@ func commands() []command {
 			return runAccount(ctx, args, stdin, stdout, stderr)
 		}},
 		{"access", "access matrix show | list | load FILE: the habilitation matrix in force", runAccess},
+		{"oauth", "oauth add | list | disable | rotate-secret: the clients of the OAuth 2 server", runOAuth},
 		{"version", "print the version", runVersion},
 	}
 }

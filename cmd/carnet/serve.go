@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 
@@ -14,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/carnet-sante/carnet/internal/access"
+	"github.com/carnet-sante/carnet/internal/account"
 	"github.com/carnet-sante/carnet/internal/apitoken"
 	"github.com/carnet-sante/carnet/internal/archive"
 	"github.com/carnet-sante/carnet/internal/auth"
@@ -23,6 +28,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/fhir"
 	"github.com/carnet-sante/carnet/internal/jobs"
 	"github.com/carnet-sante/carnet/internal/notify"
+	"github.com/carnet-sante/carnet/internal/oauth"
 	"github.com/carnet-sante/carnet/internal/password"
 	"github.com/carnet-sante/carnet/internal/record"
 	"github.com/carnet-sante/carnet/internal/server"
@@ -108,6 +114,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	srv.Handle("/", pages)
+	as, err := newOAuth(db, clk, cfg, key, rs.catalog, log)
+	if err != nil {
+		return err
+	}
+	// The consent page needs who is signed in (the session middleware); the token, introspection
+	// and revocation endpoints are for machine clients, which have no session.
+	for _, path := range oauth.Paths() {
+		srv.Handle(path, cookies.Middleware(as))
+	}
 
 	l, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -196,4 +211,25 @@ func newAuth(db *store.DB, clk clock.Clock, cfg *config.Config, k keys, mail not
 	ac.ResetURL = strings.TrimSuffix(cfg.PublicURL.String(), "/") + "/mot-de-passe/nouveau"
 	return auth.NewService(auth.Deps{Store: db.Auth(), Clock: clk, Key: key, CodeKey: codeKey, Password: password.DefaultParams(),
 		Mail: mail, SMS: sms, Config: ac, Log: log, Metrics: auth.NewMetrics(reg)})
+}
+
+// newOAuth builds the OAuth 2 authorisation server of machine clients and patients' apps. Its
+// consent page sends a person who is not signed in to the sign-in page, and back.
+func newOAuth(db *store.DB, clk clock.Clock, cfg *config.Config, k keys, cat *terminology.Catalog, log *slog.Logger) (*oauth.Server, error) {
+	consentKey, err := hkdf.Key(sha256.New, k.seal, nil, "carnet oauth consent v1", 32)
+	if err != nil {
+		return nil, err
+	}
+	return oauth.New(oauth.Config{Issuer: strings.TrimSuffix(cfg.PublicURL.String(), "/"), ConsentKey: consentKey},
+		oauth.Deps{Store: db.OAuth(), Clock: clk, Catalog: cat, Log: log,
+			SignedIn: func(r *http.Request) (access.Actor, bool) {
+				id, ok := auth.FromContext(r.Context())
+				if !ok || id.Kind != account.KindPatient {
+					return access.Actor{}, false
+				}
+				return id.Actor(), true
+			},
+			SignIn: func(w http.ResponseWriter, r *http.Request, returnTo string) {
+				http.Redirect(w, r, "/connexion?"+url.Values{"retour": {returnTo}}.Encode(), http.StatusSeeOther)
+			}})
 }

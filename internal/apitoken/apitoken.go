@@ -1,8 +1,8 @@
 // Package apitoken issues, checks and revokes the bearer tokens that machine clients present
 // on the API: a professional's software, an organisation's business software, the insurer's
 // feed, a patient's app. A token names one subject (a professional, an operator account, a
-// patient); presenting it makes the request that subject's, as the access decision and the
-// trace log see them.
+// patient, an app a patient connected, within what they granted); presenting it makes the
+// request that subject's, as the access decision and the trace log see them.
 //
 // Only a token's SHA-256 is stored: a copy of the database does not let anyone call the API.
 // Tokens are 256 random bits, so a fast hash is enough (no password stretching is needed for
@@ -33,10 +33,17 @@ const Prefix = "carnet_"
 
 // Subject is whom a token acts for: exactly one of the ids is set, by Kind.
 type Subject struct {
-	Kind           audit.ActorKind // professional, operator or patient
+	Kind           audit.ActorKind // professional, operator, patient or app
 	ProfessionalID int64
 	AccountID      int64 // an operator's account
-	PatientID      int64
+	PatientID      int64 // the patient; for an app, the patient who connected it
+
+	// App: an app the patient (or their representative) connected through OAuth. The app is
+	// the token's ClientID; it acts within Scopes and Classes, never beyond what the patient
+	// (or the representative, ByRepresentative) may do (access rules.go app).
+	Scopes           []access.Action
+	Classes          []string // document classes granted; "*" for all
+	ByRepresentative bool
 }
 
 // Token is a stored token, without its secret.
@@ -47,6 +54,16 @@ type Token struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	RevokedAt time.Time
+	// ClientID is the OAuth client the token was issued to (internal/oauth), "" for a token
+	// the operator issued; Scope is the OAuth scope granted, as the client asked for it.
+	ClientID string
+	Scope    string
+}
+
+// Active reports whether the token may be used at now: known, not revoked, not expired, and
+// its subject not disabled.
+func (r Resolved) Active(now time.Time) bool {
+	return !r.Disabled && r.Token.RevokedAt.IsZero() && now.Before(r.Token.ExpiresAt)
 }
 
 // Resolved is what a token presented resolves to.
@@ -87,35 +104,56 @@ const MaxLifetime = 366 * 24 * time.Hour
 
 // Issue creates a token for subject, valid for ttl, and returns its secret, shown once.
 func (s *Service) Issue(ctx context.Context, by audit.Actor, ch audit.Channel, subject Subject, label string, ttl time.Duration) (string, Token, error) {
-	if ttl <= 0 || ttl > MaxLifetime {
-		return "", Token{}, errs.E(errs.Invalid, "a token lives between a second and %d days", int(MaxLifetime.Hours()/24))
+	secret, hash, t, err := Mint(Token{Subject: subject, Label: label}, s.clock.Now(), ttl)
+	if err != nil {
+		return "", Token{}, err
 	}
-	switch {
-	case subject.Kind == audit.ActorProfessional && subject.ProfessionalID > 0:
-	case subject.Kind == audit.ActorOperator && subject.AccountID > 0:
-	case subject.Kind == audit.ActorPatient && subject.PatientID > 0:
-	default:
-		return "", Token{}, errs.E(errs.Invalid, "a token is for one professional, operator or patient")
-	}
-	label = strings.TrimSpace(label)
-	if len(label) > 200 {
-		return "", Token{}, errs.E(errs.Invalid, "the label is longer than 200 characters")
-	}
-	var raw [32]byte
-	rand.Read(raw[:])
-	secret := Prefix + base64.RawURLEncoding.EncodeToString(raw[:])
-	hash := hashOf(secret)
-	now := s.clock.Now()
-	t := Token{ID: hash[:16], Subject: subject, Label: label, CreatedAt: now, ExpiresAt: now.Add(ttl)}
-	e := audit.Entry{At: now, Actor: by, Channel: ch, Action: "apitoken.issue", Object: "apitoken/" + t.ID,
+	e := audit.Entry{At: t.CreatedAt, Actor: by, Channel: ch, Action: "apitoken.issue", Object: "apitoken/" + t.ID,
 		Detail: fmt.Sprintf("%s %d", subject.Kind, subject.ProfessionalID+subject.AccountID+subject.PatientID)}
-	err := audit.Do(ctx, s.store.UpdateTokens, e, func(tx Tx, _ *audit.Entry) error {
+	err = audit.Do(ctx, s.store.UpdateTokens, e, func(tx Tx, _ *audit.Entry) error {
 		return tx.InsertAPIToken(ctx, hash, t)
 	})
 	if err != nil {
 		return "", Token{}, err
 	}
 	return secret, t, nil
+}
+
+// Mint makes a new token for t's subject, valid for ttl from now, without storing it: it
+// returns the secret (shown once), the hash to store with InsertAPIToken, and the token with
+// its ID and dates set. Issue stores it in a transaction of its own; the OAuth server stores
+// it in the transaction that consumes the code or refresh token it was exchanged for.
+func Mint(t Token, now time.Time, ttl time.Duration) (secret, hash string, _ Token, _ error) {
+	if ttl <= 0 || ttl > MaxLifetime {
+		return "", "", Token{}, errs.E(errs.Invalid, "a token lives between a second and %d days", int(MaxLifetime.Hours()/24))
+	}
+	subject := t.Subject
+	switch {
+	case subject.Kind == audit.ActorProfessional && subject.ProfessionalID > 0:
+	case subject.Kind == audit.ActorOperator && subject.AccountID > 0:
+	case subject.Kind == audit.ActorPatient && subject.PatientID > 0:
+	case subject.Kind == audit.ActorApp && subject.PatientID > 0:
+		if t.ClientID == "" || len(subject.Scopes) == 0 {
+			return "", "", Token{}, errs.E(errs.Invalid, "an app's token names its client and the actions granted")
+		}
+		for _, a := range subject.Scopes {
+			if !a.Valid() {
+				return "", "", Token{}, errs.E(errs.Invalid, "unknown action %q", a)
+			}
+		}
+	default:
+		return "", "", Token{}, errs.E(errs.Invalid, "a token is for one professional, operator, patient or app of a patient")
+	}
+	t.Label = strings.TrimSpace(t.Label)
+	if len(t.Label) > 200 {
+		return "", "", Token{}, errs.E(errs.Invalid, "the label is longer than 200 characters")
+	}
+	var raw [32]byte
+	rand.Read(raw[:])
+	secret = Prefix + base64.RawURLEncoding.EncodeToString(raw[:])
+	hash = Hash(secret)
+	t.ID, t.CreatedAt, t.ExpiresAt, t.RevokedAt = hash[:16], now, now.Add(ttl), time.Time{}
+	return secret, hash, t, nil
 }
 
 // Revoke ends a token at once.
@@ -137,7 +175,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Resolved, er
 	var r Resolved
 	err := s.store.ViewTokens(ctx, func(tx Tx) error {
 		var err error
-		r, err = tx.APIToken(ctx, hashOf(secret))
+		r, err = tx.APIToken(ctx, Hash(secret))
 		return err
 	})
 	switch {
@@ -146,14 +184,14 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Resolved, er
 	case err != nil:
 		return Resolved{}, err
 	}
-	now := s.clock.Now()
-	if r.Disabled || !r.Token.RevokedAt.IsZero() || !now.Before(r.Token.ExpiresAt) {
+	if !r.Active(s.clock.Now()) {
 		return Resolved{}, fail
 	}
 	return r, nil
 }
 
-func hashOf(secret string) string {
+// Hash is what the store keeps of a secret, and looks it up by.
+func Hash(secret string) string {
 	h := sha256.Sum256([]byte(secret))
 	return hex.EncodeToString(h[:])
 }

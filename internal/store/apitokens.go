@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/carnet-sante/carnet/internal/access"
@@ -30,9 +31,15 @@ var _ apitoken.Tx = (*Tx)(nil)
 
 // InsertAPIToken stores a token by the hash of its secret.
 func (tx *Tx) InsertAPIToken(ctx context.Context, hash string, t apitoken.Token) error {
-	_, err := tx.exec(ctx, `INSERT INTO api_tokens (hash, token_id, kind, professional_id, account_id, patient_id, label, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, hash, t.ID, string(t.Subject.Kind), nullID(t.Subject.ProfessionalID),
-		nullID(t.Subject.AccountID), nullID(t.Subject.PatientID), t.Label, micros(t.CreatedAt), micros(t.ExpiresAt))
+	actions := make([]string, len(t.Subject.Scopes))
+	for i, a := range t.Subject.Scopes {
+		actions[i] = string(a)
+	}
+	_, err := tx.exec(ctx, `INSERT INTO api_tokens (hash, token_id, kind, professional_id, account_id, patient_id, label, created_at, expires_at,
+			client_id, scope, app_actions, app_classes, by_representative)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, hash, t.ID, string(t.Subject.Kind), nullID(t.Subject.ProfessionalID),
+		nullID(t.Subject.AccountID), nullID(t.Subject.PatientID), t.Label, micros(t.CreatedAt), micros(t.ExpiresAt),
+		t.ClientID, t.Scope, strings.Join(actions, " "), strings.Join(t.Subject.Classes, " "), t.Subject.ByRepresentative)
 	if err != nil {
 		if isForeignKeyViolation(err) {
 			return errs.E(errs.NotFound, "the token's subject does not exist")
@@ -52,17 +59,20 @@ func (tx *Tx) APIToken(ctx context.Context, hash string) (apitoken.Resolved, err
 		revoked, accDisabled       sql.NullInt64
 		idnat, family, given, prof sql.NullString
 		spec, org, accName         sql.NullString
+		appActions, appClasses     string
+		byRep                      bool
 	)
 	err := tx.queryRow(ctx, `SELECT t.token_id, t.kind, t.professional_id, t.account_id, t.patient_id, t.label,
 			t.created_at, t.expires_at, t.revoked_at,
 			p.idnat_ps, p.family_name, p.given_name, p.profession_code, p.specialty_code, o.structure_id,
-			a.display_name, a.disabled_at
+			a.display_name, a.disabled_at, t.client_id, t.scope, t.app_actions, t.app_classes, t.by_representative
 		FROM api_tokens t
 		LEFT JOIN professionals p ON p.id = t.professional_id
 		LEFT JOIN organisations o ON o.id = p.organisation_id
 		LEFT JOIN accounts a ON a.id = t.account_id
 		WHERE t.hash = $1`, hash).Scan(&r.Token.ID, &kind, &profID, &accID, &patID, &r.Token.Label,
-		&created, &expires, &revoked, &idnat, &family, &given, &prof, &spec, &org, &accName, &accDisabled)
+		&created, &expires, &revoked, &idnat, &family, &given, &prof, &spec, &org, &accName, &accDisabled,
+		&r.Token.ClientID, &r.Token.Scope, &appActions, &appClasses, &byRep)
 	if err != nil {
 		return apitoken.Resolved{}, notFound(err, "api token")
 	}
@@ -81,6 +91,15 @@ func (tx *Tx) APIToken(ctx context.Context, hash string) (apitoken.Resolved, err
 		r.Disabled = accDisabled.Valid
 	case audit.ActorPatient:
 		r.Actor = access.Actor{Kind: audit.ActorPatient, ID: "patient-" + strconv.FormatInt(patID.Int64, 10), PatientID: patID.Int64}
+	case audit.ActorApp:
+		// The app is its OAuth client; the label holds its name as the patient saw it at consent.
+		for _, a := range strings.Fields(appActions) {
+			r.Token.Subject.Scopes = append(r.Token.Subject.Scopes, access.Action(a))
+		}
+		r.Token.Subject.Classes = strings.Fields(appClasses)
+		r.Token.Subject.ByRepresentative = byRep
+		r.Actor = access.Actor{Kind: audit.ActorApp, ID: r.Token.ClientID, Name: r.Token.Label, PatientID: patID.Int64,
+			Scopes: r.Token.Subject.Scopes, Classes: r.Token.Subject.Classes, GrantedByRepresentative: byRep}
 	}
 	return r, nil
 }

@@ -60,12 +60,18 @@ var actionLabels = map[string]string{
 	"representative.add":      "Ajout d'un représentant légal",
 	"representative.remove":   "Retrait d'un représentant légal",
 	"apitoken.issue":          "Création d'un jeton d'accès à l'API",
+	"oauth.consent":           "Autorisation donnée à une application",
+	"oauth.client_auth":       "Authentification d'une application",
+	"oauth.client_register":   "Référencement d'une application",
+	"oauth.client_disable":    "Désactivation d'une application",
+	"oauth.client_secret":     "Renouvellement du secret d'une application",
 	"auth.signin":             "Connexion",
 	"auth.password":           "Vérification du mot de passe",
 	"auth.code":               "Vérification du code de connexion",
 	"auth.signout":            "Déconnexion",
 	"auth.signout_everywhere": "Déconnexion de tous les appareils",
 	"auth.session.revoke":     "Fermeture d'une connexion",
+	"auth.session.rotate":     "Renouvellement de la connexion",
 	"auth.reset.request":      "Demande de réinitialisation du mot de passe",
 	"auth.reset":              "Changement du mot de passe par lien",
 	"auth.activate":           "Activation de l'espace et choix des identifiants",
@@ -83,6 +89,7 @@ var familyLabels = map[string]string{
 	"representative": "Action sur les représentants légaux",
 	"apitoken":       "Action sur les jetons d'accès à l'API",
 	"auth":           "Connexion à l'espace",
+	"oauth":          "Accès d'une application",
 }
 
 // ActionLabel says in French what action is.
