@@ -103,13 +103,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer signin.Close()
 	tls := cfg.PublicURL.Scheme == "https"
+	directory, err := account.NewService(db.Accounts(), clk, password.DefaultParams(), rs.catalog)
+	if err != nil {
+		return err
+	}
 	// Over plain HTTP (a developer's machine) the cookies cannot be Secure: browsers would drop them.
 	cookies, err := signin.HTTP(auth.HTTPOptions{Insecure: !tls})
 	if err != nil {
 		return err
 	}
 	pages, err := web.New(web.Deps{Auth: signin, HTTP: cookies, Records: rs.records, Trail: rs.trail, Archive: rs.archive,
-		Spaces: spaces, Catalog: rs.catalog, Clock: clk, TLS: tls, Log: log})
+		Spaces: spaces, Access: rs.access, Directory: directory, Catalog: rs.catalog, Clock: clk, TLS: tls, Log: log})
 	if err != nil {
 		return err
 	}

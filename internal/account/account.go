@@ -310,3 +310,27 @@ func (s *Service) OrganisationByStructureID(ctx context.Context, structureID str
 	})
 	return o, err
 }
+
+// Professionals returns the recorded professionals among ids (IdNat_PS, canonical), by id:
+// the directory's names for a patient's pages (who is in their care team). Unknown ids are
+// left out.
+func (s *Service) Professionals(ctx context.Context, ids []string) (map[string]Professional, error) {
+	out := make(map[string]Professional, len(ids))
+	err := s.store.ViewAccounts(ctx, func(tx Tx) error {
+		for _, id := range ids {
+			if _, done := out[id]; done {
+				continue
+			}
+			p, err := tx.ProfessionalByIdNat(ctx, id)
+			if errs.Is(err, errs.NotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			out[id] = p
+		}
+		return nil
+	})
+	return out, err
+}

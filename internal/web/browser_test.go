@@ -240,6 +240,10 @@ func TestBrowserPatientJourney(t *testing.T) {
 	b.expect("Cette connexion")
 	b.audit("10 connexions")
 
+	b.open("/moi/professionnels")
+	b.expect("Qui peut accéder à mon dossier")
+	b.audit("11 mes professionnels")
+
 	pid, err := p.Records.PatientID(context.Background(), identity.INS{Matricule: ins.Matricule})
 	if err != nil {
 		t.Fatal(err)

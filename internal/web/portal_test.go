@@ -99,7 +99,8 @@ func newPortal(t *testing.T) *portal {
 		t.Fatal(err)
 	}
 	arch, tr := archivetest.New(t, e)
-	w, err := New(Deps{Auth: svc, HTTP: h, Records: e.Records, Trail: tr, Archive: arch, Spaces: p.spaces, Catalog: e.Catalog, Clock: e.Clock})
+	w, err := New(Deps{Auth: svc, HTTP: h, Records: e.Records, Trail: tr, Archive: arch, Spaces: p.spaces,
+		Access: e.Access, Directory: p.accounts, Catalog: e.Catalog, Clock: e.Clock})
 	if err != nil {
 		t.Fatal(err)
 	}

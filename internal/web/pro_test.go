@@ -10,11 +10,16 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/carnet-sante/carnet/internal/access"
 	"github.com/carnet-sante/carnet/internal/account"
 	"github.com/carnet-sante/carnet/internal/audit"
+	"github.com/carnet-sante/carnet/internal/errs"
 	"github.com/carnet-sante/carnet/internal/identity"
+	"github.com/carnet-sante/carnet/internal/record"
 	"github.com/carnet-sante/carnet/internal/record/recordtest"
+	"github.com/carnet-sante/carnet/internal/space"
 )
 
 // professional creates professional n with an account and returns their IdNat_PS.
@@ -162,5 +167,69 @@ func TestProfessionalJourney(t *testing.T) {
 	// The patient's pages are not theirs.
 	if pg = b.get("/moi"); pg.status != http.StatusSeeOther {
 		t.Fatalf("/moi for a professional: %d", pg.status)
+	}
+}
+
+// The patient says who may access their record: a médecin traitant named by RPPS, a
+// professional blocked (who then reads nothing, even in an emergency), oppositions.
+func TestAccessSettingsPage(t *testing.T) {
+	p := newPortal(t)
+	ctx := context.Background()
+	const email, pass = "claire.moreau@example.fr", "une autre phrase de passe"
+	ins := recordtest.TestINS(t, 320)
+	c, err := p.spaces.Create(ctx, space.By{Actor: audit.Actor{Kind: audit.ActorOperator, ID: "op", Name: "op"}, Channel: audit.ChannelCLI},
+		space.NewSpace{Patient: space.Patient{INS: ins, BirthName: "MOREAU", GivenNames: "Claire", BirthDate: time.Date(1990, 7, 14, 0, 0, 0, 0, time.UTC),
+			Sex: space.Female}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := p.browser(t)
+	if pg := b.post("/activation", url.Values{"ins": {ins.Matricule}, "code": {c.ActivationCode}, "email": {email}, "mot_de_passe": {pass},
+		"confirmation": {pass}}); pg.status != http.StatusSeeOther {
+		t.Fatalf("activation: %d", pg.status)
+	}
+	p.signIn(t, b, email, email, pass)
+	mt := p.professional(t, 321, "mt@example.fr", "mot de passe du medecin")
+	other := recordtest.RPPS(t, 322)
+
+	pg := b.get("/moi/professionnels")
+	if pg.status != 200 || !strings.Contains(pg.body, "Mon médecin traitant") {
+		t.Fatalf("settings: %d %.500s", pg.status, pg.body)
+	}
+	checkHTML(t, pg.body, "fr")
+	token := csrfOf(t, pg.body)
+	if pg = b.post("/moi/professionnels/medecin-traitant", url.Values{"csrf_token": {token}, "professionnel": {"123"}}); pg.status != http.StatusBadRequest ||
+		!strings.Contains(pg.body, "numéro RPPS n'est pas valide") {
+		t.Fatalf("bad RPPS: %d", pg.status)
+	}
+	if pg = b.post("/moi/professionnels/medecin-traitant", url.Values{"csrf_token": {token}, "professionnel": {strings.TrimPrefix(mt, "8")}}); pg.status != http.StatusSeeOther {
+		t.Fatalf("designate: %d %.500s", pg.status, pg.body)
+	}
+	if pg = b.post("/moi/professionnels/bloquer", url.Values{"csrf_token": {token}, "professionnel": {other}}); pg.status != http.StatusSeeOther {
+		t.Fatalf("block: %d %.500s", pg.status, pg.body)
+	}
+	if pg = b.post("/moi/professionnels/oppositions", url.Values{"csrf_token": {token}, "regulation": {"1"}}); pg.status != http.StatusSeeOther {
+		t.Fatalf("oppositions: %d", pg.status)
+	}
+	pg = b.get("/moi/professionnels?fait=1")
+	if !strings.Contains(pg.body, "Anne Bernard") || !strings.Contains(pg.body, "Médecin") || !strings.Contains(pg.body, other) ||
+		!strings.Contains(pg.body, `id="regulation" name="regulation" value="1" checked`) || strings.Contains(pg.body, `id="bris_de_glace" name="bris_de_glace" value="1" checked`) {
+		t.Fatalf("settings after the changes: %.3000s", pg.body)
+	}
+	// The blocked professional reads nothing, even in an emergency.
+	pid, err := p.Records.PatientID(ctx, ins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocked := recordtest.Doctor(other)
+	blocked.BreakGlass = &access.BreakGlass{Reason: "urgence"}
+	if _, err := p.Records.Search(ctx, blocked, record.Query{PatientID: pid}); !errs.Is(err, errs.Forbidden) {
+		t.Fatalf("a blocked professional's emergency search: %v", err)
+	}
+	traces := strings.Join(p.Traces(t, pid), "\n")
+	for _, want := range []string{"access.medecin_traitant_designate", "access.block", "access.oppositions_set", "record.search denied blocked"} {
+		if !strings.Contains(traces, want) {
+			t.Errorf("no trace %s in:\n%s", want, traces)
+		}
 	}
 }

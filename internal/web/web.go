@@ -21,6 +21,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/carnet-sante/carnet/internal/access"
+	"github.com/carnet-sante/carnet/internal/account"
 	"github.com/carnet-sante/carnet/internal/archive"
 	"github.com/carnet-sante/carnet/internal/auth"
 	"github.com/carnet-sante/carnet/internal/clock"
@@ -42,8 +44,11 @@ type Deps struct {
 	Trail   *trail.Service
 	Archive *archive.Service
 	Spaces  archive.Spaces // the identity of a space's holder (no health data)
-	Catalog *terminology.Catalog
-	Clock   clock.Clock
+	Access  *access.Service
+	// Directory names professionals (no health data).
+	Directory *account.Service
+	Catalog   *terminology.Catalog
+	Clock     clock.Clock
 	// TLS says the public URL is https: the Strict-Transport-Security header is sent.
 	TLS bool
 	Log *slog.Logger
@@ -81,7 +86,7 @@ func New(d Deps) (*Web, error) {
 	w.mux.HandleFunc("/", w.notFound)
 	w.handler = w.mux
 	if d.Auth != nil {
-		if d.HTTP == nil || d.Records == nil || d.Trail == nil || d.Archive == nil || d.Spaces == nil || d.Catalog == nil || d.Clock == nil {
+		if d.HTTP == nil || d.Records == nil || d.Trail == nil || d.Archive == nil || d.Spaces == nil || d.Access == nil || d.Directory == nil || d.Catalog == nil || d.Clock == nil {
 			return nil, errs.E(errs.Internal, "web: the signed-in pages need auth, records, trail, archive, spaces, catalog and clock")
 		}
 		w.routes()
@@ -118,6 +123,8 @@ func (w *Web) routes() {
 	m.HandleFunc("POST /moi/sessions/{id}/fermer", w.patient(w.revokeSession))
 	m.HandleFunc("POST /moi/sessions/toutes", w.patient(w.signoutEverywhere))
 	m.HandleFunc("GET /moi/export", w.patient(w.export))
+	m.HandleFunc("GET /moi/professionnels", w.patient(w.accessPage))
+	m.HandleFunc("POST /moi/professionnels/{action}", w.patient(w.accessChange))
 
 	m.HandleFunc("GET /pro", w.pro(w.proHome))
 	m.HandleFunc("POST /pro/recherche", w.pro(w.proFind))
