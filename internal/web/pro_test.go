@@ -233,3 +233,61 @@ func TestAccessSettingsPage(t *testing.T) {
 		}
 	}
 }
+
+// Issue 5 through the pages: a professional outside the care team is refused (and traced);
+// after the patient's authorisation on their page, they read; after the patient blocks them,
+// they are refused again.
+func TestAuthorisationThenBlockThroughThePages(t *testing.T) {
+	p := newPortal(t)
+	ctx := context.Background()
+	const pemail, ppass = "paul.roux@example.fr", "la phrase du patient"
+	ins := recordtest.TestINS(t, 330)
+	c, err := p.spaces.Create(ctx, space.By{Actor: audit.Actor{Kind: audit.ActorOperator, ID: "op", Name: "op"}, Channel: audit.ChannelCLI},
+		space.NewSpace{Patient: space.Patient{INS: ins, BirthName: "ROUX", GivenNames: "Paul", BirthDate: time.Date(1950, 3, 1, 0, 0, 0, 0, time.UTC),
+			Sex: space.Male}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	patient := p.browser(t)
+	if pg := patient.post("/activation", url.Values{"ins": {ins.Matricule}, "code": {c.ActivationCode}, "email": {pemail},
+		"mot_de_passe": {ppass}, "confirmation": {ppass}}); pg.status != http.StatusSeeOther {
+		t.Fatalf("activation: %d", pg.status)
+	}
+	p.signIn(t, patient, pemail, pemail, ppass)
+	if _, err := p.Records.Deposit(ctx, recordtest.Doctor(recordtest.RPPS(t, 331)), recordtest.Report(ins, "Échographie"), recordtest.PDF(3000, 331)); err != nil {
+		t.Fatal(err)
+	}
+	const demail, dpass = "dr.leroy@example.fr", "la phrase du docteur"
+	idnat := p.professional(t, 332, demail, dpass)
+	doctor := p.browser(t)
+	p.signIn(t, doctor, demail, demail, dpass)
+	pid, err := p.Records.PatientID(ctx, ins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	record := "/pro/patients/" + strconv.FormatInt(pid, 10)
+	if pg := doctor.get(record); pg.status != http.StatusForbidden || strings.Contains(pg.body, "Échographie") {
+		t.Fatalf("outside the care team: %d", pg.status)
+	}
+	settings := patient.get("/moi/professionnels")
+	token := csrfOf(t, settings.body)
+	if pg := patient.post("/moi/professionnels/autoriser", url.Values{"csrf_token": {token}, "professionnel": {idnat}}); pg.status != http.StatusSeeOther {
+		t.Fatalf("authorise: %d %.300s", pg.status, pg.body)
+	}
+	if pg := doctor.get(record); pg.status != 200 || !strings.Contains(pg.body, "Échographie") {
+		t.Fatalf("authorised: %d %.800s", pg.status, pg.body)
+	}
+	if pg := patient.post("/moi/professionnels/bloquer", url.Values{"csrf_token": {token}, "professionnel": {idnat}}); pg.status != http.StatusSeeOther {
+		t.Fatalf("block: %d", pg.status)
+	}
+	if pg := doctor.get(record); pg.status != http.StatusForbidden || !strings.Contains(pg.body, "a bloqué votre accès") {
+		t.Fatalf("blocked: %d %.800s", pg.status, pg.body)
+	}
+	traces := strings.Join(p.Traces(t, pid), "\n")
+	for _, want := range []string{"record.search denied no_authorisation", "access.authorisation_grant", "record.search allowed authorisation",
+		"access.block", "record.search denied blocked"} {
+		if !strings.Contains(traces, want) {
+			t.Errorf("no trace %q in:\n%s", want, traces)
+		}
+	}
+}
