@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,7 +9,7 @@ import (
 
 	"github.com/carnet-sante/carnet/internal/access"
 	"github.com/carnet-sante/carnet/internal/audit"
-	"github.com/carnet-sante/carnet/internal/errs"
+	"github.com/carnet-sante/carnet/internal/clock"
 	"github.com/carnet-sante/carnet/internal/store"
 )
 
@@ -42,20 +41,17 @@ func runAccess(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer a.db.Close()
+	matrices := access.NewMatrices(a.db.Matrices(), clock.System{})
 	switch action {
 	case "show":
-		m, err := activeMatrix(ctx, a.db)
+		m, err := matrices.Active(ctx)
 		if err != nil {
 			return err
 		}
 		return m.WriteTSV(stdout)
 	case "list":
-		var ms []store.StoredMatrix
-		if err := a.db.View(ctx, func(tx *store.Tx) error {
-			var err error
-			ms, err = tx.Matrices(ctx)
-			return err
-		}); err != nil {
+		ms, err := matrices.List(ctx)
+		if err != nil {
 			return err
 		}
 		if len(ms) == 0 {
@@ -78,16 +74,7 @@ func runAccess(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			return err
 		}
-		m, err := access.ParseMatrix(bytes.NewReader(body))
-		if err != nil {
-			return err
-		}
-		e := audit.Entry{At: time.Now().UTC(), Actor: a.by, Channel: audit.ChannelCLI, Action: "access.matrix_load",
-			Object: "matrix/" + m.Version(), Detail: "digest=" + m.Digest()}
-		err = audit.Do(ctx, a.db.Update, e, func(tx *store.Tx, _ *audit.Entry) error {
-			return tx.PutMatrix(ctx, store.StoredMatrix{Version: m.Version(), Digest: m.Digest(), Body: string(body),
-				LoadedAt: e.At, LoadedBy: a.by.ID})
-		})
+		m, err := matrices.Load(ctx, a.by, audit.ChannelCLI, body)
 		if err != nil {
 			return err
 		}
@@ -101,24 +88,5 @@ func runAccess(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // activeMatrix returns the matrix in force: the one the operator loaded last, else the
 // embedded default.
 func activeMatrix(ctx context.Context, db *store.DB) (*access.Matrix, error) {
-	var sm store.StoredMatrix
-	err := db.View(ctx, func(tx *store.Tx) error {
-		var err error
-		sm, err = tx.ActiveMatrix(ctx)
-		return err
-	})
-	switch {
-	case errs.Is(err, errs.NotFound):
-		return access.DefaultMatrix()
-	case err != nil:
-		return nil, err
-	}
-	m, err := access.ParseMatrix(bytes.NewReader([]byte(sm.Body)))
-	if err != nil {
-		return nil, fmt.Errorf("the matrix in force, %s: %w", sm.Version, err)
-	}
-	if m.Digest() != sm.Digest {
-		return nil, errs.E(errs.Internal, "the matrix in force, %s, does not match its digest: load it again", sm.Version)
-	}
-	return m, nil
+	return access.NewMatrices(db.Matrices(), clock.System{}).Active(ctx)
 }

@@ -187,6 +187,9 @@ func NewService(store Store, clk clock.Clock, matrix *Matrix, policy ServicePoli
 	return &Service{store: store, clock: clk, matrix: matrix, policy: policy}
 }
 
+// Matrix returns the habilitation matrix the service decides with (nil: none).
+func (s *Service) Matrix() *Matrix { return s.matrix }
+
 // Target is what a decision is about.
 type Target struct {
 	// Ref names the object in the trace, e.g. "document/<entryUUID>"; "record" when empty.

@@ -3,16 +3,24 @@ package store
 import (
 	"context"
 	"fmt"
-	"time"
-
+	"github.com/carnet-sante/carnet/internal/access"
 	"github.com/carnet-sante/carnet/internal/errs"
 )
 
 // StoredMatrix is a habilitation matrix as the operator loaded it.
-type StoredMatrix struct {
-	Version, Digest, Body, LoadedBy string
-	LoadedAt                        time.Time
-	Active                          bool
+type StoredMatrix = access.StoredMatrix
+
+// Matrices returns the store of the habilitation matrices' administration.
+func (db *DB) Matrices() access.MatrixStore { return matrixStore{db} }
+
+type matrixStore struct{ db *DB }
+
+func (s matrixStore) UpdateMatrices(ctx context.Context, fn func(access.MatrixTx) error) error {
+	return s.db.Update(ctx, func(tx *Tx) error { return fn(tx) })
+}
+
+func (s matrixStore) ViewMatrices(ctx context.Context, fn func(access.MatrixTx) error) error {
+	return s.db.View(ctx, func(tx *Tx) error { return fn(tx) })
 }
 
 // PutMatrix stores a matrix version and makes it the active one. Loading the same version

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carnet-sante/carnet/internal/access"
 	"github.com/carnet-sante/carnet/internal/account"
 	"github.com/carnet-sante/carnet/internal/archive/archivetest"
 	"github.com/carnet-sante/carnet/internal/audit"
@@ -100,7 +101,7 @@ func newPortal(t *testing.T) *portal {
 	}
 	arch, tr := archivetest.New(t, e)
 	w, err := New(Deps{Auth: svc, HTTP: h, Records: e.Records, Trail: tr, Archive: arch, Spaces: p.spaces,
-		Access: e.Access, Directory: p.accounts, Catalog: e.Catalog, Clock: e.Clock})
+		Access: e.Access, Matrices: access.NewMatrices(e.DB.Matrices(), e.Clock), Directory: p.accounts, Catalog: e.Catalog, Clock: e.Clock})
 	if err != nil {
 		t.Fatal(err)
 	}

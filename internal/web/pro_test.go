@@ -291,3 +291,59 @@ func TestAuthorisationThenBlockThroughThePages(t *testing.T) {
 		}
 	}
 }
+
+// The operator loads a new habilitation matrix from the admin page; a wrong file is refused
+// with its reason; nobody else reaches the page.
+func TestMatrixAdminPage(t *testing.T) {
+	p := newPortal(t)
+	ctx := context.Background()
+	by := account.By{Actor: audit.Actor{Kind: audit.ActorOperator, ID: "op", Name: "op"}, Channel: audit.ChannelCLI}
+	const email, pass = "exploitation@example.fr", "mot de passe de l'exploitant"
+	if _, err := p.accounts.CreateAccount(ctx, by, account.NewAccount{Kind: account.KindOperator, Login: email,
+		DisplayName: "Exploitation", Password: pass}); err != nil {
+		t.Fatal(err)
+	}
+	b := p.browser(t)
+	if home := p.signIn(t, b, email, email, pass); home != "/admin" {
+		t.Fatalf("an operator lands on %s", home)
+	}
+	pg := b.get("/admin/matrice")
+	if pg.status != 200 || !strings.Contains(pg.body, "Version appliquée par le serveur : default-v1") {
+		t.Fatalf("matrix page: %d %.500s", pg.status, pg.body)
+	}
+	checkHTML(t, pg.body, "fr")
+	token := csrfOf(t, pg.body)
+	tsv := b.get("/admin/matrice.tsv")
+	if tsv.status != 200 || !strings.Contains(tsv.body, "default-v1") {
+		t.Fatalf("TSV: %d %.200s", tsv.status, tsv.body)
+	}
+	upload := func(body string) page {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		mw.WriteField("csrf_token", token)
+		fw, _ := mw.CreateFormFile("matrice", "matrice.tsv")
+		fw.Write([]byte(body))
+		mw.Close()
+		req, _ := http.NewRequest("POST", b.base+"/admin/matrice", &buf)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		return b.do(req)
+	}
+	if pg = upload("pas une matrice"); pg.status != http.StatusBadRequest {
+		t.Fatalf("a wrong file: %d %.300s", pg.status, pg.body)
+	}
+	next := strings.Replace(tsv.body, "default-v1", "ars-2026-11", 1)
+	if pg = upload(next); pg.status != 200 || !strings.Contains(pg.body, "La matrice ars-2026-11") || !strings.Contains(pg.body, "en vigueur") {
+		t.Fatalf("load: %d %.800s", pg.status, pg.body)
+	}
+	if m, err := access.NewMatrices(p.DB.Matrices(), p.Clock).Active(ctx); err != nil || m.Version() != "ars-2026-11" {
+		t.Fatalf("matrix in force after the load: %v %v", m, err)
+	}
+	// A patient or a professional does not reach the page.
+	doctorEmail := "dr.admin@example.fr"
+	p.professional(t, 340, doctorEmail, "phrase du docteur admin")
+	d := p.browser(t)
+	p.signIn(t, d, doctorEmail, doctorEmail, "phrase du docteur admin")
+	if pg = d.get("/admin/matrice"); pg.status != http.StatusSeeOther {
+		t.Fatalf("a professional on the admin page: %d", pg.status)
+	}
+}

@@ -102,6 +102,8 @@ func homeOf(id auth.Identity) string {
 		return "/moi"
 	case account.KindProfessional:
 		return "/pro"
+	case account.KindOperator:
+		return "/admin"
 	}
 	return "/"
 }

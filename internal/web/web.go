@@ -45,6 +45,8 @@ type Deps struct {
 	Archive *archive.Service
 	Spaces  archive.Spaces // the identity of a space's holder (no health data)
 	Access  *access.Service
+	// Matrices administers the habilitation matrix (the operator's page).
+	Matrices *access.Matrices
 	// Directory names professionals (no health data).
 	Directory *account.Service
 	Catalog   *terminology.Catalog
@@ -86,7 +88,7 @@ func New(d Deps) (*Web, error) {
 	w.mux.HandleFunc("/", w.notFound)
 	w.handler = w.mux
 	if d.Auth != nil {
-		if d.HTTP == nil || d.Records == nil || d.Trail == nil || d.Archive == nil || d.Spaces == nil || d.Access == nil || d.Directory == nil || d.Catalog == nil || d.Clock == nil {
+		if d.HTTP == nil || d.Records == nil || d.Trail == nil || d.Archive == nil || d.Spaces == nil || d.Access == nil || d.Matrices == nil || d.Directory == nil || d.Catalog == nil || d.Clock == nil {
 			return nil, errs.E(errs.Internal, "web: the signed-in pages need auth, records, trail, archive, spaces, catalog and clock")
 		}
 		w.routes()
@@ -125,6 +127,11 @@ func (w *Web) routes() {
 	m.HandleFunc("GET /moi/export", w.patient(w.export))
 	m.HandleFunc("GET /moi/professionnels", w.patient(w.accessPage))
 	m.HandleFunc("POST /moi/professionnels/{action}", w.patient(w.accessChange))
+
+	m.HandleFunc("GET /admin", w.operator(w.matrixPage))
+	m.HandleFunc("GET /admin/matrice", w.operator(w.matrixPage))
+	m.HandleFunc("POST /admin/matrice", w.operator(w.matrixLoad))
+	m.HandleFunc("GET /admin/matrice.tsv", w.operator(w.matrixTSV))
 
 	m.HandleFunc("GET /pro", w.pro(w.proHome))
 	m.HandleFunc("POST /pro/recherche", w.pro(w.proFind))
