@@ -57,6 +57,7 @@ func commands() []command {
 		}},
 		{"access", "access matrix show | list | load FILE: the habilitation matrix in force", runAccess},
 		{"oauth", "oauth add | list | disable | rotate-secret: the clients of the OAuth 2 server", runOAuth},
+		{"demo", "demo seed: a synthetic French population, through the services", runDemo},
 		{"version", "print the version", runVersion},
 	}
 }

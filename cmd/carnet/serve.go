@@ -5,6 +5,7 @@ import (
 	"crypto/hkdf"
 	"crypto/sha256"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,6 +26,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/blob"
 	"github.com/carnet-sante/carnet/internal/clock"
 	"github.com/carnet-sante/carnet/internal/config"
+	"github.com/carnet-sante/carnet/internal/demo"
 	"github.com/carnet-sante/carnet/internal/fhir"
 	"github.com/carnet-sante/carnet/internal/jobs"
 	"github.com/carnet-sante/carnet/internal/notify"
@@ -50,7 +52,10 @@ func notifyConfig(cfg *config.Config) notify.Config {
 // runServe starts everything and runs until ctx ends (SIGINT, SIGTERM), then lets in-flight
 // requests and jobs finish within the shutdown timeout.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, _, err := loadConfig("serve", args, stderr, nil)
+	var demoMode bool
+	cfg, _, err := loadConfig("serve", args, stderr, func(fs *flag.FlagSet) {
+		fs.BoolVar(&demoMode, "demo", false, "seed a small synthetic population (once) and print its demonstration sign-ins")
+	})
 	if err != nil {
 		return err
 	}
@@ -79,6 +84,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	spaces, err := newSpaces(db, clk, cfg, key, sender)
 	if err != nil {
 		return err
+	}
+	if demoMode {
+		rep, err := seedDemo(ctx, db, cfg, key, spaces, demo.Options{Seed: 1, People: 12, DocumentsPerPerson: 3, Password: demoPassword}, log, nil)
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		printDemo(stdout, rep)
 	}
 	rs, err := newRecordServices(ctx, db, clk, spaces, blobs, log)
 	if err != nil {
@@ -213,8 +225,12 @@ func newAuth(db *store.DB, clk clock.Clock, cfg *config.Config, k keys, mail not
 	}
 	ac := auth.DefaultConfig()
 	ac.ResetURL = strings.TrimSuffix(cfg.PublicURL.String(), "/") + "/mot-de-passe/nouveau"
+	var metrics *auth.Metrics
+	if reg != nil {
+		metrics = auth.NewMetrics(reg)
+	}
 	return auth.NewService(auth.Deps{Store: db.Auth(), Clock: clk, Key: key, CodeKey: codeKey, Password: password.DefaultParams(),
-		Mail: mail, SMS: sms, Config: ac, Log: log, Metrics: auth.NewMetrics(reg)})
+		Mail: mail, SMS: sms, Config: ac, Log: log, Metrics: metrics})
 }
 
 // newOAuth builds the OAuth 2 authorisation server of machine clients and patients' apps. Its
