@@ -20,6 +20,7 @@ import (
 
 	"github.com/carnet-sante/carnet/internal/access"
 	"github.com/carnet-sante/carnet/internal/account"
+	"github.com/carnet-sante/carnet/internal/agenda"
 	"github.com/carnet-sante/carnet/internal/apitoken"
 	"github.com/carnet-sante/carnet/internal/archive"
 	"github.com/carnet-sante/carnet/internal/auth"
@@ -195,7 +196,11 @@ func newRecordServices(ctx context.Context, db *store.DB, clk clock.Clock, space
 	if err != nil {
 		return nil, err
 	}
-	arch, err := archive.NewService(archive.Deps{Records: records, Trail: tr, Spaces: spaces, Catalog: catalog, Clock: clk})
+	ag, err := agenda.NewService(agenda.Deps{Store: db.Agenda(), Access: acc, Clock: clk})
+	if err != nil {
+		return nil, err
+	}
+	arch, err := archive.NewService(archive.Deps{Records: records, Trail: tr, Spaces: spaces, Catalog: catalog, Clock: clk, Agenda: ag})
 	if err != nil {
 		return nil, err
 	}

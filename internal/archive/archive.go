@@ -10,6 +10,7 @@
 //	record.json         carnet's own metadata of each document, exactly as the record keeps it,
 //	                    for a re-import that loses nothing
 //	traces.json         the trail of every access to the space, as the holder reads it
+//	agenda.json         the agenda's events (reimbursements, appointments…), when carnet keeps one
 //	documents/<id>.<ext> the original bytes of each document
 //	manifest.json       the format, and the size and SHA-256 of every file above (last: a
 //	                    truncated archive has none)
@@ -33,6 +34,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/carnet-sante/carnet/internal/agenda"
 	"github.com/carnet-sante/carnet/internal/clock"
 	"github.com/carnet-sante/carnet/internal/errs"
 	"github.com/carnet-sante/carnet/internal/fhir"
@@ -62,6 +64,8 @@ type Deps struct {
 	Spaces  Spaces
 	Catalog *terminology.Catalog
 	Clock   clock.Clock
+	// Agenda, when set, adds the patient's agenda (agenda.json) to exports and imports.
+	Agenda *agenda.Service
 }
 
 // Service exports and imports spaces.
@@ -106,12 +110,28 @@ type exportedDoc struct {
 	Document record.Document `json:"document"`
 }
 
+// exportedEvent is an agenda event in agenda.json.
+type exportedEvent struct {
+	Kind      agenda.Kind `json:"kind"`
+	Start     time.Time   `json:"start"`
+	End       time.Time   `json:"end,omitzero"`
+	Title     string      `json:"title"`
+	Detail    string      `json:"detail,omitempty"`
+	Class     string      `json:"class"`
+	Type      string      `json:"type"`
+	Source    string      `json:"source"`
+	SourceRef string      `json:"source_ref"`
+	Document  string      `json:"document,omitempty"`
+	Payload   []byte      `json:"payload,omitempty"`
+}
+
 // content is what an export read, after its decisions.
 type content struct {
 	patient space.Patient
 	state   space.State
 	docs    *record.Exported
 	trail   []trail.Item
+	events  []agenda.Event
 	at      time.Time
 }
 
@@ -128,6 +148,11 @@ func (s *Service) read(ctx context.Context, req record.Request, patientID int64)
 		return content{}, err
 	}
 	c.patient, c.state = p, sp.State
+	if s.d.Agenda != nil {
+		if c.events, err = s.d.Agenda.List(ctx, agenda.Request{Actor: req.Actor, Channel: req.Channel}, patientID, time.Time{}, time.Time{}); err != nil {
+			return content{}, fmt.Errorf("read the agenda: %w", err)
+		}
+	}
 	f := trail.Filter{Limit: trail.MaxLimit}
 	for {
 		page, err := s.d.Trail.List(ctx, req.Actor, req.Channel, patientID, f)
@@ -232,6 +257,16 @@ func (s *Service) Export(ctx context.Context, req record.Request, patientID int6
 	}
 	if err := putJSON("traces.json", c.trail); err != nil {
 		return err
+	}
+	if s.d.Agenda != nil {
+		events := make([]exportedEvent, len(c.events))
+		for i, e := range c.events {
+			events[i] = exportedEvent{Kind: e.Kind, Start: e.Start, End: e.End, Title: e.Title, Detail: e.Detail, Class: e.Class,
+				Type: e.Type, Source: e.Source, SourceRef: e.SourceRef, Document: e.Document, Payload: e.Payload}
+		}
+		if err := putJSON("agenda.json", events); err != nil {
+			return err
+		}
 	}
 	for i := range c.docs.Documents {
 		d := &c.docs.Documents[i]

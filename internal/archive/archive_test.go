@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/carnet-sante/carnet/internal/access"
+	"github.com/carnet-sante/carnet/internal/agenda"
 	"github.com/carnet-sante/carnet/internal/archive"
 	"github.com/carnet-sante/carnet/internal/archive/archivetest"
 	"github.com/carnet-sante/carnet/internal/audit"
@@ -338,5 +339,53 @@ func TestImportRefusesWhatIsNotThisPatientsOrIsDamaged(t *testing.T) {
 	// A professional imports nothing.
 	if _, err := b.archive.Import(ctx, recordtest.Doctor(recordtest.RPPS(t, 1)), pidB, bytes.NewReader(zipped), int64(len(zipped)), lim); !errs.Is(err, errs.Forbidden) {
 		t.Fatalf("a professional's import: %v", err)
+	}
+}
+
+// The agenda goes with the space: exported in agenda.json, filed again by an import.
+func TestAgendaTravelsWithTheSpace(t *testing.T) {
+	ctx := context.Background()
+	a := newInstance(t)
+	ins := recordtest.TestINS(t, 50)
+	pid := a.Patient(t, ins)
+	ag, err := agenda.NewService(agenda.Deps{Store: a.DB.Agenda(), Access: a.Access, Clock: a.Clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ar := agenda.Request{Actor: operator("").Actor, Channel: audit.ChannelCLI}
+	events := []agenda.Event{
+		{Kind: agenda.KindReimbursement, Start: recordtest.T0.Add(-72 * time.Hour), Title: "Remboursement : consultation", Detail: "Payé 30,00 €", SourceRef: "ACT-1"},
+		{Kind: agenda.KindReimbursement, Start: recordtest.T0.Add(-48 * time.Hour), Title: "Remboursement : pharmacie", SourceRef: "ACT-2"},
+	}
+	if _, err := ag.Add(ctx, ar, pid, agenda.Batch{Source: agenda.SourceReimbursement, Class: "60", Type: "REMB", Events: events}); err != nil {
+		t.Fatal(err)
+	}
+	zipped := export(t, a, operator("TJ Lille 2026/9"), pid)
+	files := unzip(t, zipped)
+	if !bytes.Contains(files["agenda.json"], []byte("ACT-2")) || !strings.Contains(string(files["index.html"]), "Remboursement : consultation") {
+		t.Fatalf("agenda.json / index.html: %s", files["agenda.json"])
+	}
+	b := newInstance(t)
+	pidB := b.Patient(t, ins)
+	lim := archive.DefaultLimits(20 << 20)
+	rep, err := b.archive.Import(ctx, operator(""), pidB, bytes.NewReader(zipped), int64(len(zipped)), lim)
+	if err != nil || rep.EventsImported != 2 {
+		t.Fatalf("import: %+v %v", rep, err)
+	}
+	rep, err = b.archive.Import(ctx, operator(""), pidB, bytes.NewReader(zipped), int64(len(zipped)), lim)
+	if err != nil || rep.EventsImported != 0 || rep.EventsPresent != 2 {
+		t.Fatalf("second import: %+v %v", rep, err)
+	}
+	agB, _ := agenda.NewService(agenda.Deps{Store: b.DB.Agenda(), Access: b.Access, Clock: b.Clock})
+	got, err := agB.List(ctx, agenda.Request{Actor: recordtest.Holder(pidB).Actor, Channel: audit.ChannelWeb}, pidB, time.Time{}, time.Time{})
+	if err != nil || len(got) != 2 || got[0].Title != "Remboursement : consultation" || got[1].SourceRef != "ACT-2" {
+		t.Fatalf("agenda after the import: %+v %v", got, err)
+	}
+	// A patient importing their own archive cannot file the insurer's events: refused and said.
+	c := newInstance(t)
+	pidC := c.Patient(t, ins)
+	rep, err = c.archive.Import(ctx, recordtest.Holder(pidC), pidC, bytes.NewReader(zipped), int64(len(zipped)), lim)
+	if err != nil || rep.EventsRefused != 2 || rep.EventsImported != 0 {
+		t.Fatalf("a patient's import of the insurer's events: %+v %v", rep, err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/carnet-sante/carnet/internal/agenda"
 	"github.com/carnet-sante/carnet/internal/errs"
 	"github.com/carnet-sante/carnet/internal/record"
 )
@@ -36,6 +37,9 @@ type ImportReport struct {
 	Format   string // "carnet-export" or "ihe-xdm"
 	Imported int
 	Present  int // already in the record (an import run twice imports nothing twice)
+	// Agenda events filed, already there, and refused (the requester may not file events of
+	// that category: a patient does not file the insurer's reimbursements).
+	EventsImported, EventsPresent, EventsRefused int
 }
 
 // Import brings a former record into the patient's space: a carnet archive (Export's) or an
@@ -158,7 +162,59 @@ func (s *Service) importCarnet(ctx context.Context, req record.Request, patientI
 		items = append(items, record.ImportItem{Document: ed.Document, Content: b})
 		held += int64(len(b))
 	}
-	return rep, flush()
+	if err := flush(); err != nil {
+		return rep, err
+	}
+	if _, ok := files["agenda.json"]; !ok || s.d.Agenda == nil {
+		return rep, nil
+	}
+	raw, err = read("agenda.json", lim.MaxMetadata)
+	if err == nil {
+		err = checked("agenda.json", raw)
+	}
+	if err != nil {
+		return rep, err
+	}
+	var events []exportedEvent
+	if err := json.Unmarshal(raw, &events); err != nil {
+		return rep, errs.E(errs.Invalid, "agenda.json is not valid: %v", err)
+	}
+	return rep, s.importEvents(ctx, req, patientID, events, &rep)
+}
+
+// importEvents files the agenda's events by source and category, as their source would.
+func (s *Service) importEvents(ctx context.Context, req record.Request, patientID int64, events []exportedEvent, rep *ImportReport) error {
+	type group struct{ source, class, typ string }
+	batches := map[group][]agenda.Event{}
+	var order []group
+	for _, e := range events {
+		g := group{e.Source, e.Class, e.Type}
+		if _, ok := batches[g]; !ok {
+			order = append(order, g)
+		}
+		batches[g] = append(batches[g], agenda.Event{Kind: e.Kind, Start: e.Start, End: e.End, Title: e.Title, Detail: e.Detail,
+			SourceRef: e.SourceRef, Document: e.Document, Payload: e.Payload})
+	}
+	ar := agenda.Request{Actor: req.Actor, Channel: req.Channel}
+	for _, g := range order {
+		evs := batches[g]
+		for len(evs) > 0 {
+			n := min(len(evs), agenda.MaxBatch)
+			added, err := s.d.Agenda.Add(ctx, ar, patientID, agenda.Batch{Source: g.source, Class: g.class, Type: g.typ, Events: evs[:n]})
+			switch {
+			case errs.Is(err, errs.Forbidden):
+				rep.EventsRefused += len(evs)
+				evs = nil
+				continue
+			case err != nil:
+				return err
+			}
+			rep.EventsImported += added.Created
+			rep.EventsPresent += added.Existed
+			evs = evs[n:]
+		}
+	}
+	return nil
 }
 
 // readBounded reads a zip entry whole, at most max bytes, whatever its header says.

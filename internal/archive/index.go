@@ -40,6 +40,13 @@ Le fichier <code>bundle.json</code> reprend l'ensemble au format FHIR R4, lisibl
 {{else}}<tr><td colspan="7">Aucun document.</td></tr>
 {{end}}</tbody>
 </table>
+{{if .Events}}<table>
+<caption>Agenda</caption>
+<thead><tr><th scope="col">Date</th><th scope="col">Événement</th><th scope="col">Détail</th></tr></thead>
+<tbody>
+{{range .Events}}<tr><td>{{.Date}}</td><td>{{.Title}}</td><td>{{.Detail}}</td></tr>
+{{end}}</tbody>
+</table>{{end}}
 <table>
 <caption>Historique des accès</caption>
 <thead><tr><th scope="col">Date</th><th scope="col">Qui</th><th scope="col">Action</th><th scope="col">Résultat</th></tr></thead>
@@ -54,6 +61,7 @@ Le fichier <code>bundle.json</code> reprend l'ensemble au format FHIR R4, lisibl
 
 type indexDoc struct{ Date, Type, Title, Author, Space, State, Path string }
 type indexTrace struct{ At, Who, Action, Outcome string }
+type indexEvent struct{ Date, Title, Detail string }
 
 // paris is the time zone the dates of the page are written in.
 var paris = func() *time.Location {
@@ -68,6 +76,7 @@ func writeIndex(w io.Writer, c content, cat *terminology.Catalog) error {
 		Name, BirthDate, INS, At string
 		Documents                []indexDoc
 		Traces                   []indexTrace
+		Events                   []indexEvent
 	}{
 		Name:      strings.TrimSpace(c.patient.GivenNames + " " + c.patient.BirthName),
 		BirthDate: c.patient.BirthDate.Format("02/01/2006"),
@@ -98,6 +107,9 @@ func writeIndex(w io.Writer, c content, cat *terminology.Catalog) error {
 		}
 		v.Documents = append(v.Documents, indexDoc{Date: d.ServiceStart.In(paris).Format("02/01/2006"), Type: typ, Title: d.Title,
 			Author: strings.Join(authors, ", "), Space: spaceLabels[d.Space], State: state, Path: documentPath(d)})
+	}
+	for _, e := range c.events {
+		v.Events = append(v.Events, indexEvent{Date: e.Start.In(paris).Format("02/01/2006"), Title: e.Title, Detail: e.Detail})
 	}
 	for _, t := range c.trail {
 		outcome := "autorisé"

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/carnet-sante/carnet/internal/access"
+	"github.com/carnet-sante/carnet/internal/agenda"
 	"github.com/carnet-sante/carnet/internal/archive"
 	"github.com/carnet-sante/carnet/internal/record/recordtest"
 	"github.com/carnet-sante/carnet/internal/space"
@@ -33,7 +34,11 @@ func New(tb testing.TB, e *recordtest.Env) (*archive.Service, *trail.Service) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	a, err := archive.NewService(archive.Deps{Records: e.Records, Trail: tr, Spaces: spaces, Catalog: e.Catalog, Clock: e.Clock})
+	ag, err := agenda.NewService(agenda.Deps{Store: e.DB.Agenda(), Access: e.Access, Clock: e.Clock})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	a, err := archive.NewService(archive.Deps{Records: e.Records, Trail: tr, Spaces: spaces, Catalog: e.Catalog, Clock: e.Clock, Agenda: ag})
 	if err != nil {
 		tb.Fatal(err)
 	}
