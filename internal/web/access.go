@@ -36,7 +36,7 @@ func (w *Web) accessPage(rw http.ResponseWriter, r *http.Request, id auth.Identi
 }
 
 func (w *Web) renderAccess(rw http.ResponseWriter, r *http.Request, id auth.Identity, req record.Request, status int, problem string) {
-	st, err := w.d.Access.Settings(r.Context(), req.Actor, req.Channel, id.PatientID)
+	st, err := w.d.Access.Settings(r.Context(), req.Actor, req.Channel, req.Actor.PatientID)
 	if err != nil {
 		w.fail(rw, r, err)
 		return
@@ -99,7 +99,7 @@ func (w *Web) renderAccess(rw http.ResponseWriter, r *http.Request, id auth.Iden
 // accessChange: POST /moi/professionnels/{action}: one change of the settings.
 func (w *Web) accessChange(rw http.ResponseWriter, r *http.Request, id auth.Identity, req record.Request) {
 	action := r.PathValue("action")
-	ctx, a, ch, pid := r.Context(), req.Actor, req.Channel, id.PatientID
+	ctx, a, ch, pid := r.Context(), req.Actor, req.Channel, req.Actor.PatientID
 	var err error
 	if action == "oppositions" {
 		err = w.d.Access.SetOppositions(ctx, a, ch, pid, r.PostFormValue("bris_de_glace") == "1", r.PostFormValue("regulation") == "1")
@@ -131,7 +131,7 @@ func (w *Web) accessChange(rw http.ResponseWriter, r *http.Request, id auth.Iden
 	}
 	switch {
 	case err == nil:
-		http.Redirect(rw, r, "/moi/professionnels?fait=1", http.StatusSeeOther)
+		http.Redirect(rw, r, baseOf(r)+"/professionnels?fait=1", http.StatusSeeOther)
 	case errs.Is(err, errs.Invalid) || errs.Is(err, errs.Conflict) || errs.Is(err, errs.NotFound):
 		w.renderAccess(rw, r, id, req, statusOf(err), errs.MessageOf(err))
 	case errs.Is(err, errs.Forbidden):

@@ -14,7 +14,6 @@ import (
 	"github.com/carnet-sante/carnet/internal/audit"
 	"github.com/carnet-sante/carnet/internal/auth"
 	"github.com/carnet-sante/carnet/internal/errs"
-	"github.com/carnet-sante/carnet/internal/identity"
 	"github.com/carnet-sante/carnet/internal/record"
 	"github.com/carnet-sante/carnet/internal/terminology"
 	"github.com/carnet-sante/carnet/internal/trail"
@@ -24,6 +23,17 @@ import (
 type patientPage struct {
 	Page
 	Nav string // the current section, for the menu
+	// Base is where the pages of the space shown are: /moi for one's own, /proches/{id} for
+	// the space of a person one represents; Holder names that person ("" for one's own).
+	Base, Holder string
+	// Represented are the spaces the person signed in may switch to.
+	Represented []switchTarget
+}
+
+// switchTarget is a space of the switcher.
+type switchTarget struct {
+	Name, Base string
+	Current    bool
 }
 
 // patient runs h for a signed-in patient, with the request they act through; anyone else is
@@ -41,7 +51,39 @@ func (w *Web) patient(h func(rw http.ResponseWriter, r *http.Request, id auth.Id
 }
 
 func (w *Web) patientPage(r *http.Request, id auth.Identity, titleKey, nav string) patientPage {
-	return patientPage{Page: w.page(r, titleKey), Nav: nav}
+	p := patientPage{Page: w.page(r, titleKey), Nav: nav, Base: baseOf(r)}
+	if p.Base != "/moi" {
+		if holder, _, err := w.d.Spaces.Get(r.Context(), idOfBase(p.Base)); err == nil {
+			p.Holder = strings.TrimSpace(holder.GivenNames + " " + holder.BirthName)
+		}
+	}
+	if w.d.Representation != nil {
+		if reps, err := w.d.Representation.Represented(r.Context(), id.PatientID); err == nil && len(reps) > 0 {
+			p.Represented = append(p.Represented, switchTarget{Name: p.T("switch.me"), Base: "/moi", Current: p.Base == "/moi"})
+			for _, rep := range reps {
+				base := "/proches/" + strconv.FormatInt(rep.PatientID, 10)
+				name := base
+				if holder, _, err := w.d.Spaces.Get(r.Context(), rep.PatientID); err == nil {
+					name = strings.TrimSpace(holder.GivenNames + " " + holder.BirthName)
+				}
+				p.Represented = append(p.Represented, switchTarget{Name: name, Base: base, Current: p.Base == base})
+			}
+		}
+	}
+	return p
+}
+
+// baseOf says where the pages of the space r shows are: /moi, or /proches/{id}.
+func baseOf(r *http.Request) string {
+	if pid := r.PathValue("patient"); pid != "" && strings.HasPrefix(r.URL.Path, "/proches/") {
+		return "/proches/" + pid
+	}
+	return "/moi"
+}
+
+func idOfBase(base string) int64 {
+	id, _ := strconv.ParseInt(strings.TrimPrefix(base, "/proches/"), 10, 64)
+	return id
 }
 
 // docRow is a document as the pages list it.
@@ -98,7 +140,7 @@ func (w *Web) me(rw http.ResponseWriter, r *http.Request, id auth.Identity, req 
 		Documents []docRow
 		Accesses  []trailRow
 	}{patientPage: w.patientPage(r, id, "me.title", "home")}
-	page, err := w.d.Records.Search(r.Context(), req, record.Query{PatientID: id.PatientID, Limit: 5})
+	page, err := w.d.Records.Search(r.Context(), req, record.Query{PatientID: req.Actor.PatientID, Limit: 5})
 	if err != nil {
 		w.fail(rw, r, err)
 		return
@@ -107,7 +149,7 @@ func (w *Web) me(rw http.ResponseWriter, r *http.Request, id auth.Identity, req 
 	for i := range page.Documents {
 		v.Documents = append(v.Documents, w.docRow(v.Lang, &page.Documents[i], now))
 	}
-	tr, err := w.d.Trail.List(r.Context(), req.Actor, req.Channel, id.PatientID, trail.Filter{ActorKind: audit.ActorProfessional, Limit: 5})
+	tr, err := w.d.Trail.List(r.Context(), req.Actor, req.Channel, req.Actor.PatientID, trail.Filter{ActorKind: audit.ActorProfessional, Limit: 5})
 	if err != nil {
 		w.fail(rw, r, err)
 		return
@@ -147,7 +189,7 @@ func (w *Web) documents(rw http.ResponseWriter, r *http.Request, id auth.Identit
 	for _, s := range spaces {
 		v.Tabs = append(v.Tabs, spaceTab{Key: string(s), Label: v.T("space." + string(s)), Current: s == sp})
 	}
-	q := record.Query{PatientID: id.PatientID, Spaces: []terminology.Space{sp}, All: true, Limit: 200}
+	q := record.Query{PatientID: req.Actor.PatientID, Spaces: []terminology.Space{sp}, All: true, Limit: 200}
 	if v.Archived {
 		q.Archived = record.OnlyArchived
 	}
@@ -261,7 +303,7 @@ func (w *Web) mask(hide bool) func(rw http.ResponseWriter, r *http.Request, id a
 			w.fail(rw, r, err)
 			return
 		}
-		http.Redirect(rw, r, "/moi/documents/"+url.PathEscape(doc)+"?fait="+done, http.StatusSeeOther)
+		http.Redirect(rw, r, baseOf(r)+"/documents/"+url.PathEscape(doc)+"?fait="+done, http.StatusSeeOther)
 	}
 }
 
@@ -284,13 +326,18 @@ func (w *Web) upload(rw http.ResponseWriter, r *http.Request, id auth.Identity, 
 	if title == "" {
 		title = strings.TrimSuffix(hdr.Filename, extensionOf(hdr.Header.Get("Content-Type")))
 	}
-	dep := record.Deposit{INS: identity.INS{Matricule: id.INS}, Title: title, Type: r.PostFormValue("type"),
+	holder, _, err := w.d.Spaces.Get(r.Context(), req.Actor.PatientID)
+	if err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	dep := record.Deposit{INS: holder.INS, Title: title, Type: r.PostFormValue("type"),
 		MimeType: hdr.Header.Get("Content-Type")}
 	if _, err := w.d.Records.Deposit(r.Context(), req, dep, b); err != nil {
 		w.fail(rw, r, err)
 		return
 	}
-	http.Redirect(rw, r, "/moi/documents?espace="+string(terminology.SpacePersonal)+"&fait=depot", http.StatusSeeOther)
+	http.Redirect(rw, r, baseOf(r)+"/documents?espace="+string(terminology.SpacePersonal)+"&fait=depot", http.StatusSeeOther)
 }
 
 // trailRow is one access as the trail page shows it.
@@ -328,7 +375,7 @@ func (w *Web) trailPage(rw http.ResponseWriter, r *http.Request, id auth.Identit
 	if before, err := strconv.ParseInt(r.FormValue("avant"), 10, 64); err == nil && before > 0 {
 		f.Before = before
 	}
-	page, err := w.d.Trail.List(r.Context(), req.Actor, req.Channel, id.PatientID, f)
+	page, err := w.d.Trail.List(r.Context(), req.Actor, req.Channel, req.Actor.PatientID, f)
 	if err != nil {
 		w.fail(rw, r, err)
 		return
@@ -344,7 +391,7 @@ func (w *Web) trailPage(rw http.ResponseWriter, r *http.Request, id auth.Identit
 		if v.Refused {
 			q.Set("refus", "1")
 		}
-		v.Next = "/moi/historique?" + q.Encode()
+		v.Next = baseOf(r) + "/historique?" + q.Encode()
 	}
 	w.render(rw, r, http.StatusOK, "trail", v)
 }
@@ -398,7 +445,7 @@ func (w *Web) export(rw http.ResponseWriter, r *http.Request, id auth.Identity, 
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		err := w.d.Archive.Export(r.Context(), req, id.PatientID, pw)
+		err := w.d.Archive.Export(r.Context(), req, req.Actor.PatientID, pw)
 		pw.CloseWithError(err)
 		done <- err
 	}()

@@ -47,6 +47,8 @@ type Deps struct {
 	Access  *access.Service
 	// Matrices administers the habilitation matrix (the operator's page).
 	Matrices *access.Matrices
+	// Representation tells who represents whom (the space switcher, /proches/…).
+	Representation Representation
 	// Directory names professionals (no health data).
 	Directory *account.Service
 	Catalog   *terminology.Catalog
@@ -125,6 +127,7 @@ func (w *Web) routes() {
 	m.HandleFunc("POST /moi/sessions/{id}/fermer", w.patient(w.revokeSession))
 	m.HandleFunc("POST /moi/sessions/toutes", w.patient(w.signoutEverywhere))
 	m.HandleFunc("GET /moi/export", w.patient(w.export))
+	w.representedRoutes()
 	m.HandleFunc("GET /moi/professionnels", w.patient(w.accessPage))
 	m.HandleFunc("POST /moi/professionnels/{action}", w.patient(w.accessChange))
 
