@@ -126,7 +126,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	pages, err := web.New(web.Deps{Auth: signin, HTTP: cookies, Records: rs.records, Trail: rs.trail, Archive: rs.archive,
-		Spaces: spaces, Representation: spaces, Access: rs.access, Matrices: access.NewMatrices(db.Matrices(), clk), Directory: directory, Catalog: rs.catalog, Clock: clk, TLS: tls, Log: log})
+		Spaces: spaces, SpaceLife: spaces, Representation: spaces, Access: rs.access, Matrices: access.NewMatrices(db.Matrices(), clk), Directory: directory, Catalog: rs.catalog, Clock: clk, TLS: tls, Log: log})
 	if err != nil {
 		return err
 	}

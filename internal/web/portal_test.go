@@ -100,7 +100,7 @@ func newPortal(t *testing.T) *portal {
 		t.Fatal(err)
 	}
 	arch, tr := archivetest.New(t, e)
-	w, err := New(Deps{Auth: svc, HTTP: h, Records: e.Records, Trail: tr, Archive: arch, Spaces: p.spaces, Representation: p.spaces,
+	w, err := New(Deps{Auth: svc, HTTP: h, Records: e.Records, Trail: tr, Archive: arch, Spaces: p.spaces, SpaceLife: p.spaces, Representation: p.spaces,
 		Access: e.Access, Matrices: access.NewMatrices(e.DB.Matrices(), e.Clock), Directory: p.accounts, Catalog: e.Catalog, Clock: e.Clock})
 	if err != nil {
 		t.Fatal(err)

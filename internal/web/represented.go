@@ -75,4 +75,6 @@ func (w *Web) representedRoutes() {
 	m.HandleFunc("GET /proches/{patient}/professionnels", w.represented(w.accessPage))
 	m.HandleFunc("POST /proches/{patient}/professionnels/{action}", w.represented(w.accessChange))
 	m.HandleFunc("GET /proches/{patient}/export", w.represented(w.export))
+	m.HandleFunc("GET /proches/{patient}/espace", w.represented(w.spacePage))
+	m.HandleFunc("POST /proches/{patient}/espace/{action}", w.represented(w.spaceChange))
 }

@@ -78,3 +78,46 @@ func TestParentActsForTheirChild(t *testing.T) {
 		t.Fatalf("the parent's reading is not traced as a representative's:\n%s", traces)
 	}
 }
+
+// The holder closes their space with deletion after confirming, then reopens it.
+func TestCloseAndReopenThroughThePage(t *testing.T) {
+	p := newPortal(t)
+	ctx := context.Background()
+	by := space.By{Actor: audit.Actor{Kind: audit.ActorOperator, ID: "op", Name: "op"}, Channel: audit.ChannelCLI}
+	ins := recordtest.TestINS(t, 360)
+	c, err := p.spaces.Create(ctx, by, space.NewSpace{Patient: space.Patient{INS: ins, BirthName: "FAURE", GivenNames: "Alice",
+		BirthDate: time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), Sex: space.Female}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const email, pass = "alice.faure@example.fr", "la phrase d'alice faure"
+	b := p.browser(t)
+	if pg := b.post("/activation", url.Values{"ins": {ins.Matricule}, "code": {c.ActivationCode}, "email": {email},
+		"mot_de_passe": {pass}, "confirmation": {pass}}); pg.status != http.StatusSeeOther {
+		t.Fatalf("activation: %d", pg.status)
+	}
+	p.signIn(t, b, email, email, pass)
+	pg := b.get("/moi/espace")
+	if pg.status != 200 || !strings.Contains(pg.body, "Fermer mon espace") {
+		t.Fatalf("space page: %d %.500s", pg.status, pg.body)
+	}
+	checkHTML(t, pg.body, "fr")
+	token := csrfOf(t, pg.body)
+	if pg = b.post("/moi/espace/cloturer", url.Values{"csrf_token": {token}, "mode": {"suppression"}}); pg.status != http.StatusBadRequest {
+		t.Fatalf("closing without confirming: %d", pg.status)
+	}
+	pg = b.post("/moi/espace/cloturer", url.Values{"csrf_token": {token}, "mode": {"suppression"}, "confirmation": {"1"}})
+	if pg.status != 200 || !strings.Contains(pg.body, "Votre espace est fermé") || !strings.Contains(pg.body, "Rouvrir") {
+		t.Fatalf("close: %d %.800s", pg.status, pg.body)
+	}
+	_, sp, _ := p.spaces.ByINS(ctx, ins.Matricule)
+	if sp.State != space.Closed || !sp.DeletionRequested || !sp.PurgeAt.Equal(p.Clock.Now().AddDate(0, 3, 0)) {
+		t.Fatalf("after closing with deletion: %+v", sp)
+	}
+	if pg = b.post("/moi/espace/rouvrir", url.Values{"csrf_token": {token}}); pg.status != 200 || !strings.Contains(pg.body, "rouvert") {
+		t.Fatalf("reopen: %d %.500s", pg.status, pg.body)
+	}
+	if _, sp, _ = p.spaces.ByINS(ctx, ins.Matricule); sp.State != space.Open {
+		t.Fatalf("after reopening: %+v", sp)
+	}
+}

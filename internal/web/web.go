@@ -47,6 +47,8 @@ type Deps struct {
 	Access  *access.Service
 	// Matrices administers the habilitation matrix (the operator's page).
 	Matrices *access.Matrices
+	// SpaceLife closes, deletes and reopens a space (the holder's choice).
+	SpaceLife SpaceLife
 	// Representation tells who represents whom (the space switcher, /proches/…).
 	Representation Representation
 	// Directory names professionals (no health data).
@@ -90,7 +92,7 @@ func New(d Deps) (*Web, error) {
 	w.mux.HandleFunc("/", w.notFound)
 	w.handler = w.mux
 	if d.Auth != nil {
-		if d.HTTP == nil || d.Records == nil || d.Trail == nil || d.Archive == nil || d.Spaces == nil || d.Access == nil || d.Matrices == nil || d.Directory == nil || d.Catalog == nil || d.Clock == nil {
+		if d.HTTP == nil || d.Records == nil || d.Trail == nil || d.Archive == nil || d.Spaces == nil || d.SpaceLife == nil || d.Access == nil || d.Matrices == nil || d.Directory == nil || d.Catalog == nil || d.Clock == nil {
 			return nil, errs.E(errs.Internal, "web: the signed-in pages need auth, records, trail, archive, spaces, catalog and clock")
 		}
 		w.routes()
@@ -128,6 +130,8 @@ func (w *Web) routes() {
 	m.HandleFunc("POST /moi/sessions/toutes", w.patient(w.signoutEverywhere))
 	m.HandleFunc("GET /moi/export", w.patient(w.export))
 	w.representedRoutes()
+	m.HandleFunc("GET /moi/espace", w.patient(w.spacePage))
+	m.HandleFunc("POST /moi/espace/{action}", w.patient(w.spaceChange))
 	m.HandleFunc("GET /moi/professionnels", w.patient(w.accessPage))
 	m.HandleFunc("POST /moi/professionnels/{action}", w.patient(w.accessChange))
 
