@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -32,6 +33,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/jobs"
 	"github.com/carnet-sante/carnet/internal/notify"
 	"github.com/carnet-sante/carnet/internal/oauth"
+	"github.com/carnet-sante/carnet/internal/oidc"
 	"github.com/carnet-sante/carnet/internal/password"
 	"github.com/carnet-sante/carnet/internal/record"
 	"github.com/carnet-sante/carnet/internal/server"
@@ -125,7 +127,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	pages, err := web.New(web.Deps{Auth: signin, HTTP: cookies, Records: rs.records, Trail: rs.trail, Archive: rs.archive,
+	providers, err := newOIDC(db, clk, cfg, key, signin, cookies, rs.catalog, log, !tls)
+	if err != nil {
+		return err
+	}
+	var signInWith []web.SignInProvider
+	if providers != nil {
+		srv.Handle("GET /connexion/oidc/", providers)
+		for _, p := range providers.Providers() {
+			signInWith = append(signInWith, web.SignInProvider{Label: p.Label, URL: p.StartURL, Professional: p.Kind == oidc.KindProfessional})
+		}
+	}
+	pages, err := web.New(web.Deps{SignInWith: signInWith, Auth: signin, HTTP: cookies, Records: rs.records, Trail: rs.trail, Archive: rs.archive,
 		Spaces: spaces, SpaceLife: spaces, Representation: spaces, Access: rs.access, Matrices: access.NewMatrices(db.Matrices(), clk), Directory: directory, Catalog: rs.catalog, Clock: clk, TLS: tls, Log: log})
 	if err != nil {
 		return err
@@ -257,4 +270,28 @@ func newOAuth(db *store.DB, clk clock.Clock, cfg *config.Config, k keys, cat *te
 			SignIn: func(w http.ResponseWriter, r *http.Request, returnTo string) {
 				http.Redirect(w, r, "/connexion?"+url.Values{"retour": {returnTo}}.Encode(), http.StatusSeeOther)
 			}})
+}
+
+// newOIDC builds OpenID Connect sign-in when providers are configured (oidc_providers_file);
+// nil when there are none.
+func newOIDC(db *store.DB, clk clock.Clock, cfg *config.Config, k keys, signin *auth.Service, cookies *auth.HTTP,
+	cat *terminology.Catalog, log *slog.Logger, insecure bool) (*oidc.Service, error) {
+	if cfg.OIDCProvidersFile == "" {
+		return nil, nil
+	}
+	f, err := os.Open(cfg.OIDCProvidersFile)
+	if err != nil {
+		return nil, fmt.Errorf("oidc_providers_file: %w", err)
+	}
+	defer f.Close()
+	providers, err := oidc.ParseProviders(f, cfg.PublicURL.String())
+	if err != nil {
+		return nil, err
+	}
+	key, err := oidc.DeriveKey(k.seal)
+	if err != nil {
+		return nil, err
+	}
+	return oidc.New(oidc.Deps{Store: db.OIDC(), Auth: signin, HTTP: cookies, Clock: clk, Key: key, Professions: cat, Log: log,
+		Config: oidc.Config{Providers: providers, Insecure: insecure}})
 }

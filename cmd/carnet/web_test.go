@@ -3,6 +3,8 @@ package main
 import (
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -37,5 +39,36 @@ func TestServeServesThePages(t *testing.T) {
 	}
 	if res, _ := get("/fhir/metadata"); res.StatusCode != 200 {
 		t.Fatalf("FHIR metadata: %d", res.StatusCode)
+	}
+}
+
+// With oidc_providers_file, the sign-in page offers each provider and its flow is mounted.
+func TestServeOffersOIDCProviders(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "oidc.conf")
+	if err := os.WriteFile(file, []byte("psc.kind = professional\npsc.label = Pro Santé Connect\npsc.issuer = http://127.0.0.1:1/realm\n"+
+		"psc.client_id = carnet\npsc.client_secret = s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServe(t, append([]string{"--oidc-providers-file", file}, dbArgs(t, dir)...))
+	res, err := http.Get(s.base + "/connexion")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(b), "Se connecter avec Pro Santé Connect") || !strings.Contains(string(b), `href="/connexion/oidc/psc?retour=`) {
+		t.Fatalf("sign-in page: %.2000s", b)
+	}
+	// The flow is the OIDC service's, not a page of the portal: the provider being unreachable,
+	// it answers with its own refusal, not the portal's 404.
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err = c.Get(s.base + "/connexion/oidc/psc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode == http.StatusNotFound {
+		t.Fatalf("the OIDC flow is not mounted: %d", res.StatusCode)
 	}
 }

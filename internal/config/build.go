@@ -69,6 +69,7 @@ func build(vals map[string]setting) (*Config, []string) {
 		c.PublicURL = defaultPublicURL(c.HTTPAddr)
 	}
 
+	c.OIDCProvidersFile = b.get("oidc_providers_file")
 	c.Domain = strings.ToLower(b.get("domain"))
 	domainOK := true
 	if err := checkDomain(c.Domain); err != nil {

@@ -35,6 +35,8 @@ type Config struct {
 	LogLevel        slog.Level
 	LogFormat       string // LogText or LogJSON
 	ShutdownTimeout time.Duration
+	// OIDCProvidersFile names the file of the OpenID Connect providers, "" for none.
+	OIDCProvidersFile string
 
 	// masterKey is the configured key; when it is zero the key lives in masterKeyPath and is
 	// generated there on first use. Unexported so that only MasterKey hands it out.

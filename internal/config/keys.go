@@ -79,6 +79,11 @@ var keys = []key{
 		help: "Address the HTTP server listens on; port 0 picks a free port."},
 	{name: "public_url", group: groupWeb, metavar: "URL", defNote: "http://<http_addr>",
 		help: "Absolute http(s) URL at which users reach carnet, used for the links in e-mails."},
+	{name: "oidc_providers_file", group: groupWeb, metavar: "FILE", defNote: "none",
+		help: "OpenID Connect providers people may sign in with (Pro Santé Connect for professionals, " +
+			"FranceConnect for patients): a file of <provider>.<key> = <value> lines (kind, label, issuer, " +
+			"client_id, client_secret, scopes, acr…; see internal/oidc.ParseProviders). It holds secrets: " +
+			"make it readable by carnet only."},
 	{name: "domain", group: groupMail, metavar: "NAME", def: "carnet.localhost",
 		help: "The operator's mail domain, a DNS name (IDNs in their xn-- form)."},
 	{name: "notify_mode", group: groupMail, metavar: "MODE", def: "outbox",

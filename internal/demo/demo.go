@@ -61,7 +61,7 @@ type SignIn struct {
 // Report says what was created.
 type Report struct {
 	People, Children, Professionals, Organisations, Documents int
-	SignIns                                                    []SignIn
+	SignIns                                                   []SignIn
 	// INS of every person, in the order they were created (for tests and load tools).
 	INS []identity.INS
 }

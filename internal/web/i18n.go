@@ -275,6 +275,8 @@ var catalogue = map[string][2]string{
 	"space.delete.explain":          {"Vos données seront supprimées dans les 3 mois au lieu de 10 ans.", "Your data will be deleted within 3 months instead of 10 years."},
 	"space.delete.submit":           {"Demander la suppression", "Ask for deletion"},
 	"space.deletion.done":           {"La suppression de vos données est demandée.", "The deletion of your data is requested."},
+	"signin.with":                   {"Se connecter avec %s", "Sign in with %s"},
+	"signin.or":                     {"ou", "or"},
 	"code.title":                    {"Code de vérification", "Verification code"},
 	"code.sent":                     {"Nous venons d'envoyer un code à %s. Il est valable quelques minutes.", "We have just sent a code to %s. It is valid for a few minutes."},
 	"code.sent.nodest":              {"Nous venons de vous envoyer un code. Il est valable quelques minutes.", "We have just sent you a code. It is valid for a few minutes."},

@@ -19,6 +19,7 @@ type signinView struct {
 	Return      string
 	Activated   bool // just activated their space: sign in now
 	Reset       bool // just chose a new password
+	Providers   []SignInProvider
 }
 
 // returnTo is where a page sends a person once signed in: a path of this site, else their home.
@@ -36,7 +37,7 @@ func (w *Web) signinForm(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.render(rw, r, http.StatusOK, "signin", signinView{Page: w.page(r, "signin.title"), Return: returnTo(r),
-		Activated: r.FormValue("active") == "1", Reset: r.FormValue("reinit") == "1"})
+		Activated: r.FormValue("active") == "1", Reset: r.FormValue("reinit") == "1", Providers: w.d.SignInWith})
 }
 
 // signin: POST /connexion, the identifier and the password. A correct pair starts the second

@@ -55,9 +55,17 @@ type Deps struct {
 	Directory *account.Service
 	Catalog   *terminology.Catalog
 	Clock     clock.Clock
+	// SignInWith are the OpenID Connect providers the sign-in page offers.
+	SignInWith []SignInProvider
 	// TLS says the public URL is https: the Strict-Transport-Security header is sent.
 	TLS bool
 	Log *slog.Logger
+}
+
+// SignInProvider is an OpenID Connect provider on the sign-in page.
+type SignInProvider struct {
+	Label, URL   string
+	Professional bool // Pro Santé Connect and the like; else a patients' provider (FranceConnect)
 }
 
 // Web serves the pages.
