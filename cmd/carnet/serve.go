@@ -31,6 +31,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/demo"
 	"github.com/carnet-sante/carnet/internal/fhir"
 	"github.com/carnet-sante/carnet/internal/jobs"
+	"github.com/carnet-sante/carnet/internal/mail/mailserve"
 	"github.com/carnet-sante/carnet/internal/notify"
 	"github.com/carnet-sante/carnet/internal/oauth"
 	"github.com/carnet-sante/carnet/internal/oidc"
@@ -164,6 +165,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		l.Close()
 		return err
 	}
+	messaging, err := mailserve.Start(context.WithoutCancel(ctx), mailserve.Config{Domain: cfg.Domain, RelayAddr: cfg.SMTPRelayAddr,
+		SubmissionAddr: cfg.SMTPSubmissionAddr, CertDir: filepath.Join(cfg.DataDir, "mail-tls"), AllowlistFile: cfg.MailAllowlistFile},
+		mailserve.Deps{DB: db, Blobs: blobs, Clock: clk, Seal: key.seal, Password: password.DefaultParams(), SharedJobs: true, Log: log})
+	if err != nil {
+		l.Close()
+		return fmt.Errorf("mail: %w", err)
+	}
+	for _, ml := range messaging.Listeners {
+		fmt.Fprintf(stdout, "carnet SMTP %s listening on %s\n", ml.Channel, ml.Addr)
+	}
 	fmt.Fprintf(stdout, "carnet %s listening on http://%s (database %s, data in %s)\n", version, l.Addr(), cfg.DB.Redacted(), cfg.DataDir)
 
 	served := make(chan error, 1)
@@ -175,7 +186,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log.Info("carnet stopping", "grace", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	err = errors.Join(err, srv.Shutdown(sctx), queue.Stop(sctx))
+	err = errors.Join(err, srv.Shutdown(sctx), messaging.Shutdown(sctx), queue.Stop(sctx))
 	log.Info("carnet stopped")
 	return err
 }

@@ -3,8 +3,10 @@ package main
 import (
 	"io"
 	"net/http"
+	"net/smtp"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -70,5 +72,24 @@ func TestServeOffersOIDCProviders(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode == http.StatusNotFound {
 		t.Fatalf("the OIDC flow is not mounted: %d", res.StatusCode)
+	}
+}
+
+// carnet serve starts the SMTP relay and submission listeners and says where they listen.
+func TestServeStartsTheMailListeners(t *testing.T) {
+	s := startServe(t, dbArgs(t, t.TempDir()))
+	for _, ch := range []string{"relay", "submission"} {
+		m := regexp.MustCompile(`carnet SMTP ` + ch + ` listening on (\S+)`).FindStringSubmatch(s.stdout.String())
+		if m == nil {
+			t.Fatalf("no %s listener printed:\n%s", ch, s.stdout.String())
+		}
+		c, err := smtp.Dial(m[1])
+		if err != nil {
+			t.Fatalf("%s: %v", ch, err)
+		}
+		if ok, _ := c.Extension("STARTTLS"); !ok {
+			t.Errorf("%s offers no STARTTLS", ch)
+		}
+		c.Quit()
 	}
 }

@@ -37,6 +37,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// OIDCProvidersFile names the file of the OpenID Connect providers, "" for none.
 	OIDCProvidersFile string
+	// SMTPRelayAddr and SMTPSubmissionAddr are the mail listeners ("" turns one off);
+	// MailAllowlistFile the MSSanté allowlist imported at start while none is in force.
+	SMTPRelayAddr, SMTPSubmissionAddr, MailAllowlistFile string
 
 	// masterKey is the configured key; when it is zero the key lives in masterKeyPath and is
 	// generated there on first use. Unexported so that only MasterKey hands it out.

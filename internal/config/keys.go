@@ -79,6 +79,12 @@ var keys = []key{
 		help: "Address the HTTP server listens on; port 0 picks a free port."},
 	{name: "public_url", group: groupWeb, metavar: "URL", defNote: "http://<http_addr>",
 		help: "Absolute http(s) URL at which users reach carnet, used for the links in e-mails."},
+	{name: "smtp_relay_addr", group: groupMail, metavar: "HOST:PORT", def: "127.0.0.1:2525",
+		help: "Address of the MSSanté relay listener (other operators deliver here; 25 in production); empty turns it off."},
+	{name: "smtp_submission_addr", group: groupMail, metavar: "HOST:PORT", def: "127.0.0.1:2587",
+		help: "Address of the SMTP submission listener (mail clients with app passwords, over TLS; 587 in production); empty turns it off."},
+	{name: "mail_allowlist_file", group: groupMail, metavar: "FILE", defNote: "none",
+		help: "The published MSSanté allowlist (ListeBlancheMSSante XML), imported at start while none is in force."},
 	{name: "oidc_providers_file", group: groupWeb, metavar: "FILE", defNote: "none",
 		help: "OpenID Connect providers people may sign in with (Pro Santé Connect for professionals, " +
 			"FranceConnect for patients): a file of <provider>.<key> = <value> lines (kind, label, issuer, " +
