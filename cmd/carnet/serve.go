@@ -36,6 +36,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/oauth"
 	"github.com/carnet-sante/carnet/internal/oidc"
 	"github.com/carnet-sante/carnet/internal/password"
+	"github.com/carnet-sante/carnet/internal/profile"
 	"github.com/carnet-sante/carnet/internal/record"
 	"github.com/carnet-sante/carnet/internal/server"
 	"github.com/carnet-sante/carnet/internal/space"
@@ -100,7 +101,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	api, records := newFHIR(db, clk, cfg, rs, log), rs.records
+	medical, err := profile.NewService(profile.Deps{Store: db.Profile(), Access: rs.access, Catalog: rs.catalog, Clock: clk})
+	if err != nil {
+		return err
+	}
+	api, records := newFHIR(db, clk, cfg, rs, medical, log), rs.records
 	queue, err := jobs.New(db, jobs.Config{Workers: cfg.JobsWorkers, Logger: log},
 		jobs.Deps{Spaces: spaces, Blobs: blobs, DB: db, Records: records})
 	if err != nil {
@@ -232,9 +237,9 @@ func newRecordServices(ctx context.Context, db *store.DB, clk clock.Clock, space
 }
 
 // newFHIR builds the FHIR API over the record's services.
-func newFHIR(db *store.DB, clk clock.Clock, cfg *config.Config, rs *recordServices, log *slog.Logger) *fhir.API {
+func newFHIR(db *store.DB, clk clock.Clock, cfg *config.Config, rs *recordServices, medical *profile.Service, log *slog.Logger) *fhir.API {
 	return fhir.New(fhir.Deps{Records: rs.records, Tokens: apitoken.NewService(db.Tokens(), clk), Catalog: rs.catalog, Trail: rs.trail,
-		Exporter: rs.archive, BaseURL: strings.TrimSuffix(cfg.PublicURL.String(), "/") + "/fhir", Version: version, Log: log})
+		Exporter: rs.archive, Profile: medical, BaseURL: strings.TrimSuffix(cfg.PublicURL.String(), "/") + "/fhir", Version: version, Log: log})
 }
 
 // newAuth builds sign-in and sessions: one-time codes by e-mail (the notice sender), and by

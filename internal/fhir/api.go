@@ -25,6 +25,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/cda"
 	"github.com/carnet-sante/carnet/internal/errs"
 	"github.com/carnet-sante/carnet/internal/fhir/r4"
+	"github.com/carnet-sante/carnet/internal/profile"
 	"github.com/carnet-sante/carnet/internal/record"
 	"github.com/carnet-sante/carnet/internal/terminology"
 	"github.com/carnet-sante/carnet/internal/trail"
@@ -38,6 +39,8 @@ type Deps struct {
 	Trail   *trail.Service
 	// Exporter writes a whole space (Patient/{id}/$everything); nil leaves the operation out.
 	Exporter Exporter
+	// Profile serves the medical profile's resources and PCH-01 (profile.go); nil leaves them out.
+	Profile *profile.Service
 	// BaseURL is the API's public base, e.g. "https://carnet.example/fhir".
 	BaseURL string
 	Version string
@@ -76,6 +79,7 @@ func New(d Deps) *API {
 	a.mux.HandleFunc("/fhir/", func(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, errs.E(errs.NotFound, "no such FHIR interaction: %s %s", r.Method, r.URL.Path))
 	})
+	a.profileRoutes() // last: it puts a mux of its own in front of the one above
 	return a
 }
 

@@ -7,8 +7,9 @@ import (
 // capabilityDate is when this statement last changed.
 const capabilityDate = "2026-11-25"
 
-// capability is the server's CapabilityStatement: what /fhir/metadata answers.
-func capability(base, version string) r4.CapabilityStatement {
+// capability is the server's CapabilityStatement: what /fhir/metadata answers. extra are the
+// resources of the capabilities served when configured (the profile's: profileCapabilities).
+func capability(base, version string, extra ...r4.CapabilityStatementResource) r4.CapabilityStatement {
 	param := func(name, typ, doc string) r4.CapabilityStatementSearchParam {
 		return r4.CapabilityStatementSearchParam{Name: name, Type: typ, Documentation: doc}
 	}
@@ -46,7 +47,7 @@ func capability(base, version string) r4.CapabilityStatement {
 					"An emergency access (break-glass) states its reason in the X-Carnet-Break-Glass header.",
 			},
 			Interaction: inter("transaction"),
-			Resource: []r4.CapabilityStatementResource{
+			Resource: append([]r4.CapabilityStatementResource{
 				{
 					Type:             "DocumentReference",
 					Profile:          "http://hl7.org/fhir/StructureDefinition/DocumentReference",
@@ -89,7 +90,7 @@ func capability(base, version string) r4.CapabilityStatement {
 						Definition:    "http://hl7.org/fhir/OperationDefinition/Patient-everything",
 						Documentation: "The holder's whole space: a Bundle, or with Accept: application/zip the archive with every document."}},
 					Documentation: "Whether a patient has a space, and its state; no health data."},
-			},
+			}, extra...),
 		}},
 	}
 }

@@ -58,7 +58,7 @@ func TestDecodeRefuses(t *testing.T) {
 		{"no resourceType", `{"status":"current"}`, r4.IssueRequired, ""},
 		{"resourceType not a string", `{"resourceType":1}`, r4.IssueStructure, "resourceType"},
 		{"unknown resource type", `{"resourceType":"Dossier"}`, r4.IssueNotSupported, "resourceType"},
-		{"resource type not modelled", `{"resourceType":"Observation","status":"final"}`, r4.IssueNotSupported, ""},
+		{"resource type not modelled", `{"resourceType":"Encounter","status":"finished"}`, r4.IssueNotSupported, ""},
 		{"not an object", `["resourceType"]`, r4.IssueStructure, ""},
 		{"malformed JSON", `{"resourceType":"Patient",`, r4.IssueStructure, ""},
 		{"trailing data", minimalDoc + `{}`, r4.IssueStructure, ""},
