@@ -259,6 +259,12 @@ func newAuth(db *store.DB, clk clock.Clock, cfg *config.Config, k keys, mail not
 	}
 	ac := auth.DefaultConfig()
 	ac.ResetURL = strings.TrimSuffix(cfg.PublicURL.String(), "/") + "/mot-de-passe/nouveau"
+	// Passkeys need a domain name (and https but on localhost): off on a bare IP address.
+	if wa, err := auth.WebAuthnFromURL(cfg.PublicURL.String()); err == nil {
+		ac.WebAuthn = wa
+	} else {
+		log.Info("passkeys off", "reason", err.Error())
+	}
 	var metrics *auth.Metrics
 	if reg != nil {
 		metrics = auth.NewMetrics(reg)

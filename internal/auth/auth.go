@@ -1,9 +1,10 @@
 // Package auth is in charge of how a person proves who they are to carnet and of what they
 // hold once they have: sign-in with an identifier and a password followed by a second factor
-// (a one-time code by e-mail or SMS, WebAuthn later), the activation of a space created by
-// opt-out (the notice's code proves possession, the person sets their credentials), the
-// password reset by e-mail link, server-side sessions with idle and absolute timeouts, and the
-// rate limits and progressive delays that slow every guess at a credential.
+// (a one-time code by e-mail or SMS, or a passkey: webauthn.go), the activation of a space
+// created by opt-out (the notice's code proves possession, the person sets their
+// credentials), the password reset by e-mail link, server-side sessions with idle and
+// absolute timeouts, and the rate limits and progressive delays that slow every guess at a
+// credential.
 //
 // The rules it keeps, and where they come from:
 //   - no secret is stored: sessions, pending challenges and reset links are kept by the
@@ -102,6 +103,7 @@ func (p Principal) identifiers() []Identifier {
 // Tx is what the service needs of a store transaction.
 type Tx interface {
 	audit.Appender
+	PasskeyTx
 
 	// PrincipalBy resolves an identifier to its account; NotFound when none.
 	PrincipalBy(ctx context.Context, id Identifier) (Principal, error)
@@ -183,6 +185,10 @@ type Config struct {
 	Address    Policy // failed credential checks per client address (IPv4, IPv6 /64)
 	Code       Policy // wrong one-time codes per account, across challenges
 	Reset      Policy // reset requests per identifier (limits mail bombing)
+
+	// WebAuthn is the relying party of passkeys (WebAuthnFromURL derives it from the public
+	// URL); the zero value offers none.
+	WebAuthn WebAuthnConfig
 }
 
 // DefaultConfig returns our defaults.
@@ -260,6 +266,8 @@ type Service struct {
 	order   []Method // the factors in order of preference when the person names none
 	dummy   string   // a hash to verify against when the identifier is unknown
 
+	passkeys *passkeyFactor // nil: Config.WebAuthn is not set
+
 	bg   sync.WaitGroup // background work (reset e-mails), waited for by Close
 	slot chan struct{}  // bounds it
 }
@@ -298,6 +306,12 @@ func NewService(d Deps) (*Service, error) {
 	}
 	for _, f := range d.Factors {
 		s.addFactor(f)
+	}
+	if d.Config.WebAuthn.RPID != "" {
+		if s.passkeys, err = newPasskeyFactor(s, d.Config.WebAuthn); err != nil {
+			return nil, err
+		}
+		s.addFactor(s.passkeys) // before the codes: the stronger factor is preferred
 	}
 	s.addFactor(codeFactor{method: MethodEmailCode, s: s})
 	if d.SMS != nil {

@@ -22,8 +22,8 @@ type Method string
 const (
 	MethodEmailCode Method = "otp-email" // a one-time code sent to the account's e-mail address
 	MethodSMSCode   Method = "otp-sms"   // a one-time code sent by SMS to the patient's mobile
-	// MethodWebAuthn is reserved for passkeys (WebAuthn Level 3), a stronger second factor
-	// than a code: it resists phishing. It is not implemented here; see Factor.
+	// MethodWebAuthn is a passkey (WebAuthn Level 3), a stronger second factor than a code:
+	// it resists phishing. See webauthn.go; offered when Config.WebAuthn is set.
 	MethodWebAuthn Method = "webauthn"
 )
 
@@ -65,12 +65,10 @@ type Started struct {
 // its expiry, single use, the attempt count, rate limits, traces, the session); a factor only
 // starts a challenge and checks a response.
 //
-// This is the extension point for WebAuthn: a factor of method MethodWebAuthn would be
-// Available to principals with a registered credential, Begin would draw a 32-byte
-// challenge and return it as State and in Prompt.Options with the allowed credential ids,
-// and Verify would check the assertion (client data, authenticator data, signature with the
-// stored public key, sign count) against State. Registering credentials needs a table of
-// its own and a page in the portal; neither is here.
+// The passkey factor (webauthn.go) is Available to principals with a registered credential;
+// its Begin draws a 32-byte challenge and returns it in State and in Prompt.Options with the
+// allowed credential ids; it checks the assertion (client data, authenticator data, signature
+// with the stored public key, sign count) in the sign-in's transaction: see TxFactor.
 type Factor interface {
 	Method() Method
 	Available(p Principal) bool

@@ -205,7 +205,7 @@ func (s *Service) settle(ctx context.Context, tx Tx, release, clear []limit) err
 // Proof is what a person gives at the second step.
 type Proof struct {
 	Challenge string // the secret of Pending.Token
-	Response  string // the code typed (or, later, a WebAuthn assertion)
+	Response  string // the code typed, or the WebAuthn assertion (PublicKeyCredential as JSON)
 	// Previous is the session secret the browser already held, if any: it is revoked, so a
 	// sign-in always starts a session under a new id (no session fixation).
 	Previous string
@@ -268,7 +268,7 @@ func (s *Service) CompleteSignIn(ctx context.Context, pr Proof) (SignedIn, error
 			_, err := tx.AppendTrace(ctx, denied(e, "challenge_over", detail))
 			return err
 		}
-		ok, err := f.Verify(ctx, p, hash, ch.State, pr.Response)
+		ok, err := verify(ctx, tx, f, p, pr.Client, hash, ch.State, pr.Response)
 		if err != nil {
 			return err
 		}

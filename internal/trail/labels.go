@@ -75,6 +75,10 @@ var actionLabels = map[string]string{
 	"auth.reset.request":      "Demande de réinitialisation du mot de passe",
 	"auth.reset":              "Changement du mot de passe par lien",
 	"auth.activate":           "Activation de l'espace et choix des identifiants",
+	"auth.passkey.register":   "Ajout d'une clé d'accès",
+	"auth.passkey.use":        "Connexion avec une clé d'accès",
+	"auth.passkey.delete":     "Suppression d'une clé d'accès",
+	"auth.external":           "Connexion par un fournisseur d'identité",
 	"auth.guessing":           "Tentatives répétées de connexion",
 	"apitoken.revoke":         "Révocation d'un jeton d'accès à l'API",
 }

@@ -206,7 +206,7 @@ func TestBrowserPatientJourney(t *testing.T) {
 	b.fill("identifiant", email)
 	b.fill("mot_de_passe", pass)
 	b.submit(`form[action="/connexion"] button[type="submit"]`)
-	b.expect("Code reçu")
+	b.expect("Nous venons d'envoyer un code")
 	b.audit("04 code")
 	b.fill("code", p.mail.code(t, email))
 	b.submit(`form[action="/connexion/code"] button[type="submit"]`)

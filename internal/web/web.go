@@ -138,6 +138,7 @@ func (w *Web) routes() {
 	m.HandleFunc("POST /moi/sessions/toutes", w.patient(w.signoutEverywhere))
 	m.HandleFunc("GET /moi/export", w.patient(w.export))
 	w.representedRoutes()
+	w.passkeyRoutes()
 	m.HandleFunc("GET /moi/espace", w.patient(w.spacePage))
 	m.HandleFunc("POST /moi/espace/{action}", w.patient(w.spaceChange))
 	m.HandleFunc("GET /moi/professionnels", w.patient(w.accessPage))
