@@ -63,9 +63,18 @@ func startServe(t *testing.T, db []string) *served {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &served{stdout: new(syncBuffer), stderr: new(syncBuffer), cancel: cancel, done: make(chan int, 1)}
-	t.Cleanup(cancel)
+	stopped := make(chan struct{})
+	// Stop the server and wait for it before the test's directories are removed (cleanups run
+	// last registered first): a server still writing its data directory would fail the removal.
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-stopped:
+		case <-time.After(30 * time.Second):
+		}
+	})
 	args := append([]string{"serve", "--http-addr", "127.0.0.1:0", "--smtp-relay-addr", "127.0.0.1:0", "--smtp-submission-addr", "127.0.0.1:0", "--shutdown-timeout", "10s"}, db...)
-	go func() { s.done <- run(ctx, args, s.stdout, s.stderr) }()
+	go func() { s.done <- run(ctx, args, s.stdout, s.stderr); close(stopped) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if m := listening.FindStringSubmatch(s.stdout.String()); m != nil {

@@ -167,6 +167,12 @@ func TestHTTPFlow(t *testing.T) {
 	}
 	token := strings.SplitN(body, "\n", 2)[1]
 
+	// A token one character off (never the token itself, whatever its last character).
+	last := byte('A')
+	if token[len(token)-1] == 'A' {
+		last = 'B'
+	}
+	wrong := token[:len(token)-1] + string(last)
 	// The form needs the session's token; a cross-site post is refused before it.
 	for name, c := range map[string]struct {
 		form   url.Values
@@ -174,7 +180,7 @@ func TestHTTPFlow(t *testing.T) {
 		want   int
 	}{
 		"no token":        {url.Values{"note": {"x"}}, nil, 403},
-		"wrong token":     {url.Values{"note": {"x"}, auth.CSRFField: {token[:len(token)-1] + "A"}}, nil, 403},
+		"wrong token":     {url.Values{"note": {"x"}, auth.CSRFField: {wrong}}, nil, 403},
 		"cross-site":      {url.Values{"note": {"x"}, auth.CSRFField: {token}}, http.Header{"Sec-Fetch-Site": {"cross-site"}}, 403},
 		"foreign origin":  {url.Values{"note": {"x"}, auth.CSRFField: {token}}, http.Header{"Origin": {"https://evil.example"}}, 403},
 		"token in form":   {url.Values{"note": {"x"}, auth.CSRFField: {token}}, nil, 200},
