@@ -15,7 +15,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/optout"
 )
 
-const optoutUsage = `usage: carnet optout import FILE [--dry-run] [--rejects FILE] [--postal FILE] [--batch N]
+const optoutUsage = `usage: carnet optout import FILE [--dry-run] [--rejects FILE] [--postal FILE] [--batch N] [--cache-mib N]
 
 Creates a space for every person of the insurer's CSV file (header: ins, birth_name,
 given_names, birth_date, sex, and optionally ins_oid, used_name, email, phone, postal_address,
@@ -32,17 +32,21 @@ func runOptout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	var dryRun bool
 	var rejectsPath, postalPath string
-	var batch int
+	var batch, cacheMiB int
 	a, fs, err := openAdmin(ctx, "optout import", args[1:], stderr, func(fs *flag.FlagSet) {
 		fs.BoolVar(&dryRun, "dry-run", false, "validate only: write nothing to the database")
 		fs.StringVar(&rejectsPath, "rejects", "", "rejects file (default FILE.rejects.csv)")
 		fs.StringVar(&postalPath, "postal", "", "postal notices file (default FILE.postal.csv)")
-		fs.IntVar(&batch, "batch", 500, "rows per transaction")
+		fs.IntVar(&batch, "batch", 5000, "rows per transaction")
+		fs.IntVar(&cacheMiB, "cache-mib", 64, "SQLite: page cache of the import's writer, in MiB")
 	})
 	if err != nil {
 		return err
 	}
 	defer a.db.Close()
+	if err := a.db.TuneForBulkImport(ctx, cacheMiB); err != nil {
+		return err
+	}
 	if fs.NArg() != 1 {
 		fmt.Fprintln(stderr, optoutUsage)
 		return errUsage

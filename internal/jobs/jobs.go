@@ -337,6 +337,9 @@ func (w *outboxWorker) Work(ctx context.Context, job *river.Job[OutboxArgs]) err
 
 // noticeOf tells the kind of a queued notice by its key's prefix (record.NoticeKey).
 func noticeOf(key string) string {
+	if _, ok := space.CreatedNoticeVersion(key); ok {
+		return space.NoticeCreated
+	}
 	switch {
 	case strings.HasPrefix(key, "emergency-"):
 		return space.NoticeEmergencyAccess
@@ -368,7 +371,11 @@ func FlushNotices(ctx context.Context, db *store.DB, now time.Time) (int, error)
 				g := group{d.PatientID, noticeOf(d.Key)}
 				if !seen[g] {
 					seen[g] = true
-					if err := tx.Enqueue(ctx, space.NoticeJob{PatientID: d.PatientID, Notice: g.notice, Key: d.Key}); err != nil {
+					job := space.NoticeJob{PatientID: d.PatientID, Notice: g.notice, Key: d.Key}
+					if v, ok := space.CreatedNoticeVersion(d.Key); ok {
+						job.Version, job.Key = v, "" // as space.Create queues it
+					}
+					if err := tx.Enqueue(ctx, job); err != nil {
 						return err
 					}
 				}

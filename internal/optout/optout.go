@@ -15,12 +15,14 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"time"
 
 	"github.com/carnet-sante/carnet/internal/clock"
 	"github.com/carnet-sante/carnet/internal/errs"
+	"github.com/carnet-sante/carnet/internal/identity"
 	"github.com/carnet-sante/carnet/internal/space"
 )
 
@@ -54,7 +56,7 @@ type Checkpoints interface {
 // Spaces is what the import needs of the space service.
 type Spaces interface {
 	CreateBatch(ctx context.Context, by space.By, rows []space.NewSpace, beforeCommit func([]space.Outcome) error) ([]space.Outcome, error)
-	CheckBatch(ctx context.Context, rows []space.NewSpace, lookup func(space.Tx) space.Lookup) ([]space.Outcome, error)
+	CheckBatch(ctx context.Context, rows []space.NewSpace, earlier func(matricule string) (space.Patient, bool)) ([]space.Outcome, error)
 }
 
 // Options of one import.
@@ -62,7 +64,7 @@ type Options struct {
 	Rejects   io.Writer // CSV: line,reason (required)
 	Postal    io.Writer // CSV of the postal notices to print, with activation codes (required unless DryRun)
 	DryRun    bool      // validate only: nothing is written to the database
-	BatchSize int       // rows per transaction (default 500)
+	BatchSize int       // rows per transaction (default 5000)
 	Progress  func(Progress)
 	By        space.By
 }
@@ -93,7 +95,7 @@ type syncer interface{ Sync() error }
 // checkpoint, of all runs on this file).
 func (im *Importer) Run(ctx context.Context, path string, opt Options) (Counts, error) {
 	if opt.BatchSize <= 0 {
-		opt.BatchSize = 500
+		opt.BatchSize = 5000
 	}
 	if opt.Rejects == nil || (opt.Postal == nil && !opt.DryRun) {
 		return Counts{}, errs.E(errs.Invalid, "the rejects and postal outputs are required")
@@ -134,77 +136,42 @@ func (im *Importer) Run(ctx context.Context, path string, opt Options) (Counts, 
 			return Counts{}, err
 		}
 	}
-	r := h.newReader(br)
-	run := runState{im: im, opt: opt, runStart: start, seen: map[uint64]space.Patient{}}
-	var batch []space.NewSpace
-	var lines []int64
-	line := cp.NextLine
-	flush := func(nextOffset int64) error {
-		if len(batch) == 0 {
-			return nil
-		}
-		c, err := run.batch(ctx, batch, lines)
-		if err != nil {
-			return err
-		}
-		cp.Counts.add(c)
-		run.counts.add(c)
-		cp.NextLine, cp.NextOffset, cp.UpdatedAt = line, nextOffset, im.clock.Now()
-		if !opt.DryRun {
-			if err := im.checkpoints.SaveCheckpoint(ctx, cp); err != nil {
-				return err
-			}
-		}
-		if opt.Progress != nil {
-			opt.Progress(Progress{BytesDone: nextOffset, BytesTotal: size, Counts: run.counts, Elapsed: im.clock.Now().Sub(start)})
-		}
-		batch, lines = batch[:0], lines[:0]
-		return nil
+	run := runState{im: im, opt: opt, runStart: start, rejects: csv.NewWriter(opt.Rejects)}
+	if opt.DryRun {
+		run.seen = map[uint64]int32{}
+	} else {
+		run.postal = csv.NewWriter(opt.Postal)
 	}
-	base := cp.NextOffset
-	for {
+	// The file is read and its rows parsed on a goroutine of their own while the batch before
+	// is written: two batches in memory at most, whatever the size of the file.
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	batches := make(chan readBatch, 1)
+	go readBatches(rctx, h, h.newReader(br), cp.NextLine, cp.NextOffset, opt.BatchSize, batches)
+	for b := range batches {
 		if err := ctx.Err(); err != nil {
 			return run.counts, err
 		}
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
+		if b.err != nil {
+			return run.counts, fmt.Errorf("read %s: %w", path, b.err)
 		}
-		recLine := line
-		line++
-		// A row refused before it reaches the service (unreadable, malformed) is counted here.
-		refuse := func(why error) error {
-			one := Counts{Rows: 1, Rejected: 1}
-			cp.Counts.add(one)
-			run.counts.add(one)
-			return run.reject(recLine, why)
-		}
-		var pe *csv.ParseError
-		switch {
-		case errors.As(err, &pe):
-			if err := refuse(errs.E(errs.Invalid, "unreadable CSV record: %s", pe.Err)); err != nil {
-				return run.counts, err
-			}
-			continue
-		case err != nil:
-			return run.counts, fmt.Errorf("read %s: %w", path, err)
-		}
-		n, err := h.Row(rec)
+		c, err := run.batch(ctx, b)
 		if err != nil {
-			if err := refuse(err); err != nil {
-				return run.counts, err
-			}
-			continue
+			return run.counts, err
 		}
-		batch = append(batch, n)
-		lines = append(lines, recLine)
-		if len(batch) >= opt.BatchSize {
-			if err := flush(base + r.InputOffset()); err != nil {
+		cp.Counts.add(c)
+		run.counts.add(c)
+		cp.NextLine, cp.NextOffset, cp.UpdatedAt = b.nextLine, b.nextOffset, im.clock.Now()
+		if !opt.DryRun {
+			if err := im.checkpoints.SaveCheckpoint(ctx, cp); err != nil {
 				return run.counts, err
 			}
+		}
+		if opt.Progress != nil {
+			opt.Progress(Progress{BytesDone: b.nextOffset, BytesTotal: size, Counts: run.counts, Elapsed: im.clock.Now().Sub(start)})
 		}
 	}
-	if err := flush(base + r.InputOffset()); err != nil {
+	if err := ctx.Err(); err != nil {
 		return run.counts, err
 	}
 	if !opt.DryRun {
@@ -214,6 +181,71 @@ func (im *Importer) Run(ctx context.Context, path string, opt Options) (Counts, 
 		}
 	}
 	return run.counts, nil
+}
+
+// readBatch is a batch of the file's records: the rows to create and the records refused
+// before they reach the space service (unreadable, malformed), in the order of their lines.
+type readBatch struct {
+	rows    []space.NewSpace
+	lines   []int64 // of rows
+	refused []refusal
+	// Where the record after this batch starts: the checkpoint once the batch is committed.
+	nextLine, nextOffset int64
+	err                  error // reading failed: the run stops, this batch holds nothing else
+}
+
+type refusal struct {
+	line int64
+	err  error
+}
+
+// readBatches reads the records from line (at byte offset base), parses them with h and
+// sends them by batches of size records, until the end of the file, a read error or ctx's
+// end. It closes out.
+func readBatches(ctx context.Context, h Header, r *csv.Reader, line, base int64, size int, out chan<- readBatch) {
+	defer close(out)
+	send := func(b readBatch) bool {
+		select {
+		case out <- b:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	var b readBatch
+	for {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		recLine := line
+		line++
+		var pe *csv.ParseError
+		switch {
+		case errors.As(err, &pe):
+			b.refused = append(b.refused, refusal{recLine, errs.E(errs.Invalid, "unreadable CSV record: %s", pe.Err)})
+		case err != nil:
+			send(readBatch{err: err})
+			return
+		default:
+			if n, err := h.Row(rec); err != nil {
+				b.refused = append(b.refused, refusal{recLine, err})
+			} else {
+				b.rows, b.lines = append(b.rows, n), append(b.lines, recLine)
+			}
+		}
+		if len(b.rows)+len(b.refused) >= size {
+			b.nextLine, b.nextOffset = line, base+r.InputOffset()
+			if !send(b) {
+				return
+			}
+			b = readBatch{}
+		}
+	}
+	if len(b.rows)+len(b.refused) > 0 {
+		b.nextLine, b.nextOffset = line, base+r.InputOffset()
+		send(b)
+	}
 }
 
 func (c *Counts) add(o Counts) {
@@ -229,43 +261,74 @@ type runState struct {
 	opt      Options
 	runStart time.Time
 	counts   Counts
-	// seen: in a dry run only, the people earlier rows would have created (by a 64-bit hash
-	// of their INS), so that a duplicate or a parent met earlier in the file is recognised
-	// without writing. 24 bytes a row: a dry run of a whole department fits in memory.
-	seen map[uint64]space.Patient
+	rejects  *csv.Writer
+	postal   *csv.Writer // nil in a dry run
+	// seen: in a dry run only, the people earlier batches would have created: a 64-bit hash
+	// of their INS and their birth date (days since 1970), all a later row's checks read of
+	// them (a duplicate, a parent and their age). About 20 bytes a row: a dry run of a
+	// region's 10 million people takes some 200 MB, the only memory that grows with the file.
+	seen map[uint64]int32
 }
 
-// batch creates (or, in a dry run, checks) one batch and writes its rejects and postal notices.
-func (rs *runState) batch(ctx context.Context, rows []space.NewSpace, lines []int64) (Counts, error) {
-	c := Counts{Rows: int64(len(rows))}
+// batch creates (or, in a dry run, checks) one batch and writes its rejects and postal
+// notices.
+func (rs *runState) batch(ctx context.Context, b readBatch) (Counts, error) {
+	c := Counts{Rows: int64(len(b.rows) + len(b.refused)), Rejected: int64(len(b.refused))}
 	tally := func(out []space.Outcome) error {
+		refused := b.refused
+		// Rejects in the order of the lines: those refused on reading merged with the service's.
+		flushRefused := func(before int64) error {
+			for len(refused) > 0 && refused[0].line < before {
+				if err := rs.reject(refused[0].line, refused[0].err); err != nil {
+					return err
+				}
+				refused = refused[1:]
+			}
+			return nil
+		}
 		for i, o := range out {
+			if err := flushRefused(b.lines[i]); err != nil {
+				return err
+			}
 			switch {
 			case o.Err != nil:
 				c.Rejected++
-				if err := rs.reject(lines[i], o.Err); err != nil {
+				if err := rs.reject(b.lines[i], o.Err); err != nil {
 					return err
 				}
 			case o.Existed != nil && !o.Existed.CreatedAt.Before(rs.runStart):
 				c.Duplicates++
-				if err := rs.reject(lines[i], errs.E(errs.Conflict, "duplicate: an earlier row of this file has the same INS")); err != nil {
+				if err := rs.reject(b.lines[i], errs.E(errs.Conflict, "duplicate: an earlier row of this file has the same INS")); err != nil {
 					return err
 				}
 			case o.Existed != nil:
 				c.Existed++
 			default:
 				c.Created++
-				if code := o.Created.ActivationCode; code != "" && rs.opt.Postal != nil {
-					if err := writePostal(rs.opt.Postal, o.Created, code); err != nil {
+				if code := o.Created.ActivationCode; code != "" && rs.postal != nil {
+					if err := writePostal(rs.postal, o.Created, code); err != nil {
 						return err
 					}
 				}
 			}
 		}
+		if err := flushRefused(math.MaxInt64); err != nil {
+			return err
+		}
 		// Durable before the batch commits: an activation code lost after the commit would
 		// leave a space nobody can activate.
-		for _, w := range []io.Writer{rs.opt.Rejects, rs.opt.Postal} {
-			if s, ok := w.(syncer); ok {
+		for _, w := range []struct {
+			csv *csv.Writer
+			out io.Writer
+		}{{rs.rejects, rs.opt.Rejects}, {rs.postal, rs.opt.Postal}} {
+			if w.csv == nil {
+				continue
+			}
+			w.csv.Flush()
+			if err := w.csv.Error(); err != nil {
+				return fmt.Errorf("write outputs: %w", err)
+			}
+			if s, ok := w.out.(syncer); ok {
 				if err := s.Sync(); err != nil {
 					return fmt.Errorf("sync outputs: %w", err)
 				}
@@ -273,32 +336,34 @@ func (rs *runState) batch(ctx context.Context, rows []space.NewSpace, lines []in
 		}
 		return nil
 	}
+	if len(b.rows) == 0 {
+		return c, tally(nil)
+	}
 	if rs.opt.DryRun {
-		out, err := rs.im.spaces.CheckBatch(ctx, rows, rs.lookup)
+		out, err := rs.im.spaces.CheckBatch(ctx, b.rows, rs.earlier)
 		if err != nil {
 			return c, err
 		}
 		for i, o := range out {
 			if o.Err == nil && o.Existed == nil {
-				p := rows[i].Patient
-				p.CreatedAt = rs.runStart
-				rs.seen[hashINS(p.INS.Matricule)] = p
+				p := b.rows[i].Patient
+				rs.seen[hashINS(p.INS.Matricule)] = int32(p.BirthDate.Unix() / 86400)
 			}
 		}
 		return c, tally(out)
 	}
-	_, err := rs.im.spaces.CreateBatch(ctx, rs.opt.By, rows, tally)
+	_, err := rs.im.spaces.CreateBatch(ctx, rs.opt.By, b.rows, tally)
 	return c, err
 }
 
-// lookup, for a dry run, finds people in the store or among the rows seen earlier.
-func (rs *runState) lookup(tx space.Tx) space.Lookup {
-	return func(ctx context.Context, matricule string) (space.Patient, error) {
-		if p, ok := rs.seen[hashINS(matricule)]; ok {
-			return p, nil
-		}
-		return tx.PatientByINS(ctx, matricule)
+// earlier, for a dry run, finds the people earlier batches would have created.
+func (rs *runState) earlier(matricule string) (space.Patient, bool) {
+	days, ok := rs.seen[hashINS(matricule)]
+	if !ok {
+		return space.Patient{}, false
 	}
+	return space.Patient{INS: identity.INS{Matricule: matricule}, BirthDate: time.Unix(int64(days)*86400, 0).UTC(),
+		CreatedAt: rs.runStart}, true
 }
 
 func hashINS(m string) uint64 {
@@ -308,23 +373,13 @@ func hashINS(m string) uint64 {
 }
 
 func (rs *runState) reject(line int64, err error) error {
-	w := csv.NewWriter(rs.opt.Rejects)
-	if err := w.Write([]string{strconv.FormatInt(line, 10), string(errs.CodeOf(err)), errs.MessageOf(err)}); err != nil {
-		return err
-	}
-	w.Flush()
-	return w.Error()
+	return rs.rejects.Write([]string{strconv.FormatInt(line, 10), string(errs.CodeOf(err)), errs.MessageOf(err)})
 }
 
-func writePostal(w io.Writer, c space.Created, code string) error {
-	cw := csv.NewWriter(w)
+func writePostal(cw *csv.Writer, c space.Created, code string) error {
 	p := c.Patient
-	if err := cw.Write([]string{p.INS.Matricule, p.BirthName, p.UsedName, p.GivenNames, p.PostalAddress, code,
-		c.Space.OpensAt.Format(space.DateLayout)}); err != nil {
-		return err
-	}
-	cw.Flush()
-	return cw.Error()
+	return cw.Write([]string{p.INS.Matricule, p.BirthName, p.UsedName, p.GivenNames, p.PostalAddress, code,
+		c.Space.OpensAt.Format(space.DateLayout)})
 }
 
 // PostalHeader is the header of the postal output.

@@ -139,9 +139,16 @@ func TestImport(t *testing.T) {
 	if len(r.postal) != 1 || r.postal[0][1] != "MARTIN" || len(r.postal[0][5]) != 14 || r.postal[0][6] != "2026-04-13" {
 		t.Fatalf("postal notices: %v", r.postal)
 	}
-	// Notices queued for the e-mail rows (the mother, and the child through his parents).
-	if n := e.count(t, `SELECT COUNT(*) FROM river_job WHERE kind = 'space.notice'`); n != 2 {
+	// Notices queued for the e-mail rows (the mother, and the child through his parents), in
+	// the outbox, which turns them into notice jobs.
+	if n := e.count(t, `SELECT COUNT(*) FROM notice_outbox`); n != 2 {
 		t.Fatalf("%d notices queued, want 2", n)
+	}
+	if n, err := jobs.FlushNotices(context.Background(), e.db, e.clock.Now()); n != 2 || err != nil {
+		t.Fatalf("outbox flush: %d notice jobs, %v", n, err)
+	}
+	if n := e.count(t, `SELECT COUNT(*) FROM river_job WHERE kind = 'space.notice'`); n != 2 {
+		t.Fatalf("%d notice jobs, want 2", n)
 	}
 	if n := e.count(t, `SELECT COUNT(*) FROM representatives`); n != 2 {
 		t.Fatalf("%d parent links, want 2", n)
@@ -164,6 +171,26 @@ func TestImport(t *testing.T) {
 	}
 	if n := e.count(t, `SELECT COUNT(*) FROM patients`); n != 3 {
 		t.Fatalf("%d patients after two runs", n)
+	}
+}
+
+// Rows are checked as if one after the other whatever the batches: a parent in the same batch
+// as the child or in an earlier one, a duplicate of a row of the same batch or of an earlier one.
+func TestBatchSizeChangesNothing(t *testing.T) {
+	var first result
+	for _, size := range []int{1, 3, 100} {
+		e := newEnv(t)
+		r := e.run(t, e.write(t, "optout.csv", sample(t)), optout.Options{BatchSize: size})
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if size == 1 {
+			first = r
+			continue
+		}
+		if r.counts != first.counts || fmt.Sprint(r.rejects) != fmt.Sprint(first.rejects) || len(r.postal) != len(first.postal) {
+			t.Errorf("batches of %d: %+v %v, batches of 1: %+v %v", size, r.counts, r.rejects, first.counts, first.rejects)
+		}
 	}
 }
 

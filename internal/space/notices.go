@@ -43,6 +43,25 @@ type NoticeJob struct {
 // Kind names the job for the queue.
 func (NoticeJob) Kind() string { return "space.notice" }
 
+// createdPrefix starts the outbox key of a creation notice. A batch of creations (the opt-out
+// import, a million people at a time) queues its notices in the outbox, a small row each,
+// rather than a job each: the outbox job turns them into notice jobs at its own pace.
+const createdPrefix = "created-"
+
+// CreatedNoticeKey is the outbox key of the creation notice of a space at version v.
+func CreatedNoticeKey(v int64) string { return createdPrefix + strconv.FormatInt(v, 10) }
+
+// CreatedNoticeVersion reads the space version of a creation notice's outbox key; ok is
+// false for the key of any other notice.
+func CreatedNoticeVersion(key string) (v int64, ok bool) {
+	s, ok := strings.CutPrefix(key, createdPrefix)
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	return v, err == nil
+}
+
 // SendNotice sends a queued notice, if it still applies: a notice about a version of the space
 // that has changed since (closed then reopened, say) is dropped. The creation notice carries
 // the activation code, derived from the patient and the version, so that a retry sends the

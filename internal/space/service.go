@@ -8,7 +8,6 @@ import (
 	"crypto/subtle"
 	"encoding/base32"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -23,10 +22,6 @@ import (
 // Tx is what the service needs of a store transaction.
 type Tx interface {
 	audit.Appender
-	// LockAnchorChains takes, in one order, the anchor chains a transaction opening many trace
-	// chains will write to, so that two such transactions wait for each other instead of
-	// deadlocking on anchors taken in different orders.
-	LockAnchorChains(ctx context.Context) error
 	Enqueue(ctx context.Context, job interface{ Kind() string }) error
 
 	InsertPatient(ctx context.Context, p *Patient) error // Conflict if the INS exists
@@ -47,12 +42,35 @@ type Tx interface {
 	RemoveRepresentative(ctx context.Context, patientID, representativeID int64) error
 	Representatives(ctx context.Context, patientID int64) ([]Representative, error)
 	Represented(ctx context.Context, representativeID int64) ([]Representative, error)
+
+	// What a batch of creations needs, each a few statements for the whole batch.
+
+	// PatientsByINS returns the patients of these matricules that exist, by matricule.
+	PatientsByINS(ctx context.Context, matricules []string) (map[string]Patient, error)
+	// InsertPatients stores new patients and returns their ids, in order; 0 for a patient
+	// whose INS someone else stored since the caller looked (it is not inserted).
+	InsertPatients(ctx context.Context, ps []Patient) ([]int64, error)
+	// InsertSpaces stores new spaces with their activation hashes ("" when none).
+	InsertSpaces(ctx context.Context, ss []Space, activationHashes []string) error
+	AddRepresentatives(ctx context.Context, rs []Representative) error
+	// QueueNotices puts a notice of the same key for each patient in the notice outbox; none
+	// of them has one of that key queued yet (new patients).
+	QueueNotices(ctx context.Context, patientIDs []int64, key string, notBefore, now time.Time) error
+	// AppendTraces appends entries as AppendTrace would one by one, in order.
+	AppendTraces(ctx context.Context, es []audit.Entry) error
 }
 
 // Store opens transactions.
 type Store interface {
 	UpdateSpaces(ctx context.Context, fn func(Tx) error) error
 	ViewSpaces(ctx context.Context, fn func(Tx) error) error
+}
+
+// BulkStore is a Store that gives a batch of thousands of writes a transaction of its own,
+// where UpdateSpaces may share one with other writers (SQLite's group commit). CreateBatch
+// uses it when the store has it.
+type BulkStore interface {
+	BulkUpdateSpaces(ctx context.Context, fn func(Tx) error) error
 }
 
 // Service runs the life of patient spaces.
@@ -194,6 +212,12 @@ func (s *Service) check(ctx context.Context, lookup Lookup, n NewSpace, now time
 		if err != nil {
 			return plan{}, err
 		}
+		for _, other := range pl.reps {
+			if other.INS.Matricule == rep.INS.Matricule {
+				// What the store's unique link would refuse, found before anything is written.
+				return plan{}, errs.E(errs.Conflict, "this person already represents this patient")
+			}
+		}
 		pl.reps, pl.roles = append(pl.reps, rep), append(pl.roles, r.Role)
 	}
 	return pl, nil
@@ -267,92 +291,6 @@ func (s *Service) checkRepresentative(ctx context.Context, lookup Lookup, p Pati
 	return rep, nil
 }
 
-// Outcome of one row of a batch: created, already there, or refused.
-type Outcome struct {
-	Created Created  // when neither Existed nor Err is set
-	Existed *Patient // the INS has a space already
-	Err     error    // a refusal (errs code Invalid, NotFound, Conflict) of this row only
-}
-
-// CreateBatch creates spaces for many people in one transaction, as the opt-out import does:
-// one commit (one fsync) for the whole batch instead of one per person. A row that is refused
-// does not stop the others; each creation and each refusal is traced in the batch's
-// transaction. An error returned (not in an Outcome) means nothing of the batch was written.
-//
-// beforeCommit, if not nil, sees the outcomes before the commit: what it must keep (the
-// activation codes of postal notices) it keeps durably there, or fails and nothing is written.
-func (s *Service) CreateBatch(ctx context.Context, by By, rows []NewSpace, beforeCommit func([]Outcome) error) ([]Outcome, error) {
-	now := s.clock.Now()
-	var out []Outcome
-	err := s.store.UpdateSpaces(ctx, func(tx Tx) error {
-		if err := tx.LockAnchorChains(ctx); err != nil {
-			return err
-		}
-		out = make([]Outcome, len(rows))
-		for i, n := range rows {
-			c, err := s.createOne(ctx, tx, n, now)
-			e := s.entry(by, "space.create", 0)
-			var exists *ExistsError
-			switch {
-			case err == nil:
-				out[i].Created = c
-				e.PatientID, e.Outcome = c.Patient.ID, audit.Allowed
-			case errors.As(err, &exists):
-				out[i].Existed = &exists.Patient
-				continue // what is asked is there already: nothing was done
-			case audit.IsRefusal(err):
-				out[i].Err = err
-				e.Outcome, e.Reason = audit.Failure(err)
-			default:
-				return err
-			}
-			if _, err := tx.AppendTrace(ctx, e); err != nil {
-				return err
-			}
-		}
-		if beforeCommit != nil {
-			return beforeCommit(out)
-		}
-		return nil
-	})
-	return out, err
-}
-
-// CheckBatch runs the checks of CreateBatch and writes nothing (a dry run). lookup finds
-// people; a dry run adds to the store's the people its earlier rows would have created.
-func (s *Service) CheckBatch(ctx context.Context, rows []NewSpace, lookup func(tx Tx) Lookup) ([]Outcome, error) {
-	now := s.clock.Now()
-	out := make([]Outcome, len(rows))
-	err := s.store.ViewSpaces(ctx, func(tx Tx) error {
-		base := lookup(tx)
-		// The rows checked earlier in this batch count as created, as in CreateBatch.
-		planned := map[string]Patient{}
-		find := func(ctx context.Context, m string) (Patient, error) {
-			if p, ok := planned[m]; ok {
-				return p, nil
-			}
-			return base(ctx, m)
-		}
-		for i, n := range rows {
-			pl, err := s.check(ctx, find, n, now)
-			var exists *ExistsError
-			switch {
-			case err == nil:
-				out[i].Created = Created{Patient: pl.patient}
-				planned[pl.patient.INS.Matricule] = pl.patient
-			case errors.As(err, &exists):
-				out[i].Existed = &exists.Patient
-			case audit.IsRefusal(err):
-				out[i].Err = err
-			default:
-				return err
-			}
-		}
-		return nil
-	})
-	return out, err
-}
-
 // activationCode returns the code of a space at a version, in groups of four (easy to type from
 // a letter), and its hash. The code is derived, not drawn: a notice sent again (a retried job)
 // carries the same code, so an earlier copy of it still works. 60 bits from an HMAC keyed by a
@@ -365,8 +303,10 @@ func (s *Service) activationCode(patientID, version int64) (code, hash string) {
 	return code, hashCode(code)
 }
 
+var codeSeparators = strings.NewReplacer("-", "", " ", "")
+
 func hashCode(code string) string {
-	norm := strings.ToUpper(strings.NewReplacer("-", "", " ", "").Replace(strings.TrimSpace(code)))
+	norm := strings.ToUpper(codeSeparators.Replace(strings.TrimSpace(code)))
 	h := sha256.Sum256([]byte("carnet-activation:" + norm))
 	return hex.EncodeToString(h[:])
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/carnet-sante/carnet/internal/audit"
@@ -71,22 +72,184 @@ func (tx *Tx) appendTo(ctx context.Context, chain string, e audit.Entry) (audit.
 	return t, nil
 }
 
-// LockAnchorChains locks the existing anchor chains, in the order of their names, for a
-// transaction about to open many trace chains (a batch of space creations): each new chain
-// writes to one of 16 anchors, and two batches taking anchors in their own orders deadlock on
-// PostgreSQL. Taken in one order up front, they wait for each other instead. Anchors that do not
-// exist yet (a database's first chains) are created on the way, as before; SQLite has one
-// writer and needs nothing.
-func (tx *Tx) LockAnchorChains(ctx context.Context) error {
-	if tx.db.dialect != Postgres {
+// AppendTraces appends many entries at once, as a batch of space creations does, and ends
+// with the chains exactly as appending them one by one, in order, would: each new chain
+// anchored first, hashes chained in memory. The heads of the chains written to are read in a
+// statement per kind of chain (PostgreSQL: and locked), then those of their anchor chains,
+// then the root's; the traces go in a few multi-row inserts (COPY on PostgreSQL), and so do
+// the heads, new and updated. Locks are taken actors' chains, patients' chains, anchors, root, each group
+// in the order of the names: consistent with the order of a single append (its chain, then
+// its anchor chain, then the root), so that batches neither deadlock with each other (two
+// batches used to, over the anchors) nor with single appends. The traces' ids are not
+// returned.
+func (tx *Tx) AppendTraces(ctx context.Context, es []audit.Entry) error {
+	type head struct {
+		seq     int64
+		hash    string
+		stored  bool // a row holds it already (else the final write creates it)
+		touched bool
+	}
+	heads := map[string]*head{}
+	// read reads (and on PostgreSQL locks) the heads of chains, creating the missing ones
+	// if create (see chainHeads).
+	read := func(chains []string, create bool) error {
+		if len(chains) == 0 {
+			return nil
+		}
+		slices.Sort(chains)
+		return tx.chainHeads(ctx, chains, create, func(chain string, seq int64, hash string, stored bool) {
+			heads[chain] = &head{seq: seq, hash: hash, stored: stored}
+		})
+	}
+	var actors, patients []string
+	for i := range es {
+		if err := es[i].Validate(); err != nil {
+			return err
+		}
+		if c := audit.ChainOf(es[i]); heads[c] == nil {
+			heads[c] = &head{}
+			if es[i].PatientID != 0 {
+				patients = append(patients, c)
+			} else {
+				actors = append(actors, c)
+			}
+		}
+	}
+	if len(actors)+len(patients) == 0 {
 		return nil
 	}
-	rows, err := tx.query(ctx, `SELECT chain FROM audit_chains WHERE chain LIKE 'anchor/%' ORDER BY chain FOR UPDATE`)
+	// A patient's chain is created with the patient (by this transaction, for the new ones):
+	// no other transaction can be creating it, and locking the existing ones is enough.
+	if err := read(actors, true); err != nil {
+		return err
+	}
+	if err := read(patients, false); err != nil {
+		return err
+	}
+	var anchors []string
+	for _, c := range append(actors, patients...) {
+		if a := audit.AnchorChain(c); heads[c].seq == 0 && heads[a] == nil {
+			heads[a] = &head{}
+			anchors = append(anchors, a)
+		}
+	}
+	if err := read(anchors, true); err != nil {
+		return err
+	}
+	for _, a := range anchors {
+		if heads[a].seq == 0 && heads[audit.RootAnchor] == nil {
+			heads[audit.RootAnchor] = &head{}
+			if err := read([]string{audit.RootAnchor}, true); err != nil {
+				return err
+			}
+		}
+	}
+	// The traces, column by column, in the order they are chained.
+	var t struct {
+		chain, prev, hash                       []string
+		seq, at                                 []int64
+		actorKind, actorID, actorName, actorOrg []string
+		channel, action, object                 []string
+		patient                                 []*int64
+		outcome, reason, detail                 []string
+	}
+	var add func(chain string, e audit.Entry)
+	add = func(chain string, e audit.Entry) {
+		h := heads[chain]
+		if h.seq == 0 && chain != audit.RootAnchor {
+			add(audit.AnchorChain(chain), audit.Anchor(chain, e.At, e.Channel))
+		}
+		seq, hash := h.seq+1, tx.db.key.Seal(chain, h.seq+1, h.hash, e)
+		var patient *int64
+		if e.PatientID != 0 {
+			patient = &e.PatientID
+		}
+		t.chain, t.seq, t.at, t.patient = append(t.chain, chain), append(t.seq, seq), append(t.at, micros(e.At)), append(t.patient, patient)
+		t.actorKind, t.actorID = append(t.actorKind, string(e.Actor.Kind)), append(t.actorID, e.Actor.ID)
+		t.actorName, t.actorOrg = append(t.actorName, e.Actor.Name), append(t.actorOrg, e.Actor.Org)
+		t.channel, t.action, t.object = append(t.channel, string(e.Channel)), append(t.action, e.Action), append(t.object, e.Object)
+		t.outcome, t.reason, t.detail = append(t.outcome, string(e.Outcome)), append(t.reason, e.Reason), append(t.detail, e.Detail)
+		t.prev, t.hash = append(t.prev, h.hash), append(t.hash, hash)
+		h.seq, h.hash, h.touched = seq, hash, true
+	}
+	for _, e := range es {
+		e.At = e.At.UTC().Truncate(time.Microsecond) // seal what is stored
+		add(audit.ChainOf(e), e)
+	}
+	err := tx.insertBulk(ctx, "traces", []bulkCol{{"chain", "text", t.chain}, {"seq", "bigint", t.seq}, {"at", "bigint", t.at},
+		{"actor_kind", "text", t.actorKind}, {"actor_id", "text", t.actorID}, {"actor_name", "text", t.actorName},
+		{"actor_org", "text", t.actorOrg}, {"channel", "text", t.channel}, {"action", "text", t.action},
+		{"patient_id", "bigint", t.patient}, {"object", "text", t.object}, {"outcome", "text", t.outcome},
+		{"reason", "text", t.reason}, {"prev_hash", "text", t.prev}, {"hash", "text", t.hash}, {"detail", "text", t.detail}}, "", nil)
 	if err != nil {
-		return fmt.Errorf("lock anchor chains: %w", err)
+		return fmt.Errorf("append traces: %w", err)
+	}
+	// The heads: the new ones inserted (COPY on PostgreSQL), the others updated.
+	var write [2]struct {
+		chain, hash, seal []string
+		seq               []int64
+	}
+	for c, h := range heads {
+		if h.touched {
+			w := &write[0]
+			if h.stored {
+				w = &write[1]
+			}
+			w.chain, w.seq, w.hash, w.seal = append(w.chain, c), append(w.seq, h.seq), append(w.hash, h.hash), append(w.seal, tx.db.key.SealHead(c, h.seq, h.hash))
+		}
+	}
+	for i, tail := range []string{"", `ON CONFLICT (chain) DO UPDATE SET last_seq = excluded.last_seq, last_hash = excluded.last_hash, seal = excluded.seal`} {
+		w := write[i]
+		err = tx.insertBulk(ctx, "audit_chains", []bulkCol{{"chain", "text", w.chain}, {"last_seq", "bigint", w.seq},
+			{"last_hash", "text", w.hash}, {"seal", "text", w.seal}}, tail, nil)
+		if err != nil {
+			return fmt.Errorf("advance trace chains: %w", err)
+		}
+	}
+	return nil
+}
+
+// chainHeads calls fn with the head of each of chains (sorted), {0, "", not stored} for a
+// chain that has none yet. On PostgreSQL the heads are locked until the commit, in the order of the names;
+// with create, the missing ones are created (and locked) on the way, as appendTo's upsert does
+// one at a time, so that two transactions taking the same chain for new wait for each other.
+// Without it, a chain new to the log is created by AppendTraces' final upsert (should another
+// transaction create it meanwhile, the unique (chain, seq) of traces fails one of them before
+// any head is written). SQLite has one writer and only reads.
+func (tx *Tx) chainHeads(ctx context.Context, chains []string, create bool, fn func(chain string, seq int64, hash string, stored bool)) error {
+	var rows *sql.Rows
+	var err error
+	if tx.db.dialect == Postgres && create {
+		rows, err = tx.query(ctx, `INSERT INTO audit_chains (chain, last_seq, last_hash, seal)
+			SELECT c, 0, '', '' FROM unnest($1::text[]) WITH ORDINALITY AS u(c, n) ORDER BY n
+			ON CONFLICT (chain) DO UPDATE SET chain = excluded.chain
+			RETURNING chain, last_seq, last_hash`, chains)
+	} else {
+		var cond string
+		var arg any
+		if cond, arg, err = tx.db.inList("chain", chains, 1); err != nil {
+			return err
+		}
+		q := `SELECT chain, last_seq, last_hash FROM audit_chains WHERE ` + cond
+		if tx.db.dialect == Postgres {
+			q += ` ORDER BY chain COLLATE "C" FOR UPDATE`
+		}
+		rows, err = tx.query(ctx, q, arg)
+	}
+	if err != nil {
+		return fmt.Errorf("lock trace chains: %w", err)
 	}
 	defer rows.Close()
+	for _, c := range chains {
+		fn(c, 0, "", false)
+	}
 	for rows.Next() {
+		var c, hash string
+		var seq int64
+		if err := rows.Scan(&c, &seq, &hash); err != nil {
+			return fmt.Errorf("lock trace chains: %w", err)
+		}
+		fn(c, seq, hash, true)
 	}
 	return rows.Err()
 }

@@ -195,7 +195,8 @@ type Tx struct {
 	stmts map[string]*sql.Stmt // SQLite: statements prepared in this transaction
 	// readOnly: a View. Only what a View reads is committed for sure, so only it fills caches.
 	readOnly bool
-	jobs     []Job // queued by Enqueue, inserted before the commit
+	jobs     []Job     // queued by Enqueue, inserted before the commit
+	conn     *sql.Conn // the transaction's connection, when it was begun on one (bulk writes: COPY)
 }
 
 // Update runs fn in a write transaction, committed if fn returns nil. fn must not call
@@ -213,7 +214,12 @@ func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
 	return db.run(ctx, db.read, true, fn)
 }
 
-func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx) error) (err error) {
+// beginner begins transactions: a pool (*sql.DB), or one connection of it (*sql.Conn).
+type beginner interface {
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}
+
+func (db *DB) run(ctx context.Context, pool beginner, readOnly bool, fn func(*Tx) error) (err error) {
 	var opts *sql.TxOptions // SQLite: a transaction is a snapshot; the reader pool is query_only
 	if db.dialect == Postgres && readOnly {
 		// One snapshot for the whole read, as SQLite gives: READ COMMITTED would let two
@@ -234,6 +240,7 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx)
 		}
 	}()
 	tx := &Tx{db: db, tx: sqlTx, readOnly: readOnly}
+	tx.conn, _ = pool.(*sql.Conn)
 	if err = fn(tx); err != nil {
 		return err
 	}
