@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -22,6 +23,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/access"
 	"github.com/carnet-sante/carnet/internal/account"
 	"github.com/carnet-sante/carnet/internal/agenda"
+	"github.com/carnet-sante/carnet/internal/alert"
 	"github.com/carnet-sante/carnet/internal/apitoken"
 	"github.com/carnet-sante/carnet/internal/archive"
 	"github.com/carnet-sante/carnet/internal/auth"
@@ -29,8 +31,10 @@ import (
 	"github.com/carnet-sante/carnet/internal/clock"
 	"github.com/carnet-sante/carnet/internal/config"
 	"github.com/carnet-sante/carnet/internal/demo"
+	"github.com/carnet-sante/carnet/internal/errs"
 	"github.com/carnet-sante/carnet/internal/fhir"
 	"github.com/carnet-sante/carnet/internal/jobs"
+	"github.com/carnet-sante/carnet/internal/mail"
 	"github.com/carnet-sante/carnet/internal/mail/mailserve"
 	"github.com/carnet-sante/carnet/internal/notify"
 	"github.com/carnet-sante/carnet/internal/oauth"
@@ -106,8 +110,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	api, records := newFHIR(db, clk, cfg, rs, medical, log), rs.records
+	// The médecins traitants' alerts go through the messaging, which starts after the queue.
+	mailer := &lateMailer{}
+	alerts, err := alert.NewService(alert.Deps{Store: db.Alerts(), Mail: mailer, Sender: sender, Professions: rs.catalog,
+		Clock: clk, PublicURL: cfg.PublicURL.String(), Log: log})
+	if err != nil {
+		return err
+	}
 	queue, err := jobs.New(db, jobs.Config{Workers: cfg.JobsWorkers, Logger: log},
-		jobs.Deps{Spaces: spaces, Blobs: blobs, DB: db, Records: records})
+		jobs.Deps{Spaces: spaces, Blobs: blobs, DB: db, Records: records, Alerts: alerts})
 	if err != nil {
 		return err
 	}
@@ -177,6 +188,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		l.Close()
 		return fmt.Errorf("mail: %w", err)
 	}
+	mailer.set(messaging.Service)
 	for _, ml := range messaging.Listeners {
 		fmt.Fprintf(stdout, "carnet SMTP %s listening on %s\n", ml.Channel, ml.Addr)
 	}
@@ -194,6 +206,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	err = errors.Join(err, srv.Shutdown(sctx), messaging.Shutdown(sctx), queue.Stop(sctx))
 	log.Info("carnet stopped")
 	return err
+}
+
+// lateMailer hands the alerts the mail service once it has started; an alert job that runs
+// before is retried.
+type lateMailer struct{ svc atomic.Pointer[mail.Service] }
+
+func (m *lateMailer) set(s *mail.Service) { m.svc.Store(s) }
+
+func (m *lateMailer) DeliverSystem(ctx context.Context, msg mail.SystemMessage) (bool, error) {
+	s := m.svc.Load()
+	if s == nil {
+		return false, errs.E(errs.Unavailable, "the messaging is not started yet")
+	}
+	return s.DeliverSystem(ctx, msg)
 }
 
 // recordServices are the record and what reads it whole: built alike by serve and by the

@@ -123,7 +123,7 @@ func (s *Service) List(ctx context.Context, r Request, patientID int64, from, to
 		if ferr != nil {
 			return nil
 		}
-		return s.tellPatient(ctx, tx, r, patientID, d)
+		return access.Tell(ctx, tx, r.Actor, patientID, d, true, s.clock.Now())
 	}); err != nil {
 		return nil, fmt.Errorf("trace the agenda's reading: %w", err)
 	}
@@ -172,35 +172,6 @@ func (s *Service) visible(ctx context.Context, tx Tx, search *access.Search, pat
 		shown = append(shown, e.Ref())
 	}
 	return out, shown, nil
-}
-
-// tellPatient queues what the patient is told of a professional's allowed reading, as the
-// record does for its own (CSP R1111-48): the first access of a professional new to their
-// data, and any emergency access. The notices name no one; the trail does.
-func (s *Service) tellPatient(ctx context.Context, tx Tx, r Request, patientID int64, d access.Decision) error {
-	if !d.Allowed || r.Actor.Kind != audit.ActorProfessional {
-		return nil
-	}
-	id, err := identity.ParseIdNatPS(r.Actor.ID)
-	if err != nil {
-		return nil // the decision refused such an actor; nothing to tell
-	}
-	idnat, now := id.String(), s.clock.Now()
-	first, err := tx.MarkSeen(ctx, patientID, idnat, now)
-	if err != nil {
-		return err
-	}
-	if first {
-		if err := tx.QueueNotice(ctx, patientID, "first-"+idnat, now, now); err != nil {
-			return err
-		}
-	}
-	for _, to := range d.Notify {
-		if to == access.NotifyPatient {
-			return tx.QueueNotice(ctx, patientID, "emergency-"+idnat+"-"+now.Format("20060102"), now, now)
-		}
-	}
-	return nil
 }
 
 // Batch is what one source files in one patient's agenda at once.

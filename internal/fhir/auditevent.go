@@ -329,7 +329,7 @@ func auditAction(action string) string {
 		return r4.AuditActionRead
 	case "document.delete", "space.purge", "space.close_and_delete", "representative.remove":
 		return r4.AuditActionDelete
-	case "record.search", "trace.read", "space.lookup", "space.notice", "access.decide":
+	case "record.search", "trace.read", "space.lookup", "space.notice", "access.decide", "access.alert":
 		return r4.AuditActionExecute
 	}
 	switch family, _, _ := strings.Cut(action, "."); family {

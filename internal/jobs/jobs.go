@@ -21,6 +21,8 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/carnet-sante/carnet/internal/access"
+	"github.com/carnet-sante/carnet/internal/alert"
 	"github.com/carnet-sante/carnet/internal/errs"
 	"github.com/carnet-sante/carnet/internal/space"
 	"github.com/carnet-sante/carnet/internal/store"
@@ -98,6 +100,8 @@ type Deps struct {
 	// Records releases the documents held back from the patient whose announcement delay
 	// ended (record.Service.ReleaseAnnounced).
 	Records Releaser
+	// Alerts tells médecins traitants of emergency accesses (queued in the notice outbox).
+	Alerts *alert.Service
 }
 
 // Releaser releases the documents whose announcement delay ended.
@@ -148,6 +152,9 @@ func New(db *store.DB, cfg Config, deps Deps) (*Queue, error) {
 		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(cfg.NoticeInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return OutboxArgs{}, nil },
 			&river.PeriodicJobOpts{ID: "notice-outbox", RunOnStart: true}))
+	}
+	if deps.Alerts != nil {
+		river.AddWorker(workers, &alertWorker{alerts: deps.Alerts, log: cfg.Logger})
 	}
 	if deps.Records != nil {
 		river.AddWorker(workers, &releaseWorker{records: deps.Records, log: cfg.Logger})
@@ -229,6 +236,24 @@ func (w *noticeWorker) Work(ctx context.Context, job *river.Job[space.NoticeJob]
 	w.log.Warn("notice not sent", "job", job.ID, "notice", job.Args.Notice, "attempt", job.Attempt, "code", errs.CodeOf(err))
 	if errs.Is(err, errs.Invalid) || errs.Is(err, errs.NotFound) {
 		return river.JobCancel(err) // permanent: retrying cannot help
+	}
+	return err
+}
+
+type alertWorker struct {
+	river.WorkerDefaults[alert.Job]
+	alerts *alert.Service
+	log    *slog.Logger
+}
+
+func (w *alertWorker) Work(ctx context.Context, job *river.Job[alert.Job]) error {
+	_, err := w.alerts.Send(ctx, job.Args)
+	if err == nil {
+		return nil
+	}
+	w.log.Warn("médecin traitant alert not sent", "job", job.ID, "attempt", job.Attempt, "code", errs.CodeOf(err))
+	if errs.Is(err, errs.Invalid) || errs.Is(err, errs.NotFound) {
+		return river.JobCancel(err)
 	}
 	return err
 }
@@ -357,6 +382,7 @@ func FlushNotices(ctx context.Context, db *store.DB, now time.Time) (int, error)
 	for {
 		n, more := 0, false
 		err := db.Update(ctx, func(tx *store.Tx) error {
+			n = 0
 			due, err := tx.DueNotices(ctx, now, 500)
 			if err != nil {
 				return err
@@ -368,6 +394,17 @@ func FlushNotices(ctx context.Context, db *store.DB, now time.Time) (int, error)
 			}
 			seen := map[group]bool{}
 			for _, d := range due {
+				if _, ok := access.ParseAlertKey(d.Key); ok {
+					// One alert job per key: each names its accessing professional and day.
+					if err := tx.Enqueue(ctx, alert.Job{PatientID: d.PatientID, Key: d.Key}); err != nil {
+						return err
+					}
+					if err := tx.DeleteNotice(ctx, d); err != nil {
+						return err
+					}
+					n++
+					continue
+				}
 				g := group{d.PatientID, noticeOf(d.Key)}
 				if !seen[g] {
 					seen[g] = true
@@ -383,7 +420,7 @@ func FlushNotices(ctx context.Context, db *store.DB, now time.Time) (int, error)
 					return err
 				}
 			}
-			n = len(seen)
+			n += len(seen)
 			return nil
 		})
 		if err != nil {

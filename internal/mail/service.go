@@ -62,6 +62,8 @@ type Tx interface {
 	// Deliver files message into the mailbox's folder under the next UID, counts its size
 	// against the mailbox, and returns the UID.
 	Deliver(ctx context.Context, mailboxID int64, folder string, messageID, size int64, at time.Time) (int64, error)
+	// HasMessage reports whether the mailbox holds, in any folder, a message of that Message-ID.
+	HasMessage(ctx context.Context, mailboxID int64, messageID string) (bool, error)
 	Conversation(ctx context.Context, patientAddr, proAddr string) (Conversation, error) // NotFound when none
 	SaveConversation(ctx context.Context, c Conversation) error
 

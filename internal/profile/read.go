@@ -8,7 +8,6 @@ import (
 	"github.com/carnet-sante/carnet/internal/access"
 	"github.com/carnet-sante/carnet/internal/audit"
 	"github.com/carnet-sante/carnet/internal/errs"
-	"github.com/carnet-sante/carnet/internal/identity"
 )
 
 // Get returns the current version of an item, after an ActionRead decision on it (traced). A
@@ -83,7 +82,7 @@ func (s *Service) read(ctx context.Context, r Request, patientID int64, target a
 		if _, err := tx.AppendTrace(ctx, e); err != nil {
 			return err
 		}
-		return s.tellPatient(ctx, tx, r, patientID, d, true)
+		return access.Tell(ctx, tx, r.Actor, patientID, d, true, s.clock.Now())
 	}); err != nil {
 		return fmt.Errorf("trace %s: %w", access.ActionRead, err)
 	}
@@ -216,7 +215,7 @@ func (s *Service) search(ctx context.Context, r Request, patientID int64,
 		if ferr != nil {
 			return nil
 		}
-		return s.tellPatient(ctx, tx, r, patientID, d, true)
+		return access.Tell(ctx, tx, r.Actor, patientID, d, true, s.clock.Now())
 	}); err != nil {
 		return fmt.Errorf("trace the profile's reading: %w", err)
 	}
@@ -308,33 +307,4 @@ func (s *Service) Latest(ctx context.Context, r Request, patientID int64) ([]Ite
 		return nil, err
 	}
 	return out, nil
-}
-
-// tellPatient queues what the patient is told of a professional's allowed access, as the
-// record does (CSP R1111-48): the first access of a professional new to their data, and any
-// emergency access. The notices name no one; the trail does.
-func (s *Service) tellPatient(ctx context.Context, tx Tx, r Request, patientID int64, d access.Decision, reading bool) error {
-	if !d.Allowed || r.Actor.Kind != audit.ActorProfessional {
-		return nil
-	}
-	id, err := identity.ParseIdNatPS(r.Actor.ID)
-	if err != nil {
-		return nil // the decision refused such an actor; nothing to tell
-	}
-	idnat, now := id.String(), s.clock.Now()
-	first, err := tx.MarkSeen(ctx, patientID, idnat, now)
-	if err != nil {
-		return err
-	}
-	if first && reading {
-		if err := tx.QueueNotice(ctx, patientID, "first-"+idnat, now, now); err != nil {
-			return err
-		}
-	}
-	for _, to := range d.Notify {
-		if to == access.NotifyPatient {
-			return tx.QueueNotice(ctx, patientID, "emergency-"+idnat+"-"+now.Format("20060102"), now, now)
-		}
-	}
-	return nil
 }

@@ -215,7 +215,7 @@ func (s *Service) written(ctx context.Context, tx Tx, r Request, it *Item, d acc
 	if _, err := s.access.AddToCareTeamTx(ctx, tx, r.Actor, r.Channel, it.PatientID, r.Actor.ID, access.CareDeposit, d); err != nil {
 		return err
 	}
-	if err := s.tellPatient(ctx, tx, r, it.PatientID, d, false); err != nil {
+	if err := access.Tell(ctx, tx, r.Actor, it.PatientID, d, false, s.clock.Now()); err != nil {
 		return err
 	}
 	return tx.QueueNotice(ctx, it.PatientID, "profile-"+it.ID, now, now)

@@ -264,7 +264,7 @@ func (s *Service) insert(ctx context.Context, tx Tx, r Request, d *Document, it 
 		}
 		// A deposit tells the patient "something new" (below), not "a new professional": that
 		// notice is for who reads the record. An emergency deposit is told like any emergency.
-		if err := s.tellPatient(ctx, tx, r, d.PatientID, ground, false); err != nil {
+		if err := access.Tell(ctx, tx, r.Actor, d.PatientID, ground, false, s.clock.Now()); err != nil {
 			return err
 		}
 	}

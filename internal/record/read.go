@@ -10,7 +10,6 @@ import (
 	"github.com/carnet-sante/carnet/internal/audit"
 	"github.com/carnet-sante/carnet/internal/blob"
 	"github.com/carnet-sante/carnet/internal/errs"
-	"github.com/carnet-sante/carnet/internal/identity"
 	"github.com/carnet-sante/carnet/internal/terminology"
 )
 
@@ -100,7 +99,7 @@ func (s *Service) read(ctx context.Context, r Request, patientID int64, action a
 		if _, err := tx.AppendTrace(ctx, e); err != nil {
 			return err
 		}
-		return s.tellPatient(ctx, tx, r, patientID, d, true)
+		return access.Tell(ctx, tx, r.Actor, patientID, d, true, s.clock.Now())
 	}); err != nil {
 		return fmt.Errorf("trace %s: %w", action, err)
 	}
@@ -108,37 +107,6 @@ func (s *Service) read(ctx context.Context, r Request, patientID int64, action a
 		return d.Err()
 	}
 	return ferr
-}
-
-// tellPatient queues what the patient is told of an allowed access (issue 5; CSP R1111-48):
-// the first access by a professional new to their record, and any emergency access. The
-// notices name no one; the trail does.
-func (s *Service) tellPatient(ctx context.Context, tx Tx, r Request, patientID int64, d access.Decision, reading bool) error {
-	if !d.Allowed || r.Actor.Kind != audit.ActorProfessional {
-		return nil
-	}
-	id, err := identity.ParseIdNatPS(r.Actor.ID)
-	if err != nil {
-		return nil // the decision refused such an actor; nothing to tell
-	}
-	idnat, now := id.String(), s.clock.Now()
-	// The author of a deposit is seen too, so that their later reads are no news.
-	first, err := tx.MarkSeen(ctx, patientID, idnat, now)
-	if err != nil {
-		return err
-	}
-	if first && reading {
-		if err := tx.QueueNotice(ctx, patientID, "first-"+idnat, now, now); err != nil {
-			return err
-		}
-	}
-	for _, to := range d.Notify {
-		if to == access.NotifyPatient {
-			// One notice a day per professional: a break-glass session reads many documents.
-			return tx.QueueNotice(ctx, patientID, "emergency-"+idnat+"-"+now.Format("20060102"), now, now)
-		}
-	}
-	return nil
 }
 
 // ReadAll is Open, reading the whole document and checking it before returning anything: a
@@ -286,7 +254,7 @@ func (s *Service) Search(ctx context.Context, r Request, q Query) (Page, error) 
 		if _, err := tx.AppendTrace(ctx, search.Entry(shown)); err != nil {
 			return err
 		}
-		return s.tellPatient(ctx, tx, r, q.PatientID, d, true)
+		return access.Tell(ctx, tx, r.Actor, q.PatientID, d, true, s.clock.Now())
 	}); err != nil {
 		return Page{}, fmt.Errorf("trace %s: %w", access.ActionSearch, err)
 	}

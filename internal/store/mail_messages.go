@@ -58,6 +58,15 @@ func (t mailTx) Deliver(ctx context.Context, mailboxID int64, folder string, mes
 	return uid, nil
 }
 
+// HasMessage reports whether the mailbox holds a message of that Message-ID: the mailbox's own
+// deliveries are read (by the (mailbox, folder, uid) key), not every message.
+func (t mailTx) HasMessage(ctx context.Context, mailboxID int64, messageID string) (bool, error) {
+	var n int
+	err := t.queryRow(ctx, `SELECT COUNT(*) FROM mail_deliveries d JOIN mail_messages m ON m.id = d.message_ref
+		WHERE d.mailbox_id = $1 AND m.message_id = $2`, mailboxID, messageID).Scan(&n)
+	return n > 0, err
+}
+
 // MailDelivery is a message filed in a mailbox, for tests and the IMAP server to come.
 type MailDelivery struct {
 	UID       int64

@@ -55,6 +55,7 @@ var actionLabels = map[string]string{
 	"space.reopen":           "Réouverture de l'espace santé",
 	"space.purge":            "Suppression définitive des données de l'espace",
 	"space.notice":           "Envoi d'une notification",
+	"access.alert":           "Alerte de vos médecins traitants après un accès en urgence",
 	"space.lookup":           "Vérification de l'existence de l'espace santé",
 
 	"representative.add":      "Ajout d'un représentant légal",

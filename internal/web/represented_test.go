@@ -120,4 +120,14 @@ func TestCloseAndReopenThroughThePage(t *testing.T) {
 	if _, sp, _ = p.spaces.ByINS(ctx, ins.Matricule); sp.State != space.Open {
 		t.Fatalf("after reopening: %+v", sp)
 	}
+	// Each change went through the access decision, which left its trace beside the change's.
+	decided := 0
+	for _, tr := range p.Traces(t, c.Patient.ID) {
+		if strings.HasPrefix(tr, "space.administer allowed self") {
+			decided++
+		}
+	}
+	if decided != 2 {
+		t.Errorf("%d decisions traced for a close and a reopening, want 2: %q", decided, p.Traces(t, c.Patient.ID))
+	}
 }

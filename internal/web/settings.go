@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/carnet-sante/carnet/internal/access"
 	"github.com/carnet-sante/carnet/internal/audit"
 	"github.com/carnet-sante/carnet/internal/auth"
 	"github.com/carnet-sante/carnet/internal/errs"
@@ -57,12 +58,24 @@ func (w *Web) spaceChange(rw http.ResponseWriter, r *http.Request, id auth.Ident
 	l := w.page(r, "").Lang
 	var err error
 	var done string
-	switch r.PathValue("action") {
+	action := r.PathValue("action")
+	if action != "cloturer" && action != "suppression" && action != "rouvrir" {
+		w.notFound(rw, r)
+		return
+	}
+	if action == "cloturer" && r.PostFormValue("confirmation") != "1" {
+		w.renderSpace(rw, r, id, req, http.StatusBadRequest, "", l.T("space.confirm.missing"))
+		return
+	}
+	// The one decision says who may change the space's life (the holder, a legal
+	// representative the rules allow), and leaves its trace.
+	if _, err := w.d.Access.Decide(r.Context(), req.Actor, audit.ChannelWeb, pid, access.ActionAdminister,
+		access.Target{Ref: "space"}, nil); err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	switch action {
 	case "cloturer":
-		if r.PostFormValue("confirmation") != "1" {
-			w.renderSpace(rw, r, id, req, http.StatusBadRequest, "", l.T("space.confirm.missing"))
-			return
-		}
 		deletion := r.PostFormValue("mode") == "suppression"
 		_, err = w.d.SpaceLife.Close(r.Context(), by, pid, deletion)
 		done = l.T("space.closed.done")
@@ -72,9 +85,6 @@ func (w *Web) spaceChange(rw http.ResponseWriter, r *http.Request, id auth.Ident
 	case "rouvrir":
 		_, err = w.d.SpaceLife.Reopen(r.Context(), by, pid)
 		done = l.T("space.reopened.done")
-	default:
-		w.notFound(rw, r)
-		return
 	}
 	switch {
 	case err == nil:
