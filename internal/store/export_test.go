@@ -15,3 +15,15 @@ func (tx *Tx) InsertTestOrganisation(ctx context.Context, name string) (int64, e
 		"test-"+name, name).Scan(&id)
 	return id, err
 }
+
+// PurgedTables lists the tables a purge erases or blanks, and KeptOnPurge those it keeps.
+func PurgedTables() []string {
+	var out []string
+	for _, st := range purgeStatements {
+		out = append(out, st.table)
+	}
+	return out
+}
+
+// KeptOnPurge is keptOnPurge, for the tests.
+var KeptOnPurge = keptOnPurge

@@ -288,36 +288,93 @@ func (tx *Tx) DueSpaces(ctx context.Context, now time.Time, limit int) ([]int64,
 // PurgePatientData deletes what is held for the patient. The INS stays (so that the space is
 // not created again by the next opt-out run) and the traces stay (the access trail outlives
 // the space); every other trait is erased. Each capability that stores patient data adds its
-// tables here.
+// tables to purgeStatements: TestPurgeCoversEveryTable fails for a table holding a patient,
+// an account or a mailbox that is neither purged nor said to be kept.
 func (tx *Tx) PurgePatientData(ctx context.Context, patientID int64, now time.Time) error {
-	stmts := []string{
-		`DELETE FROM representatives WHERE patient_id = $1 OR representative_id = $1`,
-		`DELETE FROM access_medecins_traitants WHERE patient_id = $1`,
-		`DELETE FROM access_blocked WHERE patient_id = $1`,
-		`DELETE FROM access_oppositions WHERE patient_id = $1`,
-		`DELETE FROM access_care_team WHERE patient_id = $1`,
-		`DELETE FROM access_authorisations WHERE patient_id = $1`,
-		// The documents' bytes are erased by the blob garbage job, after this commits.
-		`INSERT INTO blob_garbage (blob_id, since) SELECT DISTINCT blob_id, CAST($2 AS BIGINT) FROM documents
-			WHERE patient_id = $1 AND blob_id <> '' ON CONFLICT DO NOTHING`,
-		`DELETE FROM notice_outbox WHERE patient_id = $1`,
-		`DELETE FROM access_seen WHERE patient_id = $1`,
-		`DELETE FROM document_authors WHERE patient_id = $1`,
-		`DELETE FROM documents WHERE patient_id = $1`,
-		`UPDATE accounts SET disabled_at = COALESCE(disabled_at, $2), password_hash = '' WHERE patient_id = $1`,
-		`UPDATE patients SET birth_name = '', given_names = '', used_name = '', email = '', phone = '', postal_address = '' WHERE id = $1`,
-		`UPDATE spaces SET activation_hash = '' WHERE patient_id = $1`,
-	}
-	for _, q := range stmts {
-		args := []any{patientID}
-		if strings.Contains(q, "$2") {
-			args = append(args, micros(now))
+	for _, st := range purgeStatements {
+		// PostgreSQL refuses a parameter a statement does not use: pass only those it names.
+		var args []any
+		switch {
+		case strings.Contains(st.sql, "$2"):
+			args = []any{patientID, micros(now)}
+		case strings.Contains(st.sql, "$1"):
+			args = []any{patientID}
 		}
-		if _, err := tx.exec(ctx, q, args...); err != nil {
-			return fmt.Errorf("purge patient data: %w", err)
+		if _, err := tx.exec(ctx, st.sql, args...); err != nil {
+			return fmt.Errorf("purge patient data (%s): %w", st.table, err)
 		}
 	}
 	return nil
+}
+
+// purgeStatement empties (or, for the rows that must stay, blanks) one table of a patient's
+// data; $1 is the patient, $2 now.
+type purgeStatement struct{ table, sql string }
+
+// The patient's own accounts: what hangs on them goes with the space.
+const patientAccounts = `(SELECT id FROM accounts WHERE patient_id = $1)`
+
+// The patient's mailbox (one at most).
+const patientMailbox = `(SELECT id FROM mailboxes WHERE patient_id = $1)`
+
+// purgeStatements run in this order: bytes are queued for the blob garbage job while the rows
+// that name them still exist.
+var purgeStatements = []purgeStatement{
+	{"representatives", `DELETE FROM representatives WHERE patient_id = $1 OR representative_id = $1`},
+	{"access_medecins_traitants", `DELETE FROM access_medecins_traitants WHERE patient_id = $1`},
+	{"access_blocked", `DELETE FROM access_blocked WHERE patient_id = $1`},
+	{"access_oppositions", `DELETE FROM access_oppositions WHERE patient_id = $1`},
+	{"access_care_team", `DELETE FROM access_care_team WHERE patient_id = $1`},
+	{"access_authorisations", `DELETE FROM access_authorisations WHERE patient_id = $1`},
+	// The documents' bytes are erased by the blob garbage job, after this commits.
+	{"blob_garbage", `INSERT INTO blob_garbage (blob_id, since) SELECT DISTINCT blob_id, CAST($2 AS BIGINT) FROM documents
+		WHERE patient_id = $1 AND blob_id <> '' ON CONFLICT DO NOTHING`},
+	{"notice_outbox", `DELETE FROM notice_outbox WHERE patient_id = $1`},
+	{"access_seen", `DELETE FROM access_seen WHERE patient_id = $1`},
+	{"document_authors", `DELETE FROM document_authors WHERE patient_id = $1`},
+	{"documents", `DELETE FROM documents WHERE patient_id = $1`},
+	{"agenda_events", `DELETE FROM agenda_events WHERE patient_id = $1`},
+	{"profile_items", `DELETE FROM profile_items WHERE patient_id = $1`},
+	{"profile_devices", `DELETE FROM profile_devices WHERE patient_id = $1`},
+	// Machine access: tokens, codes and grants bound to the patient or their accounts.
+	{"api_tokens", `DELETE FROM api_tokens WHERE patient_id = $1 OR account_id IN ` + patientAccounts},
+	{"oauth_codes", `DELETE FROM oauth_codes WHERE patient_id = $1`},
+	{"oauth_grants", `DELETE FROM oauth_grants WHERE patient_id = $1`},
+	// Sign-in: sessions, pending codes and reset links, passkeys, external identities.
+	{"auth_sessions", `DELETE FROM auth_sessions WHERE account_id IN ` + patientAccounts},
+	{"auth_challenges", `DELETE FROM auth_challenges WHERE account_id IN ` + patientAccounts},
+	{"auth_reset_tokens", `DELETE FROM auth_reset_tokens WHERE account_id IN ` + patientAccounts},
+	{"webauthn_credentials", `DELETE FROM webauthn_credentials WHERE account_id IN ` + patientAccounts},
+	{"oidc_links", `DELETE FROM oidc_links WHERE account_id IN ` + patientAccounts},
+	// The patient's mailbox: the bytes of the messages no other mailbox or pending outbound
+	// delivery holds go to the garbage job, then those messages, the deliveries, the folders
+	// and the conversations. A message also delivered to a professional stays theirs.
+	{"blob_garbage", `INSERT INTO blob_garbage (blob_id, since) SELECT DISTINCT m.blob_id, CAST($2 AS BIGINT)
+		FROM mail_messages m JOIN mail_deliveries d ON d.message_ref = m.id
+		WHERE d.mailbox_id IN ` + patientMailbox + `
+		AND NOT EXISTS (SELECT 1 FROM mail_deliveries o WHERE o.message_ref = m.id AND o.mailbox_id NOT IN ` + patientMailbox + `)
+		AND NOT EXISTS (SELECT 1 FROM mail_outbound q WHERE q.message_ref = m.id)
+		ON CONFLICT DO NOTHING`},
+	{"mail_deliveries", `DELETE FROM mail_deliveries WHERE mailbox_id IN ` + patientMailbox},
+	{"mail_messages", `DELETE FROM mail_messages WHERE blob_id IN (SELECT blob_id FROM blob_garbage)
+		AND NOT EXISTS (SELECT 1 FROM mail_deliveries d WHERE d.message_ref = mail_messages.id)
+		AND NOT EXISTS (SELECT 1 FROM mail_outbound q WHERE q.message_ref = mail_messages.id)`},
+	{"mail_folders", `DELETE FROM mail_folders WHERE mailbox_id IN ` + patientMailbox},
+	{"mail_conversations", `DELETE FROM mail_conversations WHERE patient_address IN (SELECT address FROM mailboxes WHERE patient_id = $1)`},
+	// The mailbox row stays, disabled: its address (the INS) never serves anyone else.
+	{"mailboxes", `UPDATE mailboxes SET display_name = '', used_bytes = 0, disabled_at = COALESCE(disabled_at, $2) WHERE patient_id = $1`},
+	{"accounts", `UPDATE accounts SET disabled_at = COALESCE(disabled_at, $2), password_hash = '' WHERE patient_id = $1`},
+	{"patients", `UPDATE patients SET birth_name = '', given_names = '', used_name = '', email = '', phone = '', postal_address = '' WHERE id = $1`},
+	{"spaces", `UPDATE spaces SET activation_hash = '' WHERE patient_id = $1`},
+}
+
+// keptOnPurge are the tables holding a patient, an account or a mailbox that a purge leaves
+// as they are, and why.
+var keptOnPurge = map[string]string{
+	"traces":             "the access trail outlives the space (DOMAIN.md)",
+	"mailbox_members":    "professionals in ORG mailboxes; a patient mailbox has none",
+	"mail_app_passwords": "mail clients of professional mailboxes; a patient mailbox has none",
+	"oauth_clients":      "apps registered by operators",
 }
 
 // AddRepresentative links a representative.
