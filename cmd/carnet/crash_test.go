@@ -172,6 +172,12 @@ func TestCrashKeepsAcknowledgedDeposits(t *testing.T) {
 	}
 	perPatient[patients[0].Matricule]++
 	for _, ins := range patients {
+		if perPatient[ins.Matricule] == 0 {
+			// No deposit of theirs was acknowledged before the kill (a slow machine spreads
+			// few over many patients): the doctor is not in their care team, and rightly
+			// refused.
+			continue
+		}
 		r, err := c.Search(ctx, ins, 1000)
 		if err != nil {
 			t.Fatalf("ITI-67 after the restart: %v", err)

@@ -39,6 +39,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/notify"
 	"github.com/carnet-sante/carnet/internal/oauth"
 	"github.com/carnet-sante/carnet/internal/oidc"
+	"github.com/carnet-sante/carnet/internal/operations"
 	"github.com/carnet-sante/carnet/internal/password"
 	"github.com/carnet-sante/carnet/internal/profile"
 	"github.com/carnet-sante/carnet/internal/record"
@@ -156,7 +157,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	pages, err := web.New(web.Deps{SignInWith: signInWith, Auth: signin, HTTP: cookies, Records: rs.records, Trail: rs.trail, Archive: rs.archive,
-		Spaces: spaces, SpaceLife: spaces, Representation: spaces, Access: rs.access, Matrices: access.NewMatrices(db.Matrices(), clk), Directory: directory, Catalog: rs.catalog, Clock: clk, TLS: tls, Log: log})
+		Spaces: spaces, SpaceLife: spaces, Representation: spaces, Access: rs.access, Matrices: access.NewMatrices(db.Matrices(), clk), Directory: directory, Catalog: rs.catalog, Clock: clk, TLS: tls, Log: log,
+		Operations: operations.NewService(db.Operations(), clk), SpaceFinder: spaces})
 	if err != nil {
 		return err
 	}

@@ -27,3 +27,6 @@ func PurgedTables() []string {
 
 // KeptOnPurge is keptOnPurge, for the tests.
 var KeptOnPurge = keptOnPurge
+
+// PgArray is pgArray, for the tests.
+var PgArray = pgArray

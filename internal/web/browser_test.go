@@ -118,7 +118,9 @@ func value[T any](b *tab, a chromedp.Action[T]) T {
 // nothing for a moment: that is retried too).
 func (b *tab) expect(want string) {
 	b.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	// Generous: on a loaded machine a form's round trip (a write, its fsync, the next page)
+	// can take seconds. This waits; it asserts nothing about speed.
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
 		got, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
@@ -170,7 +172,10 @@ func (b *tab) fill(id, v string) {
 
 func (b *tab) submit(selector string) {
 	b.t.Helper()
-	b.do(chromedp.Click(chromedp.CSS(selector))) // the caller's expect waits for the next page
+	// A click lands where the button is: wait until the page has loaded whole (styles, fonts,
+	// the DSFR script) so that nothing moves it under the pointer.
+	b.do(chromedp.Poll[chromedp.Void](`document.readyState === "complete"`),
+		chromedp.Click(chromedp.CSS(selector))) // the caller's expect waits for the next page
 }
 
 // In a real browser: a patient activates their space, signs in, reads a new document, masks

@@ -24,6 +24,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/auth"
 	"github.com/carnet-sante/carnet/internal/identity"
 	"github.com/carnet-sante/carnet/internal/notify"
+	"github.com/carnet-sante/carnet/internal/operations"
 	"github.com/carnet-sante/carnet/internal/password"
 	"github.com/carnet-sante/carnet/internal/record/recordtest"
 	"github.com/carnet-sante/carnet/internal/space"
@@ -101,7 +102,8 @@ func newPortal(t *testing.T) *portal {
 	}
 	arch, tr := archivetest.New(t, e)
 	w, err := New(Deps{Auth: svc, HTTP: h, Records: e.Records, Trail: tr, Archive: arch, Spaces: p.spaces, SpaceLife: p.spaces, Representation: p.spaces,
-		Access: e.Access, Matrices: access.NewMatrices(e.DB.Matrices(), e.Clock), Directory: p.accounts, Catalog: e.Catalog, Clock: e.Clock})
+		Access: e.Access, Matrices: access.NewMatrices(e.DB.Matrices(), e.Clock), Directory: p.accounts, Catalog: e.Catalog, Clock: e.Clock,
+		Operations: operations.NewService(e.DB.Operations(), e.Clock), SpaceFinder: p.spaces})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -297,12 +297,7 @@ func TestAuthorisationThenBlockThroughThePages(t *testing.T) {
 func TestMatrixAdminPage(t *testing.T) {
 	p := newPortal(t)
 	ctx := context.Background()
-	by := account.By{Actor: audit.Actor{Kind: audit.ActorOperator, ID: "op", Name: "op"}, Channel: audit.ChannelCLI}
-	const email, pass = "exploitation@example.fr", "mot de passe de l'exploitant"
-	if _, err := p.accounts.CreateAccount(ctx, by, account.NewAccount{Kind: account.KindOperator, Login: email,
-		DisplayName: "Exploitation", Password: pass}); err != nil {
-		t.Fatal(err)
-	}
+	email, pass := p.newOperator(t)
 	b := p.browser(t)
 	if home := p.signIn(t, b, email, email, pass); home != "/admin" {
 		t.Fatalf("an operator lands on %s", home)

@@ -53,45 +53,50 @@ func (w *Web) renderSpace(rw http.ResponseWriter, r *http.Request, id auth.Ident
 // spaceChange: POST /moi/espace/{action}: cloturer (mode archive or suppression), suppression,
 // rouvrir. Closing asks for an explicit confirmation.
 func (w *Web) spaceChange(rw http.ResponseWriter, r *http.Request, id auth.Identity, req record.Request) {
-	by := space.By{Actor: req.Actor.Audit(), Channel: audit.ChannelWeb}
-	pid := req.Actor.PatientID
-	l := w.page(r, "").Lang
-	var err error
-	var done string
-	action := r.PathValue("action")
-	if action != "cloturer" && action != "suppression" && action != "rouvrir" {
+	done, problem, status, err := w.changeSpace(r, req.Actor, req.Actor.PatientID, map[string]string{
+		"cloturer": "space.closed.done", "suppression": "space.deletion.done", "rouvrir": "space.reopened.done"})
+	switch {
+	case status == http.StatusNotFound:
 		w.notFound(rw, r)
-		return
+	case err != nil:
+		w.fail(rw, r, err)
+	default:
+		w.renderSpace(rw, r, id, req, status, done, problem)
+	}
+}
+
+// changeSpace applies the form's change of a space's life ({action}: cloturer, with the
+// confirmation box and a mode, suppression, rouvrir) for actor, after the one decision (who
+// may: the holder, a legal representative the rules allow, an operator), which leaves its
+// trace. It returns what to say: done (from the keys of doneKeys) or the problem with its
+// status; err for a failure of ours or a refusal; status 404 for an unknown action.
+func (w *Web) changeSpace(r *http.Request, actor access.Actor, pid int64, doneKeys map[string]string) (done, problem string, status int, err error) {
+	l := w.page(r, "").Lang
+	action := r.PathValue("action")
+	if doneKeys[action] == "" {
+		return "", "", http.StatusNotFound, nil
 	}
 	if action == "cloturer" && r.PostFormValue("confirmation") != "1" {
-		w.renderSpace(rw, r, id, req, http.StatusBadRequest, "", l.T("space.confirm.missing"))
-		return
+		return "", l.T("space.confirm.missing"), http.StatusBadRequest, nil
 	}
-	// The one decision says who may change the space's life (the holder, a legal
-	// representative the rules allow), and leaves its trace.
-	if _, err := w.d.Access.Decide(r.Context(), req.Actor, audit.ChannelWeb, pid, access.ActionAdminister,
+	if _, err := w.d.Access.Decide(r.Context(), actor, audit.ChannelWeb, pid, access.ActionAdminister,
 		access.Target{Ref: "space"}, nil); err != nil {
-		w.fail(rw, r, err)
-		return
+		return "", "", 0, err
 	}
+	by := space.By{Actor: actor.Audit(), Channel: audit.ChannelWeb}
 	switch action {
 	case "cloturer":
-		deletion := r.PostFormValue("mode") == "suppression"
-		_, err = w.d.SpaceLife.Close(r.Context(), by, pid, deletion)
-		done = l.T("space.closed.done")
+		_, err = w.d.SpaceLife.Close(r.Context(), by, pid, r.PostFormValue("mode") == "suppression")
 	case "suppression":
 		_, err = w.d.SpaceLife.RequestDeletion(r.Context(), by, pid)
-		done = l.T("space.deletion.done")
 	case "rouvrir":
 		_, err = w.d.SpaceLife.Reopen(r.Context(), by, pid)
-		done = l.T("space.reopened.done")
 	}
 	switch {
 	case err == nil:
-		w.renderSpace(rw, r, id, req, http.StatusOK, done, "")
+		return l.T(doneKeys[action]), "", http.StatusOK, nil
 	case errs.Is(err, errs.Conflict) || errs.Is(err, errs.Invalid):
-		w.renderSpace(rw, r, id, req, statusOf(err), "", errs.MessageOf(err))
-	default:
-		w.fail(rw, r, err)
+		return "", errs.MessageOf(err), statusOf(err), nil
 	}
+	return "", "", 0, err
 }

@@ -51,6 +51,10 @@ type Deps struct {
 	SpaceLife SpaceLife
 	// Representation tells who represents whom (the space switcher, /proches/…).
 	Representation Representation
+	// Operations are the operator's dashboard figures; SpaceFinder finds a space by INS for
+	// the operator's spaces page. Without them, those pages are not served.
+	Operations  Operations
+	SpaceFinder SpaceFinder
 	// Directory names professionals (no health data).
 	Directory *account.Service
 	Catalog   *terminology.Catalog
@@ -144,7 +148,12 @@ func (w *Web) routes() {
 	m.HandleFunc("GET /moi/professionnels", w.patient(w.accessPage))
 	m.HandleFunc("POST /moi/professionnels/{action}", w.patient(w.accessChange))
 
-	m.HandleFunc("GET /admin", w.operator(w.matrixPage))
+	m.HandleFunc("GET /admin", w.operator(w.dashboard))
+	if w.d.SpaceFinder != nil {
+		m.HandleFunc("GET /admin/espaces", w.operator(w.spacesPage))
+		m.HandleFunc("POST /admin/espaces", w.operator(w.spacesFind))
+		m.HandleFunc("POST /admin/espaces/{action}", w.operator(w.spacesChange))
+	}
 	m.HandleFunc("GET /admin/matrice", w.operator(w.matrixPage))
 	m.HandleFunc("POST /admin/matrice", w.operator(w.matrixLoad))
 	m.HandleFunc("GET /admin/matrice.tsv", w.operator(w.matrixTSV))
