@@ -223,7 +223,7 @@ var childListening = regexp.MustCompile(`listening on (http://[0-9.:]+)`)
 // startChild starts the binary's serve on a free port with the database flags db.
 func startChild(t *testing.T, bin string, db []string) *child {
 	t.Helper()
-	args := append([]string{"serve", "--http-addr", "127.0.0.1:0", "--smtp-relay-addr", "127.0.0.1:0", "--smtp-submission-addr", "127.0.0.1:0", "--shutdown-timeout", "10s", "--log-level", "warn"}, db...)
+	args := append([]string{"serve", "--http-addr", "127.0.0.1:0", "--smtp-relay-addr", "127.0.0.1:0", "--imap-addr", "127.0.0.1:0", "--smtp-submission-addr", "127.0.0.1:0", "--shutdown-timeout", "10s", "--log-level", "warn"}, db...)
 	cmd := exec.Command(bin, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -6,6 +6,7 @@
 //	carnet space …        operator actions on patient spaces
 //	carnet account …      operator accounts, organisations, professionals, API tokens
 //	carnet access matrix  the habilitation matrix in force
+//	carnet mail …         mailboxes, app passwords and the allowlist of the secure messaging
 //	carnet blobs …        blob key rotation and checks
 //	carnet optout import  spaces in bulk from the insurer's file
 //	carnet reimbursements import  the insurer's reimbursement feed, into records and agendas
@@ -56,7 +57,9 @@ func commands() []command {
 			return runAccount(ctx, args, stdin, stdout, stderr)
 		}},
 		{"access", "access matrix show | list | load FILE: the habilitation matrix in force", runAccess},
+		{"mail", "mail mailbox | app-password | allowlist: mailboxes, mail clients' passwords, the operators' allowlist", runMail},
 		{"oauth", "oauth add | list | disable | rotate-secret: the clients of the OAuth 2 server", runOAuth},
+		{"apps", "apps add | list | show | set-status | update: the catalogue of referenced health apps", runApps},
 		{"demo", "demo seed: a synthetic French population, through the services", runDemo},
 		{"version", "print the version", runVersion},
 	}

@@ -73,7 +73,7 @@ func startServe(t *testing.T, db []string) *served {
 		case <-time.After(30 * time.Second):
 		}
 	})
-	args := append([]string{"serve", "--http-addr", "127.0.0.1:0", "--smtp-relay-addr", "127.0.0.1:0", "--smtp-submission-addr", "127.0.0.1:0", "--shutdown-timeout", "10s"}, db...)
+	args := append([]string{"serve", "--http-addr", "127.0.0.1:0", "--smtp-relay-addr", "127.0.0.1:0", "--imap-addr", "127.0.0.1:0", "--smtp-submission-addr", "127.0.0.1:0", "--shutdown-timeout", "10s"}, db...)
 	go func() { s.done <- run(ctx, args, s.stdout, s.stderr); close(stopped) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -171,7 +171,7 @@ func TestSchemaBehindIsRefused(t *testing.T) {
 	st.Close()
 	out.Reset()
 	errb.Reset()
-	code := run(ctx, append([]string{"serve", "--http-addr", "127.0.0.1:0", "--smtp-relay-addr", "127.0.0.1:0", "--smtp-submission-addr", "127.0.0.1:0"}, db...), &out, &errb)
+	code := run(ctx, append([]string{"serve", "--http-addr", "127.0.0.1:0", "--smtp-relay-addr", "127.0.0.1:0", "--imap-addr", "127.0.0.1:0", "--smtp-submission-addr", "127.0.0.1:0"}, db...), &out, &errb)
 	if code != 1 || !strings.Contains(errb.String(), "run `carnet migrate`") {
 		t.Fatalf("serve on a schema behind: exit %d, %s", code, errb.String())
 	}

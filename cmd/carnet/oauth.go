@@ -22,7 +22,8 @@ The clients of carnet's OAuth 2 server (/oauth/token, /oauth/authorize):
            a professional's or an organisation's software, acting with that account's rights
   add      --name N --grant authorization_code [--grant refresh_token] --redirect-uri URI...
            --scope S [--public]
-           an app a patient connects (consent page), e.g. --scope "patient/DocumentReference.rs"
+           an app a patient connects (consent page), e.g. --scope "patient/DocumentReference.rs";
+           carnet serve connects only the apps of the catalogue: record one with carnet apps add
   list     every client
   disable  --id ID        (its grants and tokens end at once)
   rotate-secret --id ID

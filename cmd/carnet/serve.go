@@ -28,9 +28,11 @@ import (
 	"github.com/carnet-sante/carnet/internal/archive"
 	"github.com/carnet-sante/carnet/internal/auth"
 	"github.com/carnet-sante/carnet/internal/blob"
+	"github.com/carnet-sante/carnet/internal/catalogue"
 	"github.com/carnet-sante/carnet/internal/clock"
 	"github.com/carnet-sante/carnet/internal/config"
 	"github.com/carnet-sante/carnet/internal/demo"
+	"github.com/carnet-sante/carnet/internal/emergency"
 	"github.com/carnet-sante/carnet/internal/errs"
 	"github.com/carnet-sante/carnet/internal/fhir"
 	"github.com/carnet-sante/carnet/internal/jobs"
@@ -42,6 +44,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/operations"
 	"github.com/carnet-sante/carnet/internal/password"
 	"github.com/carnet-sante/carnet/internal/profile"
+	"github.com/carnet-sante/carnet/internal/profile/share"
 	"github.com/carnet-sante/carnet/internal/record"
 	"github.com/carnet-sante/carnet/internal/server"
 	"github.com/carnet-sante/carnet/internal/space"
@@ -111,15 +114,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	api, records := newFHIR(db, clk, cfg, rs, medical, log), rs.records
-	// The médecins traitants' alerts go through the messaging, which starts after the queue.
-	mailer := &lateMailer{}
+	// The médecins traitants' alerts and the mailbox inactivity rule go through the messaging,
+	// which starts after the queue.
+	mailer := &lateMail{}
 	alerts, err := alert.NewService(alert.Deps{Store: db.Alerts(), Mail: mailer, Sender: sender, Professions: rs.catalog,
 		Clock: clk, PublicURL: cfg.PublicURL.String(), Log: log})
 	if err != nil {
 		return err
 	}
 	queue, err := jobs.New(db, jobs.Config{Workers: cfg.JobsWorkers, Logger: log},
-		jobs.Deps{Spaces: spaces, Blobs: blobs, DB: db, Records: records, Alerts: alerts})
+		jobs.Deps{Spaces: spaces, Blobs: blobs, DB: db, Records: records, Alerts: alerts, MailRetention: mailer})
 	if err != nil {
 		return err
 	}
@@ -156,14 +160,29 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			signInWith = append(signInWith, web.SignInProvider{Label: p.Label, URL: p.StartURL, Professional: p.Kind == oidc.KindProfessional})
 		}
 	}
-	pages, err := web.New(web.Deps{SignInWith: signInWith, Auth: signin, HTTP: cookies, Records: rs.records, Trail: rs.trail, Archive: rs.archive,
+	// The app catalogue: its pages, and the consent page's words and gate (only referenced apps connect).
+	apps := catalogue.NewService(db.Catalogue(), clk, rs.catalog, oauth.NewRegistry(db.OAuth(), clk, rs.catalog))
+	careAgenda, err := agenda.NewService(agenda.Deps{Store: db.Agenda(), Access: rs.access, Clock: clk})
+	if err != nil {
+		return err
+	}
+	shares, err := share.NewService(db.Shares(), clk, 0)
+	if err != nil {
+		return err
+	}
+	cards, err := emergency.NewService(db.Emergency(), rs.access, medical, clk)
+	if err != nil {
+		return err
+	}
+	pages, err := web.New(web.Deps{Apps: apps, SignInWith: signInWith, Auth: signin, HTTP: cookies, Records: rs.records, Trail: rs.trail, Archive: rs.archive,
 		Spaces: spaces, SpaceLife: spaces, Representation: spaces, Access: rs.access, Matrices: access.NewMatrices(db.Matrices(), clk), Directory: directory, Catalog: rs.catalog, Clock: clk, TLS: tls, Log: log,
-		Operations: operations.NewService(db.Operations(), clk), SpaceFinder: spaces})
+		Operations: operations.NewService(db.Operations(), clk), SpaceFinder: spaces,
+		Profile: medical, Agenda: careAgenda, Shares: shares, Emergency: cards, PublicURL: cfg.PublicURL.String()})
 	if err != nil {
 		return err
 	}
 	srv.Handle("/", pages)
-	as, err := newOAuth(db, clk, cfg, key, rs.catalog, log)
+	as, err := newOAuth(db, clk, cfg, key, rs.catalog, apps, log)
 	if err != nil {
 		return err
 	}
@@ -172,6 +191,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, path := range oauth.Paths() {
 		srv.Handle(path, cookies.Middleware(as))
 	}
+	// SMART discovery relative to the FHIR base too, where SMART client libraries look first.
+	srv.Handle("GET /fhir/.well-known/smart-configuration", as.SmartConfiguration())
 
 	l, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -184,15 +205,35 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	messaging, err := mailserve.Start(context.WithoutCancel(ctx), mailserve.Config{Domain: cfg.Domain, RelayAddr: cfg.SMTPRelayAddr,
-		SubmissionAddr: cfg.SMTPSubmissionAddr, CertDir: filepath.Join(cfg.DataDir, "mail-tls"), AllowlistFile: cfg.MailAllowlistFile},
-		mailserve.Deps{DB: db, Blobs: blobs, Clock: clk, Seal: key.seal, Password: password.DefaultParams(), SharedJobs: true, Log: log})
+		SubmissionAddr: cfg.SMTPSubmissionAddr, IMAPAddr: cfg.IMAPAddr, CertDir: filepath.Join(cfg.DataDir, "mail-tls"),
+		AllowlistFile: cfg.MailAllowlistFile},
+		mailserve.Deps{DB: db, Blobs: blobs, Clock: clk, Seal: key.seal, Password: password.DefaultParams(), SharedJobs: true,
+			Tokens: apitoken.NewService(db.Tokens(), clk), Log: log})
 	if err != nil {
 		l.Close()
 		return fmt.Errorf("mail: %w", err)
 	}
-	mailer.set(messaging.Service)
+	retention, err := mail.NewRetention(messaging.Service, sender, mail.DefaultRetention())
+	if err != nil {
+		l.Close()
+		return err
+	}
+	mailer.set(messaging.Service, retention)
+	// The patient's messages in the portal, over the messaging just started.
+	inbox, err := mail.NewPortal(messaging.Service, db.MailPortal(messaging.Queue), rs.access, rs.records)
+	if err != nil {
+		l.Close()
+		return errors.Join(err, messaging.Shutdown(context.WithoutCancel(ctx)))
+	}
+	pages.SetMessages(inbox)
+	// The MSSanté directory, on the professionals' page and as FHIR (Practitioner…).
+	pages.SetDirectory(messaging.Service)
+	api.SetDirectory(messaging.Service)
 	for _, ml := range messaging.Listeners {
 		fmt.Fprintf(stdout, "carnet SMTP %s listening on %s\n", ml.Channel, ml.Addr)
+	}
+	if messaging.IMAPAddr != nil {
+		fmt.Fprintf(stdout, "carnet IMAP listening on %s\n", messaging.IMAPAddr)
 	}
 	fmt.Fprintf(stdout, "carnet %s listening on http://%s (database %s, data in %s)\n", version, l.Addr(), cfg.DB.Redacted(), cfg.DataDir)
 
@@ -210,18 +251,31 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return err
 }
 
-// lateMailer hands the alerts the mail service once it has started; an alert job that runs
-// before is retried.
-type lateMailer struct{ svc atomic.Pointer[mail.Service] }
+// lateMail hands the jobs the mail service once it has started; a job that runs before is
+// retried.
+type lateMail struct {
+	svc       atomic.Pointer[mail.Service]
+	retention atomic.Pointer[mail.Retention]
+}
 
-func (m *lateMailer) set(s *mail.Service) { m.svc.Store(s) }
+func (m *lateMail) set(s *mail.Service, r *mail.Retention) { m.retention.Store(r); m.svc.Store(s) }
 
-func (m *lateMailer) DeliverSystem(ctx context.Context, msg mail.SystemMessage) (bool, error) {
+var errMailNotStarted = errs.E(errs.Unavailable, "the messaging is not started yet")
+
+func (m *lateMail) DeliverSystem(ctx context.Context, msg mail.SystemMessage) (bool, error) {
 	s := m.svc.Load()
 	if s == nil {
-		return false, errs.E(errs.Unavailable, "the messaging is not started yet")
+		return false, errMailNotStarted
 	}
 	return s.DeliverSystem(ctx, msg)
+}
+
+func (m *lateMail) Sweep(ctx context.Context) (mail.RetentionReport, error) {
+	r := m.retention.Load()
+	if r == nil {
+		return mail.RetentionReport{}, errMailNotStarted
+	}
+	return r.Sweep(ctx)
 }
 
 // recordServices are the record and what reads it whole: built alike by serve and by the
@@ -266,8 +320,10 @@ func newRecordServices(ctx context.Context, db *store.DB, clk clock.Clock, space
 
 // newFHIR builds the FHIR API over the record's services.
 func newFHIR(db *store.DB, clk clock.Clock, cfg *config.Config, rs *recordServices, medical *profile.Service, log *slog.Logger) *fhir.API {
+	// The agenda's Appointment. NewService fails only on a missing dependency, never so here.
+	careAgenda, _ := agenda.NewService(agenda.Deps{Store: db.Agenda(), Access: rs.access, Clock: clk})
 	return fhir.New(fhir.Deps{Records: rs.records, Tokens: apitoken.NewService(db.Tokens(), clk), Catalog: rs.catalog, Trail: rs.trail,
-		Exporter: rs.archive, Profile: medical, BaseURL: strings.TrimSuffix(cfg.PublicURL.String(), "/") + "/fhir", Version: version, Log: log})
+		Exporter: rs.archive, Profile: medical, Agenda: careAgenda, BaseURL: strings.TrimSuffix(cfg.PublicURL.String(), "/") + "/fhir", Version: version, Log: log})
 }
 
 // newAuth builds sign-in and sessions: one-time codes by e-mail (the notice sender), and by
@@ -303,13 +359,13 @@ func newAuth(db *store.DB, clk clock.Clock, cfg *config.Config, k keys, mail not
 
 // newOAuth builds the OAuth 2 authorisation server of machine clients and patients' apps. Its
 // consent page sends a person who is not signed in to the sign-in page, and back.
-func newOAuth(db *store.DB, clk clock.Clock, cfg *config.Config, k keys, cat *terminology.Catalog, log *slog.Logger) (*oauth.Server, error) {
+func newOAuth(db *store.DB, clk clock.Clock, cfg *config.Config, k keys, cat *terminology.Catalog, apps *catalogue.Service, log *slog.Logger) (*oauth.Server, error) {
 	consentKey, err := hkdf.Key(sha256.New, k.seal, nil, "carnet oauth consent v1", 32)
 	if err != nil {
 		return nil, err
 	}
 	return oauth.New(oauth.Config{Issuer: strings.TrimSuffix(cfg.PublicURL.String(), "/"), ConsentKey: consentKey},
-		oauth.Deps{Store: db.OAuth(), Clock: clk, Catalog: cat, Log: log,
+		oauth.Deps{Store: db.OAuth(), Clock: clk, Catalog: cat, Log: log, Describe: apps.Description,
 			SignedIn: func(r *http.Request) (access.Actor, bool) {
 				id, ok := auth.FromContext(r.Context())
 				if !ok || id.Kind != account.KindPatient {

@@ -69,13 +69,28 @@ const (
 	// documents): the holder with their own archive, an operator migrating a record. It reads
 	// nothing of the space.
 	ActionImport Action = "space.import"
+	// ActionReadMail reads the patient's secure messages (their mailbox, internal/mail): the
+	// holder, and the legal representative of a minor; never a professional nor an app (our
+	// default: a message is a correspondence with the patient, not a document of the record).
+	ActionReadMail Action = "mail.read"
+	// ActionSendMail answers a professional from the patient's mailbox, under the same rule.
+	ActionSendMail Action = "mail.send"
+	// ActionWriteMail writes to the patient's mailbox from the web pages: any professional
+	// may start a conversation (DOMAIN.md), but not one the patient blocked, and the decision
+	// is traced before the patient is named or written to.
+	ActionWriteMail Action = "mail.write"
+	// ActionReadEmergencyCard reads the patient's emergency card (internal/emergency): the items
+	// the patient chose to show to whoever holds the card's link, while the card is on. Only
+	// the public (audit.ActorPublic) reads it, and only with Input.Card saying so (card.go).
+	ActionReadEmergencyCard Action = "emergency_card.read"
 )
 
 // Actions lists every action, for tests and for the admin page that explains the rules.
 func Actions() []Action {
 	return []Action{ActionRead, ActionList, ActionSearch, ActionDeposit, ActionReplace, ActionMask,
 		ActionUnmask, ActionArchive, ActionDelete, ActionSetLabel, ActionClearLabel,
-		ActionReadTraces, ActionManageAccess, ActionAdminister, ActionExport, ActionImport}
+		ActionReadTraces, ActionManageAccess, ActionAdminister, ActionExport, ActionImport, ActionReadMail, ActionSendMail,
+		ActionWriteMail, ActionReadEmergencyCard}
 }
 
 // Valid reports whether a is one of the actions.
@@ -83,7 +98,8 @@ func (a Action) Valid() bool {
 	switch a {
 	case ActionRead, ActionList, ActionSearch, ActionDeposit, ActionReplace, ActionMask, ActionUnmask,
 		ActionArchive, ActionDelete, ActionSetLabel, ActionClearLabel, ActionReadTraces,
-		ActionManageAccess, ActionAdminister, ActionExport, ActionImport:
+		ActionManageAccess, ActionAdminister, ActionExport, ActionImport, ActionReadMail, ActionSendMail,
+		ActionWriteMail, ActionReadEmergencyCard:
 		return true
 	}
 	return false
@@ -93,7 +109,8 @@ func (a Action) Valid() bool {
 // the record or the space as a whole.
 func (a Action) onDocument() bool {
 	switch a {
-	case ActionSearch, ActionReadTraces, ActionManageAccess, ActionAdminister, ActionExport, ActionImport:
+	case ActionSearch, ActionReadTraces, ActionManageAccess, ActionAdminister, ActionExport, ActionImport,
+		ActionReadMail, ActionSendMail, ActionWriteMail, ActionReadEmergencyCard:
 		return false
 	}
 	return true
@@ -154,6 +171,10 @@ type Actor struct {
 	// App.
 	Scopes  []Action // the actions the patient granted the app
 	Classes []string // the document classes (categories) the patient granted; "*" for all
+	// Resources are the FHIR resource types the app was granted and their SMART permissions,
+	// "Observation.crs", "DocumentReference.rs": Scopes and Classes say what the decision
+	// allows, Resources through which interactions of the API (internal/fhir checks them).
+	Resources []string
 	// GrantedByRepresentative: a representative connected the app, so it sees only what they see.
 	GrantedByRepresentative bool
 
@@ -291,6 +312,8 @@ type Input struct {
 	Matrix     *Matrix
 	Now        time.Time
 	Policy     Policy
+	// Card is the state of the patient's emergency card, for ActionReadEmergencyCard.
+	Card Card
 }
 
 // Decide returns whether in.Actor may do in.Action on in.Object of in.Patient's record now,
@@ -304,6 +327,9 @@ func Decide(in Input) Decision {
 	d.MatrixVersion = in.Matrix.Version()
 	if in.Now.IsZero() || !in.Action.Valid() || in.Patient.ID == 0 || in.Actor.ID == "" {
 		return d.deny(ReasonInvalidRequest)
+	}
+	if in.Action == ActionReadEmergencyCard || in.Actor.Kind == audit.ActorPublic {
+		return emergencyCard(in, d)
 	}
 	switch in.Actor.Kind {
 	case audit.ActorPatient:

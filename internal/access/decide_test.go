@@ -206,6 +206,8 @@ func professionalCases(t *testing.T) []decideCase {
 		{name: "blocked beats break-glass", in: blocked(bg), want: access.ReasonBlocked},
 		{name: "blocked beats the médecin traitant", in: blocked(mt), want: access.ReasonBlocked},
 		{name: "blocked beats authorship", in: blocked(author), want: access.ReasonBlocked},
+		{name: "a professional without a ground writes to the patient", in: action(stranger, access.ActionWriteMail), want: access.ReasonMessaging},
+		{name: "blocked beats writing to the patient", in: blocked(action(stranger, access.ActionWriteMail)), want: access.ReasonBlocked},
 		{name: "blocked beats regulation", in: blocked(reg), want: access.ReasonBlocked},
 		{name: "blocked reads no trail", in: action(blocked(doctor), access.ActionReadTraces), want: access.ReasonBlocked},
 
@@ -396,6 +398,24 @@ func otherActorCases(t *testing.T) []decideCase {
 		{name: "job does what it declared", in: label(asJob(t, access.ActionClearLabel), access.ActionClearLabel, access.LabelInvisiblePatient),
 			want: access.ReasonSystem},
 		{name: "job does what it did not declare", in: asJob(t, access.ActionClearLabel), want: access.ReasonJobUndeclared},
+		{name: "public reads an emergency card that is on", in: with(asPatient(t), func(in *access.Input) {
+			in.Actor, in.Action, in.Card = access.Actor{Kind: "public", ID: "192.0.2.0/24"}, access.ActionReadEmergencyCard,
+				access.Card{On: true, TokenMatches: true}
+		}), want: access.ReasonEmergencyCard},
+		{name: "public reads an emergency card turned off", in: with(asPatient(t), func(in *access.Input) {
+			in.Actor, in.Action, in.Card = access.Actor{Kind: "public", ID: "192.0.2.0/24"}, access.ActionReadEmergencyCard,
+				access.Card{On: false, TokenMatches: true}
+		}), want: access.ReasonEmergencyCardOff},
+		{name: "public with a stale emergency card link", in: with(asPatient(t), func(in *access.Input) {
+			in.Actor, in.Action, in.Card = access.Actor{Kind: "public", ID: "192.0.2.0/24"}, access.ActionReadEmergencyCard,
+				access.Card{On: true}
+		}), want: access.ReasonEmergencyCardOff},
+		{name: "public reads a document", in: with(asPatient(t), func(in *access.Input) {
+			in.Actor, in.Card = access.Actor{Kind: "public", ID: "192.0.2.0/24"}, access.Card{On: true, TokenMatches: true}
+		}), want: access.ReasonActionNotPermitted},
+		{name: "patient reads their card as the public would", in: with(asPatient(t), func(in *access.Input) {
+			in.Action, in.Card = access.ActionReadEmergencyCard, access.Card{On: true, TokenMatches: true}
+		}), want: access.ReasonActionNotPermitted},
 
 		{name: "no matrix", in: with(asPatient(t), func(in *access.Input) { in.Matrix = nil }), want: access.ReasonMatrixMissing},
 		{name: "no time", in: with(asPatient(t), func(in *access.Input) { in.Now = time.Time{} }), want: access.ReasonInvalidRequest},

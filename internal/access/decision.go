@@ -30,6 +30,8 @@ const (
 	ReasonOperator        Reason = "operator"         // an operator, administrative only
 	ReasonSystem          Reason = "system"           // a background job, as it declared
 	ReasonLegalRequest    Reason = "legal_request"    // an operator exporting on a legal request
+	ReasonEmergencyCard   Reason = "emergency_card"   // the public, with the link of the patient's emergency card
+	ReasonMessaging       Reason = "messaging"        // a professional writing to the patient's mailbox
 )
 
 // The refusals.
@@ -61,6 +63,7 @@ const (
 	ReasonJobUndeclared              Reason = "job_undeclared"
 	ReasonMatrixMissing              Reason = "matrix_missing"
 	ReasonInvalidRequest             Reason = "invalid_request"
+	ReasonEmergencyCardOff           Reason = "emergency_card_off"
 )
 
 // Recipient is who must be told of an access after the fact.
@@ -132,6 +135,10 @@ var messages = map[Reason]message{
 	ReasonSystem:    {"Action autorisée pour ce traitement automatique.", "Action allowed for this background job."},
 	ReasonLegalRequest: {"Export autorisé sur réquisition judiciaire, dont la référence est tracée.",
 		"Export allowed on a legal request, whose reference is traced."},
+	ReasonEmergencyCard: {"Consultation de la carte d'urgence avec le lien que le titulaire a donné ; il en est informé.",
+		"Emergency card read with the link the holder gave; they are told."},
+	ReasonEmergencyCardOff: {"La carte d'urgence du titulaire est désactivée ou ce lien a été renouvelé.",
+		"The holder's emergency card is turned off or this link was renewed."},
 
 	ReasonBlocked: {"Le titulaire de ce dossier a bloqué votre accès.", "The holder of this record has blocked your access."},
 	ReasonNoAuthorisation: {"Vous n'êtes pas dans l'équipe de soins du titulaire et il ne vous a pas autorisé : demandez-lui son autorisation.",
@@ -180,6 +187,8 @@ var messages = map[Reason]message{
 	ReasonMatrixMissing: {"Les règles d'accès sont indisponibles : réessayez plus tard.",
 		"The access rules are unavailable: try again later."},
 	ReasonInvalidRequest: {"La demande d'accès est incomplète.", "The access request is incomplete."},
+	ReasonMessaging: {"Message autorisé : tout professionnel peut écrire au titulaire par la messagerie sécurisée de santé, sauf s'il l'a bloqué.",
+		"Message allowed: any professional may write to the holder through secure health messaging, unless the holder blocked them."},
 }
 
 // Reasons lists every reason code, grounds first.
@@ -187,14 +196,14 @@ func Reasons() []Reason {
 	return []Reason{
 		ReasonSelf, ReasonRepresentative, ReasonAuthor, ReasonMedecinTraitant, ReasonCareTeam, ReasonActOfCare,
 		ReasonAuthorisation, ReasonBreakGlass, ReasonRegulation, ReasonApp, ReasonOwnTraces,
-		ReasonOperator, ReasonSystem, ReasonLegalRequest,
+		ReasonOperator, ReasonSystem, ReasonLegalRequest, ReasonEmergencyCard, ReasonMessaging,
 		ReasonBlocked, ReasonNoAuthorisation, ReasonAuthorisationExpired, ReasonAuthorisationRefused,
 		ReasonBreakGlassReasonRequired, ReasonBreakGlassOpposed, ReasonBreakGlassExpired,
 		ReasonRegulationOpposed, ReasonRegulationReadOnly, ReasonMatrixDenied, ReasonProfessionUnknown,
 		ReasonMasked, ReasonInvisibleToPatient, ReasonInvisibleToRepresentatives,
 		ReasonRepresentationEnded, ReasonRepresentationRole, ReasonNotHolder, ReasonScope,
 		ReasonOperatorNoContent, ReasonLegalRequestRequired, ReasonActionNotPermitted, ReasonAuthorOnly, ReasonPatientOnly,
-		ReasonSpaceNotAllowed, ReasonJobUndeclared, ReasonMatrixMissing, ReasonInvalidRequest,
+		ReasonSpaceNotAllowed, ReasonJobUndeclared, ReasonMatrixMissing, ReasonInvalidRequest, ReasonEmergencyCardOff,
 	}
 }
 

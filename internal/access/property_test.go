@@ -45,7 +45,8 @@ func checkInvariants(in access.Input, d access.Decision) string {
 	hiddenFromPatient := o.Labels.InvisiblePatient && (o.Labels.VisibleToPatientAt.IsZero() || in.Now.Before(o.Labels.VisibleToPatientAt))
 	docAction := in.Action != access.ActionSearch && in.Action != access.ActionReadTraces &&
 		in.Action != access.ActionManageAccess && in.Action != access.ActionAdminister && in.Action != access.ActionDeposit &&
-		in.Action != access.ActionExport && in.Action != access.ActionImport
+		in.Action != access.ActionExport && in.Action != access.ActionImport &&
+		in.Action != access.ActionReadMail && in.Action != access.ActionSendMail && in.Action != access.ActionWriteMail
 	switch a.Kind {
 	case audit.ActorProfessional:
 		switch {

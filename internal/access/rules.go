@@ -27,7 +27,7 @@ func holder(in Input, d Decision, basis Reason, asRep bool) Decision {
 	}
 	switch in.Action {
 	case ActionRead, ActionList, ActionSearch, ActionArchive, ActionDelete, ActionMask, ActionUnmask,
-		ActionManageAccess, ActionAdminister, ActionExport, ActionImport:
+		ActionManageAccess, ActionAdminister, ActionExport, ActionImport, ActionReadMail, ActionSendMail:
 		// The holder reads the whole record, hides documents from professionals (L1111-15),
 		// archives and deletes, decides who may access (L1111-17 III), takes it all away and
 		// brings in what they had elsewhere (RGPD art. 20). An export holds only what the
@@ -96,6 +96,11 @@ func representative(in Input, d Decision) Decision {
 	// adult is no representative, whatever the caller says.
 	if !a.RepresentationCurrent || (a.Role == RoleParent && !a.RepresentsMinor) {
 		return d.deny(ReasonRepresentationEnded)
+	}
+	if (in.Action == ActionReadMail || in.Action == ActionSendMail) && !a.RepresentsMinor {
+		// Our default: the messages of an adult are their own correspondence; a representative
+		// reads and answers them for a minor only.
+		return d.deny(ReasonRepresentationRole)
 	}
 	return holder(in, d, ReasonRepresentative, true)
 }
@@ -180,6 +185,10 @@ func professional(in Input, d Decision) Decision {
 	}
 	author := in.Action.onDocument() && in.isAuthor()
 	switch in.Action {
+	case ActionWriteMail:
+		// DOMAIN.md: only a professional starts a conversation, and needs no ground to do so
+		// (the patient may not answer); the blocking above still stops them.
+		return d.allow(ReasonMessaging)
 	case ActionRead, ActionList:
 		if author {
 			// Authors always read what they wrote: the masking and the matrix protect the

@@ -196,6 +196,7 @@ type Target struct {
 	Ref    string
 	Object Object // the document, for the actions on one (the new one, for a deposit)
 	Label  Label  // the label set or cleared, for ActionSetLabel and ActionClearLabel
+	Card   Card   // the emergency card's state, for ActionReadEmergencyCard
 }
 
 // Decide decides whether actor may do action on target in the patient's record now, against
@@ -314,7 +315,7 @@ func (s *Service) decideWith(ctx context.Context, tx SettingsReader, actor Actor
 		return Decision{}, Patient{}, fmt.Errorf("decide %s: %w", action, err)
 	}
 	in := Input{Actor: canonical(actor), Patient: p, Action: action, Object: target.Object, Label: target.Label,
-		BreakGlass: bg, Matrix: s.matrix, Now: now, Policy: s.policy.Policy}
+		BreakGlass: bg, Matrix: s.matrix, Now: now, Policy: s.policy.Policy, Card: target.Card}
 	if in.Actor.Kind == audit.ActorProfessional {
 		if _, err := identity.ParseIdNatPS(in.Actor.ID); err != nil {
 			// An identifier that is not a canonical IdNat_PS would slip past the blocked list

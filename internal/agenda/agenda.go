@@ -27,16 +27,32 @@ type Kind string
 const (
 	// KindReimbursement: a care act the health insurer reimbursed, on the day of the act.
 	KindReimbursement Kind = "reimbursement"
+	// KindAppointment: an appointment or convocation a professional's software sent (FHIR
+	// Appointment, appointment.go).
+	KindAppointment Kind = "appointment"
+	// KindPersonal: an event the patient wrote in their own agenda (personal.go).
+	KindPersonal Kind = "personal"
+	// KindReminder: a vaccination or screening of the national calendar due at the patient's
+	// age and sex (reminders.go). Computed when read, never stored.
+	KindReminder Kind = "reminder"
 )
 
-// Valid reports whether k is one of the kinds.
-func (k Kind) Valid() bool { return k == KindReimbursement }
+// Valid reports whether k is one of the kinds stored.
+func (k Kind) Valid() bool {
+	return k == KindReimbursement || k == KindAppointment || k == KindPersonal
+}
 
 // Label says the kind in French.
 func (k Kind) Label() string {
 	switch k {
 	case KindReimbursement:
 		return "Remboursement"
+	case KindAppointment:
+		return "Rendez-vous"
+	case KindPersonal:
+		return "Événement personnel"
+	case KindReminder:
+		return "Rappel"
 	}
 	return string(k)
 }

@@ -3,6 +3,7 @@ package agenda
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/carnet-sante/carnet/internal/access"
@@ -17,6 +18,7 @@ import (
 // and the events'.
 type Tx interface {
 	access.DecisionTx
+	EventTx
 	Space(ctx context.Context, patientID int64) (space.Space, error)
 	// InsertAgendaEvent stores e and sets its ID, unless the patient already has an event of
 	// e.Source with e.SourceRef: then it changes nothing and returns false.
@@ -86,6 +88,12 @@ const MaxEvents = 5000
 // returned unless that trace committed. Events the actor may not see are left out without a
 // word, as the record's searches do.
 func (s *Service) List(ctx context.Context, r Request, patientID int64, from, to time.Time) ([]Event, error) {
+	return s.list(ctx, r, patientID, from, to, nil)
+}
+
+// list is List keeping only the events keep accepts (all when nil), so that the trace names
+// only the events returned.
+func (s *Service) list(ctx context.Context, r Request, patientID int64, from, to time.Time, keep func(*Event) bool) ([]Event, error) {
 	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
 		return nil, errs.E(errs.Invalid, "the period is empty: its start is not before its end")
 	}
@@ -105,7 +113,7 @@ func (s *Service) List(ctx context.Context, r Request, patientID int64, from, to
 			}
 			return err
 		}
-		out, shown, ferr = s.visible(ctx, tx, search, patientID, from, to)
+		out, shown, ferr = s.visible(ctx, tx, search, patientID, from, to, keep)
 		return nil
 	})
 	if err != nil {
@@ -137,7 +145,7 @@ func (s *Service) List(ctx context.Context, r Request, patientID int64, from, to
 }
 
 // visible reads the events of the period and keeps those the search allows.
-func (s *Service) visible(ctx context.Context, tx Tx, search *access.Search, patientID int64, from, to time.Time) ([]Event, []string, error) {
+func (s *Service) visible(ctx context.Context, tx Tx, search *access.Search, patientID int64, from, to time.Time, keep func(*Event) bool) ([]Event, []string, error) {
 	evs, err := tx.AgendaEvents(ctx, patientID, from, to, MaxEvents+1)
 	if err != nil {
 		return nil, nil, err
@@ -147,6 +155,9 @@ func (s *Service) visible(ctx context.Context, tx Tx, search *access.Search, pat
 	}
 	var ids []string
 	seen := map[string]bool{}
+	if keep != nil {
+		evs = slices.DeleteFunc(evs, func(e Event) bool { return !keep(&e) })
+	}
 	for _, e := range evs {
 		if e.Document != "" && !seen[e.Document] {
 			seen[e.Document] = true

@@ -35,6 +35,9 @@ const (
 	ActorApp            ActorKind = "app"
 	ActorOperator       ActorKind = "operator"
 	ActorSystem         ActorKind = "system" // a background job
+	// ActorPublic is someone not signed in: the rescuer who scans a patient's emergency card
+	// (internal/emergency). Its ID is the network prefix the scan came from, never more.
+	ActorPublic ActorKind = "public"
 )
 
 // Channel says through what the action came.

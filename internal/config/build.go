@@ -72,6 +72,7 @@ func build(vals map[string]setting) (*Config, []string) {
 	c.OIDCProvidersFile = b.get("oidc_providers_file")
 	c.SMTPRelayAddr, c.SMTPSubmissionAddr = b.get("smtp_relay_addr"), b.get("smtp_submission_addr")
 	c.MailAllowlistFile = b.get("mail_allowlist_file")
+	c.IMAPAddr = b.get("imap_addr")
 	c.Domain = strings.ToLower(b.get("domain"))
 	domainOK := true
 	if err := checkDomain(c.Domain); err != nil {

@@ -40,6 +40,8 @@ type Config struct {
 	// SMTPRelayAddr and SMTPSubmissionAddr are the mail listeners ("" turns one off);
 	// MailAllowlistFile the MSSanté allowlist imported at start while none is in force.
 	SMTPRelayAddr, SMTPSubmissionAddr, MailAllowlistFile string
+	// IMAPAddr is the IMAP listener ("" turns it off).
+	IMAPAddr string
 
 	// masterKey is the configured key; when it is zero the key lives in masterKeyPath and is
 	// generated there on first use. Unexported so that only MasterKey hands it out.

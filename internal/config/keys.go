@@ -83,6 +83,8 @@ var keys = []key{
 		help: "Address of the MSSanté relay listener (other operators deliver here; 25 in production); empty turns it off."},
 	{name: "smtp_submission_addr", group: groupMail, metavar: "HOST:PORT", def: "127.0.0.1:2587",
 		help: "Address of the SMTP submission listener (mail clients with app passwords, over TLS; 587 in production); empty turns it off."},
+	{name: "imap_addr", group: groupMail, metavar: "HOST:PORT", def: "127.0.0.1:2143",
+		help: "Address of the IMAP listener (professionals' mail clients read their mailboxes with app passwords or bearer tokens, after STARTTLS; 143 in production); empty turns it off."},
 	{name: "mail_allowlist_file", group: groupMail, metavar: "FILE", defNote: "none",
 		help: "The published MSSanté allowlist (ListeBlancheMSSante XML), imported at start while none is in force."},
 	{name: "oidc_providers_file", group: groupWeb, metavar: "FILE", defNote: "none",

@@ -17,9 +17,11 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/carnet-sante/carnet/internal/access"
+	"github.com/carnet-sante/carnet/internal/agenda"
 	"github.com/carnet-sante/carnet/internal/apitoken"
 	"github.com/carnet-sante/carnet/internal/audit"
 	"github.com/carnet-sante/carnet/internal/cda"
@@ -41,6 +43,8 @@ type Deps struct {
 	Exporter Exporter
 	// Profile serves the medical profile's resources and PCH-01 (profile.go); nil leaves them out.
 	Profile *profile.Service
+	// Agenda serves Appointment (appointment.go); nil leaves it out.
+	Agenda *agenda.Service
 	// BaseURL is the API's public base, e.g. "https://carnet.example/fhir".
 	BaseURL string
 	Version string
@@ -52,6 +56,7 @@ type API struct {
 	d       Deps
 	mux     *http.ServeMux
 	maxBody int64
+	dir     atomic.Pointer[directoryRef] // the MSSanté directory (directory.go), once given
 }
 
 // New returns the API.
@@ -79,7 +84,10 @@ func New(d Deps) *API {
 	a.mux.HandleFunc("/fhir/", func(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, errs.E(errs.NotFound, "no such FHIR interaction: %s %s", r.Method, r.URL.Path))
 	})
+	a.directoryRoutes()
 	a.profileRoutes() // last: it puts a mux of its own in front of the one above
+	// Appointment: a mux in front of the profile's, for the same reason.
+	a.appointmentRoutes()
 	return a
 }
 
@@ -113,6 +121,10 @@ func (a *API) auth(h func(http.ResponseWriter, *http.Request, record.Request)) h
 		// (there is no standard MHD element for it).
 		if reason := strings.TrimSpace(r.Header.Get("X-Carnet-Break-Glass")); reason != "" {
 			req.BreakGlass = &access.BreakGlass{Reason: reason}
+		}
+		if err := a.appGrant(r, req); err != nil {
+			a.fail(w, r, err) // appgrant.go: an app only uses the resource types it was granted
+			return
 		}
 		h(w, r, req)
 	}
@@ -161,7 +173,7 @@ func (a *API) body(r *http.Request) ([]byte, error) {
 }
 
 func (a *API) metadata(w http.ResponseWriter, r *http.Request) {
-	a.write(w, http.StatusOK, capability(a.d.BaseURL, a.d.Version))
+	a.write(w, http.StatusOK, capability(a.d.BaseURL, a.d.Version, a.directoryCapabilities()...))
 }
 
 // transaction is ITI-65 (Provide Document Bundle): a transaction Bundle holding a

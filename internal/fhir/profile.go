@@ -73,7 +73,7 @@ func (a *API) profileRoutes() {
 		outer.HandleFunc("DELETE /fhir/"+k.name+"/{id}", a.auth(a.profileDelete(k)))
 	}
 	outer.HandleFunc("GET /fhir/metadata", func(w http.ResponseWriter, r *http.Request) {
-		a.write(w, http.StatusOK, capability(a.d.BaseURL, a.d.Version, profileCapabilities()...))
+		a.write(w, http.StatusOK, capability(a.d.BaseURL, a.d.Version, append(profileCapabilities(), a.directoryCapabilities()...)...))
 	})
 	outer.HandleFunc("POST /fhir", a.transactions(inner))
 	outer.HandleFunc("POST /fhir/{$}", a.transactions(inner))

@@ -66,7 +66,9 @@ func (e *profileEnv) pro(t testing.TB, n int, profession string) (string, string
 func (e *profileEnv) appToken(t testing.TB, classes []string, actions ...access.Action) string {
 	t.Helper()
 	secret, hash, tok, err := apitoken.Mint(apitoken.Token{Subject: apitoken.Subject{Kind: audit.ActorApp, PatientID: e.pid,
-		Scopes: actions, Classes: classes}, Label: "Suivi Tension", ClientID: "suivi-tension"}, e.Clock.Now(), time.Hour)
+		Scopes: actions, Classes: classes}, Label: "Suivi Tension", ClientID: "suivi-tension",
+		// Every resource type: these tests are about the decision's actions and classes.
+		Scope: "patient/*.crs"}, e.Clock.Now(), time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

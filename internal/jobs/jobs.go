@@ -22,7 +22,9 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/carnet-sante/carnet/internal/access"
+	"github.com/carnet-sante/carnet/internal/agenda"
 	"github.com/carnet-sante/carnet/internal/alert"
+	"github.com/carnet-sante/carnet/internal/emergency"
 	"github.com/carnet-sante/carnet/internal/errs"
 	"github.com/carnet-sante/carnet/internal/space"
 	"github.com/carnet-sante/carnet/internal/store"
@@ -102,6 +104,8 @@ type Deps struct {
 	Records Releaser
 	// Alerts tells médecins traitants of emergency accesses (queued in the notice outbox).
 	Alerts *alert.Service
+	// MailRetention applies the mailbox inactivity rule (mailretention.go).
+	MailRetention MailRetention
 }
 
 // Releaser releases the documents whose announcement delay ended.
@@ -153,8 +157,14 @@ func New(db *store.DB, cfg Config, deps Deps) (*Queue, error) {
 			func() (river.JobArgs, *river.InsertOpts) { return OutboxArgs{}, nil },
 			&river.PeriodicJobOpts{ID: "notice-outbox", RunOnStart: true}))
 	}
+	if deps.Spaces != nil && deps.DB != nil {
+		periodic = append(periodic, addAgendaReminders(workers, deps.DB, cfg.Logger)) // agenda.go
+	}
 	if deps.Alerts != nil {
 		river.AddWorker(workers, &alertWorker{alerts: deps.Alerts, log: cfg.Logger})
+	}
+	if deps.MailRetention != nil {
+		periodic = append(periodic, addMailRetention(workers, deps.MailRetention, cfg.Logger))
 	}
 	if deps.Records != nil {
 		river.AddWorker(workers, &releaseWorker{records: deps.Records, log: cfg.Logger})
@@ -370,6 +380,10 @@ func noticeOf(key string) string {
 		return space.NoticeEmergencyAccess
 	case strings.HasPrefix(key, "first-"):
 		return space.NoticeNewProfessional
+	case strings.HasPrefix(key, emergency.NoticeKeyPrefix):
+		return space.NoticeEmergencyCard
+	case strings.HasPrefix(key, agenda.NoticeKeyPrefix):
+		return space.NoticeAgendaReminder
 	}
 	return space.NoticeNewContent
 }

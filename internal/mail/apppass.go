@@ -229,6 +229,9 @@ func (s *Service) Authenticate(ctx context.Context, username, pass, addr string)
 		if err := s.settle(ctx, tx, []limit{addrL}, []limit{userL}); err != nil {
 			return err
 		}
+		if err := tx.TouchMailbox(ctx, m.ID, now); err != nil {
+			return err
+		}
 		return tx.TouchAppPassword(ctx, p.ID, now)
 	})
 	if err != nil {

@@ -9,7 +9,8 @@
 //
 // The protocols are adapters: smtpd speaks SMTP (relay and submission) and maps this
 // package's refusals to SMTP reply codes in one table; relay delivers queued messages to
-// other operators and bounces what it cannot. The store implements Tx
+// other operators and bounces what it cannot; imapd serves the professional mailboxes'
+// folders (FolderStore) to mail clients. The store implements Tx
 // (internal/store/mail.go).
 package mail
 

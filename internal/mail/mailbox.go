@@ -208,10 +208,40 @@ type DirectoryQuery struct {
 	Organisation string // part of the organisation's name, or its IdNat_Struct
 	Town         string // part of the town
 	Limit        int    // default 50, at most 200
+	Offset       int    // entries skipped, for the next pages (at most MaxDirectoryOffset)
+
+	// Exact criteria, as the FHIR directory's searches and reads name things (internal/fhir
+	// directory.go); each is enough alone.
+	Kinds       []Kind // only mailboxes of these kinds (PER, ORG, APP); none: the three
+	Address     string // the mailbox's address
+	StructureID string // the organisation's IdNat_Struct (1 + FINESS, 3 + SIRET…)
+	MailboxID   int64
+
+	// Viewer is the IdNat_PS of the professional searching: their own mailboxes (their PER
+	// ones, and the ORG ones they are a member of) are found even on the "liste rouge".
+	Viewer string
+	// Distinct keeps one entry per professional or per organisation (the first in the order
+	// of the directory): a FHIR Practitioner or Organization is listed once whatever its
+	// number of mailboxes.
+	Distinct Distinct
 }
+
+// Distinct says how directory entries are grouped.
+type Distinct int
+
+const (
+	EveryMailbox Distinct = iota
+	OnePerProfessional
+	OnePerOrganisation
+)
+
+// MaxDirectoryOffset bounds paging: the directory is searched, not walked through.
+const MaxDirectoryOffset = 10000
 
 // DirectoryEntry is a listed mailbox with its owner's identifiers.
 type DirectoryEntry struct {
+	MailboxID   int64
+	Hidden      bool // on the "liste rouge": only its owner (the Viewer) finds it
 	Address     string
 	Kind        Kind
 	DisplayName string
@@ -241,7 +271,33 @@ func (s *Service) Directory(ctx context.Context, q DirectoryQuery) ([]DirectoryE
 			return nil, errs.E(errs.Invalid, "the RPPS criterion is neither an RPPS number nor an IdNat_PS")
 		}
 	}
-	if q.Name == "" && q.Profession == "" && q.RPPS == "" && q.Organisation == "" && q.Town == "" {
+	if q.Address != "" {
+		a, err := ParseAddress(strings.TrimSpace(q.Address))
+		if err != nil || a.IsNull() {
+			return nil, errs.E(errs.Invalid, "the address criterion is not a mailbox address")
+		}
+		q.Address = a.String()
+	}
+	if q.StructureID != "" {
+		sid, err := identity.ParseStructureID(strings.TrimSpace(q.StructureID))
+		if err != nil {
+			return nil, errs.E(errs.Invalid, "the organisation criterion is not an IdNat_Struct (1 + FINESS, 3 + SIRET…)")
+		}
+		q.StructureID = sid.String()
+	}
+	for _, k := range q.Kinds {
+		if k != PER && k != ORG && k != APP {
+			return nil, errs.E(errs.Invalid, "the directory lists PER, ORG and APP mailboxes")
+		}
+	}
+	if q.Distinct < EveryMailbox || q.Distinct > OnePerOrganisation {
+		return nil, errs.E(errs.Invalid, "unknown grouping of directory entries")
+	}
+	if q.MailboxID < 0 || q.Offset < 0 || q.Offset > MaxDirectoryOffset {
+		return nil, errs.E(errs.Invalid, "the directory pages go up to %d entries", MaxDirectoryOffset)
+	}
+	if q.Name == "" && q.Profession == "" && q.RPPS == "" && q.Organisation == "" && q.Town == "" &&
+		q.Address == "" && q.StructureID == "" && q.MailboxID == 0 {
 		return nil, errs.E(errs.Invalid, "give at least one criterion: name, profession, RPPS, organisation or town")
 	}
 	for _, f := range []string{q.Name, q.Organisation, q.Town} {

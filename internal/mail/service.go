@@ -64,6 +64,17 @@ type Tx interface {
 	Deliver(ctx context.Context, mailboxID int64, folder string, messageID, size int64, at time.Time) (int64, error)
 	// HasMessage reports whether the mailbox holds, in any folder, a message of that Message-ID.
 	HasMessage(ctx context.Context, mailboxID int64, messageID string) (bool, error)
+
+	// TouchMailbox records that the mailbox was used at at (a write at most once a day).
+	TouchMailbox(ctx context.Context, id int64, at time.Time) error
+	// InactiveMailboxes lists up to limit mailboxes still receiving and unused since before
+	// activeBefore, with their holders' e-mail addresses: those not warned since their last use
+	// when warnedBefore is zero, else those warned since their last use, before warnedBefore.
+	InactiveMailboxes(ctx context.Context, activeBefore, warnedBefore time.Time, limit int) ([]Inactive, error)
+	MarkInactivityWarned(ctx context.Context, id int64, at time.Time) error
+	// DeleteInactiveMailbox empties the mailbox and retires it (a patient's goes whole), if it
+	// was not used after lastActive; it reports whether it did.
+	DeleteInactiveMailbox(ctx context.Context, m Mailbox, lastActive, now time.Time) (bool, error)
 	Conversation(ctx context.Context, patientAddr, proAddr string) (Conversation, error) // NotFound when none
 	SaveConversation(ctx context.Context, c Conversation) error
 

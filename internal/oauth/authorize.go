@@ -28,6 +28,8 @@ type authRequest struct {
 	Challenge   string
 	RawScope    string // as asked, "" when not given
 	Scope       Scope  // what is asked, within the registration
+	// Description is the catalogue's, when the server has one.
+	Description *Description
 }
 
 // params are the request's parameters, for the sign-in return URL and the consent form.
@@ -144,6 +146,17 @@ func (s *Server) parseAuthorize(ctx context.Context, f url.Values) (authRequest,
 	case !c.Enabled() || !c.Allows(GrantAuthorizationCode):
 		return a, unknown, nil
 	}
+	if s.d.Describe != nil {
+		d, err := s.d.Describe(ctx, c.ID)
+		switch {
+		case errs.Is(err, errs.NotFound):
+			return a, unknown, nil
+		case err != nil:
+			s.d.Log.Error("oauth: describe client", "err", err)
+			return a, &pageError{http.StatusServiceUnavailable, "Service indisponible", "Réessayez dans quelques instants."}, nil
+		}
+		a.Description = &d
+	}
 	a.Client = c
 	registered := false
 	for _, u := range c.RedirectURIs {
@@ -235,6 +248,8 @@ func (s *Server) checkCSRF(tok string, actor access.Actor, a authRequest) bool {
 type checkbox struct {
 	ID, Value, Label string
 	Checked          bool
+	// A category's justification and what it covers of the profile (the catalogue's words).
+	Why, Includes string
 }
 
 type hiddenField struct{ Name, Value string }
@@ -249,6 +264,7 @@ type consentView struct {
 	Categories     []checkbox
 	AllCategories  bool
 	RedirectHost   string
+	Publisher      string
 }
 
 func (s *Server) showConsent(w http.ResponseWriter, a authRequest, actor access.Actor) {
@@ -261,13 +277,21 @@ func (s *Server) showConsent(w http.ResponseWriter, a authRequest, actor access.
 	for _, p := range a.Scope.permItems() {
 		v.Perms = append(v.Perms, checkbox{ID: "perm-" + p, Value: p, Label: permLabels[p], Checked: true})
 	}
-	if a.Scope.Documents != 0 {
+	if a.Scope.classed() {
 		v.AllCategories = a.Scope.Classes == nil
 		for _, c := range s.d.Catalog.Classes() {
 			if v.AllCategories || slices.Contains(a.Scope.Classes, c.Code) {
-				v.Categories = append(v.Categories, checkbox{ID: "category-" + c.Code, Value: c.Code, Label: c.Label, Checked: true})
+				box := checkbox{ID: "category-" + c.Code, Value: c.Code, Label: c.Label, Checked: true}
+				if a.Description != nil {
+					t := a.Description.Categories[c.Code]
+					box.Why, box.Includes = t.Justification, t.Includes
+				}
+				v.Categories = append(v.Categories, box)
 			}
 		}
+	}
+	if a.Description != nil {
+		v.Publisher = a.Description.Publisher
 	}
 	if u, err := url.Parse(a.RedirectURI); err == nil {
 		v.RedirectHost = u.Host

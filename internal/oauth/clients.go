@@ -117,12 +117,21 @@ type Tx interface {
 	RevokeAPIToken(ctx context.Context, id string, at time.Time) error
 
 	InsertOAuthClient(ctx context.Context, c Client, secretHash string) error
-	// OAuthClient returns a client and its secret's hash; NotFound when unknown.
+	// OAuthClient returns a client and its secret's hash; NotFound when unknown. In an update
+	// transaction it holds the client until the commit (PostgreSQL: FOR UPDATE), so that a
+	// token issued in it cannot follow a suspension committed before.
 	OAuthClient(ctx context.Context, id string) (Client, string, error)
 	OAuthClients(ctx context.Context) ([]Client, error)
 	SetOAuthClientSecret(ctx context.Context, id, secretHash string) error
-	// DisableOAuthClient disables a client and revokes its grants and every token issued to it.
+	// DisableOAuthClient disables a client, revokes its grants and every token issued to it,
+	// and drops its codes not yet exchanged.
 	DisableOAuthClient(ctx context.Context, id string, at time.Time) error
+	// EnableOAuthClient lets a disabled client authenticate again (a suspended app referenced
+	// anew); what Disable revoked stays revoked.
+	EnableOAuthClient(ctx context.Context, id string) error
+	// UpdateOAuthClient replaces a client's name, redirect URIs, grant types and scope (its id,
+	// type, secret and subject stay); NotFound when unknown.
+	UpdateOAuthClient(ctx context.Context, c Client) error
 
 	InsertOAuthCode(ctx context.Context, hash string, c Code) error
 	OAuthCode(ctx context.Context, hash string) (Code, error)
@@ -173,19 +182,9 @@ const SecretPrefix = "carnetcs_"
 // Register records a new client and returns it with its secret (confidential clients only),
 // shown once: only its hash is stored. An empty c.ID gets a random one.
 func (r *Registry) Register(ctx context.Context, by audit.Actor, ch audit.Channel, c Client) (Client, string, error) {
-	if c.ID == "" {
-		c.ID = "c-" + randomHex(10)
-	}
-	scope, err := r.validate(&c)
+	c, secret, hash, err := r.Prepare(c)
 	if err != nil {
 		return Client{}, "", err
-	}
-	c.Scope = scope.String()
-	c.CreatedAt, c.DisabledAt = r.clock.Now(), time.Time{}
-	var secret, hash string
-	if c.Type == Confidential {
-		secret = newSecret(SecretPrefix)
-		hash = apitoken.Hash(secret)
 	}
 	e := audit.Entry{At: c.CreatedAt, Actor: by, Channel: ch, Action: "oauth.client_register", Object: "oauth-client/" + c.ID,
 		Detail: fmt.Sprintf("%s %s grants=%s scope=%s subject=%s %d", c.Name, c.Type, joinGrants(c.GrantTypes), c.Scope,
@@ -197,6 +196,28 @@ func (r *Registry) Register(ctx context.Context, by audit.Actor, ch audit.Channe
 		return Client{}, "", err
 	}
 	return c, secret, nil
+}
+
+// Prepare checks a client's registration and returns it as it is to be stored, with its
+// canonical scope and its creation date, and a confidential client's new secret and the hash
+// to store: what Register does before InsertOAuthClient, for a caller that registers the client
+// in a transaction of its own with more (the app catalogue, internal/catalogue). An empty c.ID
+// gets a random one.
+func (r *Registry) Prepare(c Client) (_ Client, secret, hash string, _ error) {
+	if c.ID == "" {
+		c.ID = "c-" + randomHex(10)
+	}
+	scope, err := r.validate(&c)
+	if err != nil {
+		return Client{}, "", "", err
+	}
+	c.Scope = scope.String()
+	c.CreatedAt, c.DisabledAt = r.clock.Now(), time.Time{}
+	if c.Type == Confidential {
+		secret = newSecret(SecretPrefix)
+		hash = apitoken.Hash(secret)
+	}
+	return c, secret, hash, nil
 }
 
 // validate checks a client's registration and returns its allowed scope, parsed.
@@ -263,7 +284,7 @@ func (r *Registry) validate(c *Client) (Scope, error) {
 	if scope.Context != ContextPatient || scope.Empty() {
 		return Scope{}, errs.E(errs.Invalid, "an app has patient/ scopes")
 	}
-	if scope.Documents&(PermUpdate|PermDelete) != 0 || scope.Trail&^(PermRead|PermSearch) != 0 {
+	if (scope.Documents|scope.profilePerms())&(PermUpdate|PermDelete) != 0 || scope.Trail&^(PermRead|PermSearch) != 0 {
 		return Scope{}, errs.E(errs.Invalid, "an app may read, search and create (deposit), nothing more")
 	}
 	// offline_access is how a SMART app asks for a refresh token: allowed with refresh_token.

@@ -97,7 +97,10 @@ type Deps struct {
 	// ClientAddr names the address a request comes from, for rate limiting; nil is
 	// r.RemoteAddr (set it behind a reverse proxy you trust).
 	ClientAddr func(r *http.Request) string
-	Log        *slog.Logger
+	// Describe, when set, is the app catalogue: only the apps it describes (the referenced
+	// ones) can be connected, and the consent page shows its words for each category.
+	Describe Describe
+	Log      *slog.Logger
 }
 
 // Server is the authorisation server.
@@ -155,6 +158,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s.mux.HandleFunc("POST /oauth/introspect", s.introspect)
 	s.mux.HandleFunc("POST /oauth/revoke", s.revoke)
 	s.mux.HandleFunc("GET /.well-known/oauth-authorization-server", s.metadata)
+	s.mux.HandleFunc("GET /.well-known/smart-configuration", s.smartConfiguration)
 	return s, nil
 }
 
@@ -163,7 +167,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 
 // Paths are the patterns the server answers, for the caller's mux.
 func Paths() []string {
-	return []string{"/oauth/token", "/oauth/authorize", "/oauth/introspect", "/oauth/revoke", "/.well-known/oauth-authorization-server"}
+	return []string{"/oauth/token", "/oauth/authorize", "/oauth/introspect", "/oauth/revoke", "/.well-known/oauth-authorization-server",
+		"/.well-known/smart-configuration"}
 }
 
 // Registry returns the client registry the server uses.

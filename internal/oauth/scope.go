@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"maps"
 	"slices"
 	"strings"
 
@@ -14,7 +15,8 @@ import (
 //
 //	patient/DocumentReference.<perms>[?category=<class>[,<class>…]]   documents (and their Binary)
 //	patient/AuditEvent.<perms>                                          the trail of accesses
-//	patient/*.<perms>                                                   both
+//	patient/<profile resource>.<perms>                                  the medical profile (Observation…)
+//	patient/*.<perms>                                                   all of them
 //	system/…                                                            the same, for client_credentials
 //	offline_access                                                      a refresh token (SMART)
 //	launch/patient                                                      accepted: a token is always for one patient
@@ -101,7 +103,11 @@ type Scope struct {
 	Context Context
 	// Documents are the permissions on DocumentReference and the Binary of its content.
 	Documents Perm
-	// Classes restricts Documents to these document classes (sorted); nil is every class.
+	// Resources are the permissions on each profile resource type (profileResources) that was
+	// asked; a type absent is not granted.
+	Resources map[string]Perm
+	// Classes restricts Documents and Resources to these document classes (sorted); nil is
+	// every class.
 	Classes []string
 	// Trail are the permissions on AuditEvent.
 	Trail Perm
@@ -123,6 +129,19 @@ const ClassSystem = "urn:oid:1.2.250.1.213.1.1.4.1"
 
 // classSystemURL is TRE_A03's FHIR URL, also accepted.
 const classSystemURL = "https://mos.esante.gouv.fr/NOS/TRE_A03-ClasseDocument/FHIR/TRE-A03-ClasseDocument"
+
+// profileResources are the FHIR resources of the medical profile (internal/fhir profile.go)
+// and Binary (a document's content): "patient/Observation.c" is how a SMART app asks to push a
+// measurement. The access decision knows actions and categories, not resource types: a
+// profile item is decided as a document of its section's category, so each type's permissions
+// add to the actions of the token (Actions), and the types themselves travel on the token
+// (access.Actor.Resources, ResourceGrants) for the API to check, so that Observation.c does
+// not deposit documents nor Immunization.rs with DocumentReference.c create vaccinations.
+//
+// Appointment (internal/fhir appointment.go, the agenda) is not a profile resource, but is
+// decided the same way and granted by type the same way.
+var profileResources = []string{"Observation", "AllergyIntolerance", "Condition", "MedicationStatement", "Immunization",
+	"FamilyMemberHistory", "RelatedPerson", "Binary", "Appointment"}
 
 // ignoredScopes are asked by common SMART and OpenID clients but not served here: they are
 // dropped from the grant, not refused.
@@ -181,13 +200,30 @@ func ParseScope(s string, cat *terminology.Catalog) (Scope, error) {
 		}
 		var classes []string
 		if hasQuery {
-			if res != resDocuments {
-				return sc, errs.E(errs.Invalid, "scope %s: only DocumentReference takes a category", clip(tok))
+			profileRes := slices.Contains(profileResources, res)
+			if res != resDocuments && !profileRes {
+				return sc, errs.E(errs.Invalid, "scope %s: only DocumentReference and the profile's resources take a category", clip(tok))
+			}
+			if profileRes && !strings.Contains(query, "|") {
+				// FHIR's category of an Observation is another code system (vital-signs…): on
+				// a profile resource, a document class is written with its system.
+				return sc, errs.E(errs.Invalid, "scope %s: a profile resource's category is a document class with its system, %s|<class>", clip(tok), ClassSystem)
 			}
 			var err error
 			if classes, err = parseCategories(query, cat); err != nil {
 				return sc, err
 			}
+		}
+		switch {
+		case slices.Contains(profileResources, res):
+			// The profile's resources are decided as the documents of their section's category
+			// (internal/profile categories.go), within the categories the document scopes, or
+			// the registration, name; their type is granted alone.
+			sc.addResource(res, p)
+			if hasQuery {
+				docClasses = append(docClasses, classes)
+			}
+			continue
 		}
 		switch res {
 		case resDocuments:
@@ -198,9 +234,12 @@ func ParseScope(s string, cat *terminology.Catalog) (Scope, error) {
 		case "*":
 			sc.Documents |= p
 			sc.Trail |= p
+			for _, r := range profileResources {
+				sc.addResource(r, p)
+			}
 			docClasses = append(docClasses, nil)
 		default:
-			return sc, errs.E(errs.Invalid, "scope %s: carnet serves DocumentReference and AuditEvent", clip(tok))
+			return sc, errs.E(errs.Invalid, "scope %s: carnet serves DocumentReference, AuditEvent and the profile's resources", clip(tok))
 		}
 	}
 	for i := 1; i < len(docClasses); i++ {
@@ -212,6 +251,78 @@ func ParseScope(s string, cat *terminology.Catalog) (Scope, error) {
 		sc.Classes = docClasses[0]
 	}
 	return sc, nil
+}
+
+func (sc *Scope) addResource(res string, p Perm) {
+	if sc.Resources == nil {
+		sc.Resources = map[string]Perm{}
+	}
+	sc.Resources[res] |= p
+}
+
+// onResources applies f to every profile resource's permissions and drops the types left
+// without any.
+func (sc *Scope) onResources(f func(Perm) Perm) {
+	for r, p := range sc.Resources {
+		if p = f(p); p == 0 {
+			delete(sc.Resources, r)
+		} else {
+			sc.Resources[r] = p
+		}
+	}
+	if len(sc.Resources) == 0 {
+		sc.Resources = nil
+	}
+}
+
+// profilePerms is the union of the permissions on the profile's resources.
+func (sc Scope) profilePerms() Perm {
+	var p Perm
+	for _, q := range sc.Resources {
+		p |= q
+	}
+	return p
+}
+
+// classed reports whether the scope allows anything that Classes restrict.
+func (sc Scope) classed() bool { return sc.Documents != 0 || sc.profilePerms() != 0 }
+
+// ResourceGrants lists the FHIR resource types a scope in canonical form (Scope.String, as a
+// token stores it) grants, each with its permissions: "DocumentReference.crs",
+// "Observation.c". What it does not read grants nothing.
+func ResourceGrants(scope string) []string {
+	perms := map[string]Perm{}
+	for tok := range strings.FieldsSeq(scope) {
+		_, rest, ok := strings.Cut(tok, "/")
+		if !ok {
+			continue
+		}
+		rest, _, _ = strings.Cut(rest, "?")
+		res, ps, ok := strings.Cut(rest, ".")
+		if !ok {
+			continue
+		}
+		p, ok := parsePerm(ps)
+		if !ok {
+			continue
+		}
+		switch {
+		case res == "*":
+			perms[resDocuments] |= p
+			perms[resTrail] |= p
+			for _, r := range profileResources {
+				perms[r] |= p
+			}
+		case res == resDocuments || res == resTrail || slices.Contains(profileResources, res):
+			perms[res] |= p
+		}
+	}
+	var out []string
+	for r, p := range perms {
+		out = append(out, r+"."+p.String())
+	}
+	slices.Sort(out)
+	return out
 }
 
 // parseCategories reads "category=<token>[,<token>…]" into sorted class codes.
@@ -254,18 +365,27 @@ func (sc Scope) String() string {
 	if sc.LaunchPatient {
 		parts = append(parts, "launch/patient")
 	}
-	if sc.Documents != 0 {
+	if sc.all() {
+		// SMART's "*": every type, with one set of permissions and no category.
+		parts = append(parts, string(sc.Context)+"/*."+sc.Documents.String())
+	} else if sc.Documents != 0 {
 		s := string(sc.Context) + "/" + resDocuments + "." + sc.Documents.String()
 		if sc.Classes != nil {
-			cs := make([]string, len(sc.Classes))
-			for i, c := range sc.Classes {
-				cs[i] = ClassSystem + "|" + c
-			}
-			s += "?category=" + strings.Join(cs, ",")
+			s += "?category=" + sc.classList()
 		}
 		parts = append(parts, s)
 	}
-	if sc.Trail != 0 {
+	for _, r := range profileResources {
+		if p := sc.Resources[r]; p != 0 && !sc.all() {
+			s := string(sc.Context) + "/" + r + "." + p.String()
+			if sc.Documents == 0 && sc.Classes != nil {
+				// No document scope to carry the categories: each profile scope carries them.
+				s += "?category=" + sc.classList()
+			}
+			parts = append(parts, s)
+		}
+	}
+	if sc.Trail != 0 && !sc.all() {
 		parts = append(parts, string(sc.Context)+"/"+resTrail+"."+sc.Trail.String())
 	}
 	if sc.Offline {
@@ -274,14 +394,43 @@ func (sc Scope) String() string {
 	return strings.Join(parts, " ")
 }
 
+// classList writes Classes as a scope's category parameter.
+func (sc Scope) classList() string {
+	cs := make([]string, len(sc.Classes))
+	for i, c := range sc.Classes {
+		cs[i] = ClassSystem + "|" + c
+	}
+	return strings.Join(cs, ",")
+}
+
+// HasData reports whether the scope reads or writes documents or profile items, which its
+// categories (Classes) restrict.
+func (sc Scope) HasData() bool { return sc.classed() }
+
+// all reports whether the scope is SMART's "*": the same permissions on every type served,
+// in every category.
+func (sc Scope) all() bool {
+	if sc.Documents == 0 || sc.Classes != nil || sc.Trail != sc.Documents || len(sc.Resources) != len(profileResources) {
+		return false
+	}
+	for _, p := range sc.Resources {
+		if p != sc.Documents {
+			return false
+		}
+	}
+	return true
+}
+
 // Empty reports whether the scope allows nothing on data.
-func (sc Scope) Empty() bool { return sc.Documents == 0 && sc.Trail == 0 }
+func (sc Scope) Empty() bool { return !sc.classed() && sc.Trail == 0 }
 
 // forApp drops what an app cannot be granted (u, d; AuditEvent is read only).
 func (sc Scope) forApp() Scope {
+	sc.Resources = maps.Clone(sc.Resources)
 	sc.Documents &^= PermUpdate | PermDelete
+	sc.onResources(func(p Perm) Perm { return p &^ (PermUpdate | PermDelete) })
 	sc.Trail &= PermRead | PermSearch
-	if sc.Documents == 0 {
+	if !sc.classed() {
 		sc.Classes = nil
 	}
 	return sc
@@ -298,7 +447,12 @@ func (sc Scope) within(allowed Scope) (Scope, error) {
 	if sc.Documents&^allowed.Documents != 0 || sc.Trail&^allowed.Trail != 0 || (sc.Offline && !allowed.Offline) {
 		return sc, errs.E(errs.Invalid, "the scope asks more than this client is registered for")
 	}
-	if sc.Documents != 0 && allowed.Classes != nil {
+	for r, p := range sc.Resources {
+		if p&^allowed.Resources[r] != 0 {
+			return sc, errs.E(errs.Invalid, "the scope asks more on %s than this client is registered for", r)
+		}
+	}
+	if sc.classed() && allowed.Classes != nil {
 		if sc.Classes == nil {
 			sc.Classes = slices.Clone(allowed.Classes)
 		}
@@ -311,6 +465,40 @@ func (sc Scope) within(allowed Scope) (Scope, error) {
 	return sc, nil
 }
 
+// intersect keeps of sc what allowed allows too: the client's registration as it is now, which
+// the operator may have narrowed since the patient's consent. Unlike within, it narrows rather
+// than refuses: the patient consented to sc, and less than that is still within their consent.
+func (sc Scope) intersect(allowed Scope) Scope {
+	sc.Resources = maps.Clone(sc.Resources)
+	for r := range sc.Resources {
+		sc.Resources[r] &= allowed.Resources[r]
+	}
+	sc.onResources(func(p Perm) Perm { return p })
+	sc.Documents &= allowed.Documents
+	sc.Trail &= allowed.Trail
+	sc.Offline = sc.Offline && allowed.Offline
+	if allowed.Classes != nil {
+		if sc.Classes == nil {
+			sc.Classes = slices.Clone(allowed.Classes)
+		} else {
+			var kept []string
+			for _, c := range sc.Classes {
+				if slices.Contains(allowed.Classes, c) {
+					kept = append(kept, c)
+				}
+			}
+			if len(kept) == 0 {
+				sc.Documents, sc.Resources = 0, nil
+			}
+			sc.Classes = kept
+		}
+	}
+	if !sc.classed() {
+		sc.Classes = nil
+	}
+	return sc
+}
+
 // Actions are the access actions the scope grants an app.
 func (sc Scope) Actions() []access.Action {
 	var out []access.Action
@@ -319,15 +507,18 @@ func (sc Scope) Actions() []access.Action {
 			out = append(out, a)
 		}
 	}
-	if sc.Documents&PermRead != 0 {
+	// The decision does not know resource types: it allows what any of them was granted, and
+	// the API checks the type (access.Actor.Resources).
+	data := sc.Documents | sc.profilePerms()
+	if data&PermRead != 0 {
 		add(access.ActionRead)
 		add(access.ActionList)
 	}
-	if sc.Documents&PermSearch != 0 {
+	if data&PermSearch != 0 {
 		add(access.ActionSearch)
 		add(access.ActionList)
 	}
-	if sc.Documents&PermCreate != 0 {
+	if data&PermCreate != 0 {
 		add(access.ActionDeposit)
 	}
 	if sc.Trail != 0 {
@@ -362,10 +553,11 @@ var permLabels = map[string]string{
 // permItems lists what sc asks, as the consent page's checkboxes name it.
 func (sc Scope) permItems() []string {
 	var out []string
-	if sc.Documents&(PermRead|PermSearch) != 0 {
+	data := sc.Documents | sc.profilePerms()
+	if data&(PermRead|PermSearch) != 0 {
 		out = append(out, permReadDocs)
 	}
-	if sc.Documents&PermCreate != 0 {
+	if data&PermCreate != 0 {
 		out = append(out, permDeposit)
 	}
 	if sc.Trail != 0 {
@@ -381,11 +573,14 @@ func (sc Scope) permItems() []string {
 // sc's classes; allClasses is the catalogue's list, so that ticking every class of an
 // "every class" request keeps it open to classes added later.
 func (sc Scope) narrow(perms, classes, allClasses []string) Scope {
+	sc.Resources = maps.Clone(sc.Resources)
 	if !slices.Contains(perms, permReadDocs) {
 		sc.Documents &^= PermRead | PermSearch
+		sc.onResources(func(p Perm) Perm { return p &^ (PermRead | PermSearch) })
 	}
 	if !slices.Contains(perms, permDeposit) {
 		sc.Documents &^= PermCreate
+		sc.onResources(func(p Perm) Perm { return p &^ PermCreate })
 	}
 	if !slices.Contains(perms, permTrail) {
 		sc.Trail = 0
@@ -407,13 +602,13 @@ func (sc Scope) narrow(perms, classes, allClasses []string) Scope {
 	case sc.Classes == nil && len(kept) == len(allClasses):
 		// every class still: keep "all"
 	case len(kept) == 0:
-		sc.Documents = 0
+		sc.Documents, sc.Resources = 0, nil
 		sc.Classes = nil
 	default:
 		slices.Sort(kept)
 		sc.Classes = kept
 	}
-	if sc.Documents == 0 {
+	if !sc.classed() {
 		sc.Classes = nil
 	}
 	return sc

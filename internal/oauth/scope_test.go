@@ -21,6 +21,45 @@ func catalog(tb testing.TB) *terminology.Catalog {
 	return cat
 }
 
+// Least privilege: each resource type keeps the permissions asked for it. Observation.c does
+// not deposit documents, Immunization.rs creates nothing, and narrowing on the consent page or
+// to a registration applies to every type.
+func TestScopeResourcesApart(t *testing.T) {
+	cat := catalog(t)
+	sc, err := ParseScope("patient/Observation.c patient/Immunization.rs patient/DocumentReference.r", cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ResourceGrants(sc.String()); !slices.Equal(got, []string{"DocumentReference.r", "Immunization.rs", "Observation.c"}) {
+		t.Fatalf("grants %v of %s", got, sc)
+	}
+	if got := sc.narrow([]string{permReadDocs}, []string{"11"}, []string{"10", "11", "52"}).String(); got != "patient/DocumentReference.r?category="+ClassSystem+"|11 patient/Immunization.rs" {
+		t.Errorf("narrowed to reading: %s", got)
+	}
+	reg, err := ParseScope("patient/Observation.crs patient/DocumentReference.rs", cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sc.intersect(reg).String(); got != "patient/DocumentReference.r patient/Observation.c" {
+		t.Errorf("within a narrower registration: %s", got)
+	}
+	if _, err := sc.within(reg); err == nil {
+		t.Errorf("Immunization.rs within a registration without it")
+	}
+	// Categories without a document scope ride on the profile scopes, and read back the same.
+	obs := Scope{Context: ContextPatient, Resources: map[string]Perm{"Observation": PermCreate}, Classes: []string{"11"}}
+	again, err := ParseScope(obs.String(), cat)
+	if err != nil || again.String() != obs.String() || !slices.Equal(again.Classes, []string{"11"}) || again.Documents != 0 {
+		t.Errorf("%s reads back as %+v, %v", obs, again, err)
+	}
+	if _, err := ParseScope("patient/Observation.c?category=11", cat); err == nil {
+		t.Errorf("a profile resource's category without its system (FHIR's observation categories are another)")
+	}
+	if got := ResourceGrants("patient/Observation.c?category=11 nonsense patient/Device.r patient/AuditEvent.x"); !slices.Equal(got, []string{"Observation.c"}) {
+		t.Errorf("grants of a malformed scope: %v", got)
+	}
+}
+
 func TestParseScope(t *testing.T) {
 	cat := catalog(t)
 	for _, tc := range []struct {
@@ -38,7 +77,7 @@ func TestParseScope(t *testing.T) {
 		{"patient/DocumentReference.r?category=11," + classSystemURL + "|10", "patient/DocumentReference.r?category=" + ClassSystem + "|10," + ClassSystem + "|11",
 			[]access.Action{access.ActionRead, access.ActionList}, []string{"10", "11"}},
 		{"patient/AuditEvent.s", "patient/AuditEvent.s", []access.Action{access.ActionReadTraces}, []string{"*"}},
-		{"patient/*.rs  offline_access launch/patient openid fhirUser", "launch/patient patient/DocumentReference.rs patient/AuditEvent.rs offline_access",
+		{"patient/*.rs  offline_access launch/patient openid fhirUser", "launch/patient patient/*.rs offline_access",
 			[]access.Action{access.ActionRead, access.ActionList, access.ActionSearch, access.ActionReadTraces}, []string{"*"}},
 		{"system/DocumentReference.cruds", "system/DocumentReference.cruds",
 			[]access.Action{access.ActionRead, access.ActionList, access.ActionSearch, access.ActionDeposit}, []string{"*"}},
@@ -65,7 +104,7 @@ func TestParseScope(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{
-		"patient/Observation.rs", "user/DocumentReference.rs", "patient/DocumentReference", "patient/DocumentReference.sr",
+		"patient/Encounter.rs", "patient/Observation.rs?category=11", "user/DocumentReference.rs", "patient/DocumentReference", "patient/DocumentReference.sr",
 		"patient/DocumentReference.rr", "patient/DocumentReference.x", "patient/DocumentReference.rs?category=12",
 		"patient/DocumentReference.rs?category=http://loinc.org|10", "patient/DocumentReference.rs?type=11488-4",
 		"patient/AuditEvent.rs?category=10", "patient/DocumentReference.rs system/DocumentReference.rs",
@@ -216,4 +255,22 @@ func TestLimiterBounded(t *testing.T) {
 	if w := l.wait("hot"); w != DefaultLimits().Max {
 		t.Errorf("delay not capped: %s", w)
 	}
+}
+
+// ResourceGrants reads the scope a token stores: whatever the string, it never panics and
+// answers only types carnet serves, each with permissions in SMART v2's order.
+func FuzzResourceGrants(f *testing.F) {
+	for _, s := range []string{"patient/*.rs patient/Observation.c", "patient/DocumentReference.r?category=" + ClassSystem + "|10 patient/Immunization.rs",
+		"system/DocumentReference.cruds", "patient/Observation.c?category=11 x/y.z patient/.r patient/AuditEvent."} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, g := range ResourceGrants(s) {
+			typ, perms, ok := strings.Cut(g, ".")
+			p, valid := parsePerm(perms)
+			if !ok || !valid || p.String() != perms || (typ != resDocuments && typ != resTrail && !slices.Contains(profileResources, typ)) {
+				t.Fatalf("%q: grant %q", s, g)
+			}
+		}
+	})
 }

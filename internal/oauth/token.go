@@ -129,6 +129,18 @@ func (s *Server) clientCredentials(ctx context.Context, r *http.Request, c Clien
 	e.Object = "apitoken/" + tok.ID
 	e.Detail += fmt.Sprintf(" subject=%s %d scope=%s", c.Subject.Kind, c.Subject.ProfessionalID+c.Subject.AccountID, tok.Scope)
 	err = audit.Do(ctx, s.d.Store.UpdateOAuth, e, func(tx Tx, _ *audit.Entry) error {
+		allowed, why, err := s.currentClient(ctx, tx, c)
+		if err != nil {
+			return err
+		}
+		if why == "" {
+			if _, err := scope.within(allowed); err != nil {
+				why = "scope beyond the client's registration"
+			}
+		}
+		if why != "" {
+			return errs.E(errs.Forbidden, "%s", why)
+		}
 		if err := tx.InsertAPIToken(ctx, hash, tok); err != nil {
 			return err
 		}
@@ -143,11 +155,41 @@ func (s *Server) clientCredentials(ctx context.Context, r *http.Request, c Clien
 	})
 	switch {
 	case audit.IsRefusal(err):
-		return tokenResponse{}, oerr(http.StatusBadRequest, ErrUnauthorizedClient, "the client's subject is unavailable")
+		return tokenResponse{}, oerr(http.StatusBadRequest, ErrUnauthorizedClient, "the client or its subject is unavailable")
 	case err != nil:
 		return tokenResponse{}, s.internal(ctx, r, err)
 	}
 	return tokenResponse{AccessToken: secret, TokenType: "Bearer", ExpiresIn: int64(s.cfg.AccessTokenTTL / time.Second), Scope: tok.Scope}, nil
+}
+
+// currentClient re-reads c in the transaction that issues a token, and holds it until the
+// commit (Tx.OAuthClient): authenticateClient read it in a transaction of its own, and a
+// suspension committed in between must not be followed by a live token ("revoked at once",
+// issue 9). It returns the client's registered scope as it is now, and why it may not have a
+// token ("" when it may).
+func (s *Server) currentClient(ctx context.Context, tx Tx, c Client) (Scope, string, error) {
+	cur, _, err := tx.OAuthClient(ctx, c.ID)
+	switch {
+	case errs.Is(err, errs.NotFound):
+		return Scope{}, "client removed", nil
+	case err != nil:
+		return Scope{}, "", err
+	case !cur.Enabled():
+		return Scope{}, "client disabled", nil
+	}
+	allowed, err := ParseScope(cur.Scope, s.d.Catalog)
+	if err != nil {
+		return Scope{}, "", fmt.Errorf("registered scope of client %s: %w", c.ID, err)
+	}
+	if !cur.Allows(GrantClientCredentials) {
+		allowed = allowed.forApp()
+	}
+	return allowed, "", nil
+}
+
+// suspended is the answer to a client suspended while its request was under way.
+func suspended() *Error {
+	return oerr(http.StatusBadRequest, ErrUnauthorizedClient, "this client is suspended")
 }
 
 // pkceMatches checks RFC 7636 §4.6 for S256, in constant time.
@@ -180,6 +222,12 @@ func (s *Server) authorizationCode(ctx context.Context, r *http.Request, c Clien
 			_, err := tx.AppendTrace(ctx, e)
 			return err
 		}
+		// The client first: Disable locks it before it drops the codes, so taking them in the
+		// same order cannot deadlock.
+		allowed, suspendedWhy, err := s.currentClient(ctx, tx, c)
+		if err != nil {
+			return err
+		}
 		code, err := tx.OAuthCode(ctx, codeHash)
 		if errs.Is(err, errs.NotFound) {
 			return deny(invalidGrant("the code is unknown, expired or used"), "unknown code")
@@ -187,6 +235,9 @@ func (s *Server) authorizationCode(ctx context.Context, r *http.Request, c Clien
 			return err
 		}
 		e.PatientID = code.PatientID
+		if suspendedWhy != "" {
+			return deny(suspended(), suspendedWhy)
+		}
 		reused := func() error {
 			if code.GrantID != "" {
 				if err := tx.RevokeOAuthGrant(ctx, code.GrantID, now, "authorization code reused"); err != nil {
@@ -224,12 +275,18 @@ func (s *Server) authorizationCode(ctx context.Context, r *http.Request, c Clien
 		if why != "" {
 			return deny(invalidGrant("the code is unknown, expired or used, or the request does not match it"), why)
 		}
-		scope, err := ParseScope(code.Scope, s.d.Catalog)
+		consented, err := ParseScope(code.Scope, s.d.Catalog)
 		if err != nil {
 			return fmt.Errorf("stored scope of a code: %w", err)
 		}
+		// The operator may have narrowed the app's registration since the consent: the grant
+		// is what the patient consented to within what the app may have now.
+		scope := consented.intersect(allowed)
+		if scope.Empty() {
+			return deny(invalidGrant("the client is no longer registered for what was granted"), "grant beyond the client's registration")
+		}
 		g := Grant{ID: grantID, ClientID: c.ID, PatientID: code.PatientID, ByRepresentative: code.ByRepresentative,
-			GrantedBy: code.GrantedBy, Scope: code.Scope, CreatedAt: now}
+			GrantedBy: code.GrantedBy, Scope: scope.String(), CreatedAt: now}
 		if err := tx.InsertOAuthGrant(ctx, g); err != nil {
 			return err
 		}
@@ -307,6 +364,10 @@ func (s *Server) refreshToken(ctx context.Context, r *http.Request, c Client, tr
 			return err
 		}
 		gone := invalidGrant("the refresh token is unknown, expired or revoked")
+		allowed, suspendedWhy, err := s.currentClient(ctx, tx, c)
+		if err != nil {
+			return err
+		}
 		rt, err := tx.OAuthRefresh(ctx, rtHash)
 		if errs.Is(err, errs.NotFound) {
 			return deny(gone, "unknown refresh token")
@@ -334,10 +395,18 @@ func (s *Server) refreshToken(ctx context.Context, r *http.Request, c Client, tr
 			return revoke("refresh token used twice")
 		case !now.Before(rt.ExpiresAt):
 			return deny(gone, "refresh token expired")
+		case suspendedWhy != "":
+			return deny(suspended(), suspendedWhy)
 		}
 		granted, err := ParseScope(g.Scope, s.d.Catalog)
 		if err != nil {
 			return fmt.Errorf("stored scope of a grant: %w", err)
+		}
+		// Never beyond the app's registration as it is now (the operator may have narrowed it
+		// since the grant); the grant itself keeps what the patient consented to.
+		granted = granted.intersect(allowed)
+		if granted.Empty() {
+			return deny(gone, "grant beyond the client's registration")
 		}
 		scope := granted
 		if tr.HasScope {

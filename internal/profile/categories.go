@@ -106,3 +106,14 @@ func CheckCategories(cat *terminology.Catalog) error {
 	}
 	return check(SectionWishes, advanceDirectives, terminology.SpacePersonal)
 }
+
+// Class is the document class (TRE_A03) an item of section s is decided as, whoever writes
+// it: the category a patient grants an app to let it read or write the section
+// (internal/catalogue says so on its pages).
+func (s Section) Class() string {
+	c := categories[s]
+	if c.patient.Class != "" {
+		return c.patient.Class
+	}
+	return c.professional.Class
+}

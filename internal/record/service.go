@@ -183,13 +183,28 @@ type SpaceStatus struct {
 // LookupSpace tells a professional's software whether a patient has a space and in what state
 // (the existence test that precedes a first deposit). It reveals no health data, so it needs
 // no ground, but it is traced in the patient's chain like every access to their space.
+//
+// A patient, a representative and an app act for one patient (Actor.PatientID): they look up
+// that patient only. Any other INS, known or not, answers NotFound, so that a token cannot
+// probe who has a space, and the refusal is traced in the actor's own chain, never in the
+// other patient's (whose history must not name an app they never connected).
 func (s *Service) LookupSpace(ctx context.Context, r Request, ins identity.INS) (SpaceStatus, error) {
 	if ins.Matricule == "" {
 		return SpaceStatus{}, errs.E(errs.Invalid, "the INS is missing")
 	}
-	var st SpaceStatus
+	var (
+		st      SpaceStatus
+		refused bool
+	)
 	err := s.store.UpdateRecords(ctx, func(tx Tx) error {
+		st, refused = SpaceStatus{}, false
 		p, err := tx.PatientByINS(ctx, ins.Matricule)
+		if actsForOne(r.Actor) && (errs.Is(err, errs.NotFound) || (err == nil && p.ID != r.Actor.PatientID)) {
+			refused = true
+			_, err = tx.AppendTrace(ctx, audit.Entry{At: s.clock.Now(), Actor: r.Actor.Audit(), Channel: r.Channel,
+				Action: "space.lookup", Object: "space", Outcome: audit.Denied, Reason: "not_own_patient"})
+			return err
+		}
 		if err != nil {
 			return err
 		}
@@ -205,8 +220,33 @@ func (s *Service) LookupSpace(ctx context.Context, r Request, ins identity.INS) 
 			Action: "space.lookup", PatientID: p.ID, Object: "space", Outcome: audit.Allowed, Reason: "existence_test"})
 		return err
 	})
-	if errs.Is(err, errs.NotFound) {
+	if refused || errs.Is(err, errs.NotFound) {
+		if err != nil && !errs.Is(err, errs.NotFound) {
+			return SpaceStatus{}, err
+		}
 		return SpaceStatus{}, errs.E(errs.NotFound, "no patient space for this INS")
 	}
 	return st, err
+}
+
+// RefuseOutOfGrant traces the refusal of a request that r's actor (an app) made beyond the
+// resource types its token was granted (internal/fhir checks them before any decision), in
+// the chain of the patient who connected it: they see what their app tried. action and
+// object say what was asked, in the words of the API.
+func (s *Service) RefuseOutOfGrant(ctx context.Context, r Request, action, object string) error {
+	return s.store.UpdateRecords(context.WithoutCancel(ctx), func(tx Tx) error {
+		_, err := tx.AppendTrace(ctx, audit.Entry{At: s.clock.Now(), Actor: r.Actor.Audit(), Channel: r.Channel,
+			Action: action, PatientID: r.Actor.PatientID, Object: object, Outcome: audit.Denied, Reason: string(access.ReasonScope)})
+		return err
+	})
+}
+
+// actsForOne reports whether a acts for one patient only, Actor.PatientID: the patient
+// themselves, their representative, an app they connected.
+func actsForOne(a access.Actor) bool {
+	switch a.Kind {
+	case audit.ActorPatient, audit.ActorRepresentative, audit.ActorApp:
+		return true
+	}
+	return false
 }

@@ -28,6 +28,12 @@ const (
 	// NoticeEmergencyAccess: a professional accessed the record in an emergency (break-glass
 	// or emergency regulation), which the patient is told of after the fact (CSP R1111-48).
 	NoticeEmergencyAccess = "emergency_access"
+	// NoticeEmergencyCard: someone read the patient's emergency card through its link
+	// (internal/emergency), told at most once a day, without what they read.
+	NoticeEmergencyCard = "emergency_card"
+	// NoticeAgendaReminder: the patient has an appointment or an event in their agenda
+	// tomorrow (internal/agenda), without a word of what it is.
+	NoticeAgendaReminder = "agenda_reminder"
 )
 
 // NoticeJob asks the job queue to send a notice. It names the patient and the notice only: the
@@ -120,6 +126,17 @@ func (s *Service) SendNotice(ctx context.Context, j NoticeJob) error {
 			}
 			build = func(r Patient, id string) notify.Message {
 				return accessNotice(r.Email, firstName(r), spaceOf(p, r), s.publicURL, j.Notice == NoticeEmergencyAccess, id)
+			}
+		case NoticeEmergencyCard:
+			build = func(r Patient, id string) notify.Message {
+				return cardNotice(r.Email, firstName(r), spaceOf(p, r), s.publicURL, id)
+			}
+		case NoticeAgendaReminder:
+			if sp.State != Open {
+				return errNoLongerApplies
+			}
+			build = func(r Patient, id string) notify.Message {
+				return agendaReminderNotice(r.Email, firstName(r), spaceOf(p, r), s.publicURL, id)
 			}
 		default:
 			return errs.E(errs.Invalid, "unknown notice %q", j.Notice)
@@ -262,6 +279,15 @@ func accessNotice(to, name, space, publicURL string, emergency bool, id string) 
 		"Vous pouvez voir qui, quand et pourquoi dans l'historique des accès, sur %s,\n"+
 		"et y bloquer un professionnel si vous le souhaitez.\n\n-- \ncarnet\n", name, what, publicURL)
 	return notify.Message{To: to, Subject: subject, Text: text, ID: id}
+}
+
+// cardNotice tells that an emergency card was read: no content, no reader; the trail says
+// when and from which network.
+func cardNotice(to, name, space, publicURL, id string) notify.Message {
+	text := fmt.Sprintf("Bonjour %s,\n\nLa carte d'urgence enregistrée dans %s a été consultée aujourd'hui, avec son lien ou son QR code.\n"+
+		"Vous pouvez voir quand dans l'historique des accès, et désactiver la carte ou renouveler son lien, sur %s.\n\n-- \ncarnet\n",
+		name, space, publicURL)
+	return notify.Message{To: to, Subject: "Votre carte d'urgence a été consultée", Text: text, ID: id}
 }
 
 func closureNotice(to, name, space, publicURL string, purgeAt time.Time, deletion bool, id string) notify.Message {

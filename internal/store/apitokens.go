@@ -12,6 +12,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/apitoken"
 	"github.com/carnet-sante/carnet/internal/audit"
 	"github.com/carnet-sante/carnet/internal/errs"
+	"github.com/carnet-sante/carnet/internal/oauth"
 )
 
 // Tokens adapts the store to the API token service.
@@ -99,7 +100,10 @@ func (tx *Tx) APIToken(ctx context.Context, hash string) (apitoken.Resolved, err
 		r.Token.Subject.Classes = strings.Fields(appClasses)
 		r.Token.Subject.ByRepresentative = byRep
 		r.Actor = access.Actor{Kind: audit.ActorApp, ID: r.Token.ClientID, Name: r.Token.Label, PatientID: patID.Int64,
-			Scopes: r.Token.Subject.Scopes, Classes: r.Token.Subject.Classes, GrantedByRepresentative: byRep}
+			Scopes: r.Token.Subject.Scopes, Classes: r.Token.Subject.Classes, GrantedByRepresentative: byRep,
+			// The resource types granted are those of the scope the token was issued with (its
+			// canonical form, oauth.Scope.String), so that no column repeats them.
+			Resources: oauth.ResourceGrants(r.Token.Scope)}
 	}
 	return r, nil
 }

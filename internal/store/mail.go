@@ -24,7 +24,15 @@ type mailStore struct {
 }
 
 func (s mailStore) UpdateMail(ctx context.Context, fn func(mail.Tx) error) error {
-	return s.db.Update(ctx, func(tx *Tx) error { return fn(mailTx{Tx: tx, jobs: s.jobs}) })
+	var delivered []int64 // the mailboxes that got mail, signalled once committed
+	err := s.db.Update(ctx, func(tx *Tx) error {
+		delivered = delivered[:0]
+		return fn(mailTx{Tx: tx, jobs: s.jobs, delivered: &delivered})
+	})
+	if err == nil && len(delivered) > 0 {
+		s.db.mailHub.Changed(delivered...)
+	}
+	return err
 }
 
 func (s mailStore) ViewMail(ctx context.Context, fn func(mail.Tx) error) error {
@@ -35,7 +43,8 @@ func (s mailStore) ViewMail(ctx context.Context, fn func(mail.Tx) error) error {
 // than *Tx's, so that the mail vocabulary (Deliver, Outbound…) stays out of the shared type.
 type mailTx struct {
 	*Tx
-	jobs JobInserter
+	jobs      JobInserter
+	delivered *[]int64 // mailboxes Deliver filed into, in a write transaction
 }
 
 var _ mail.Tx = mailTx{}
@@ -153,13 +162,20 @@ func likeEscape(s string) string {
 	return "%" + r.Replace(s) + "%"
 }
 
-// SearchDirectory searches the listed professional mailboxes.
+// SearchDirectory searches the listed professional mailboxes. A grouped search (Distinct)
+// numbers each group's mailboxes in the directory's order and keeps the first.
 func (t mailTx) SearchDirectory(ctx context.Context, q mail.DirectoryQuery) ([]mail.DirectoryEntry, error) {
-	where := []string{`m.hidden = $1`, `m.kind <> 'PAT'`, `m.disabled_at IS NULL`}
-	args := []any{false}
+	where := []string{`m.kind <> 'PAT'`, `m.disabled_at IS NULL`}
+	var args []any
 	add := func(cond string, v any) {
 		args = append(args, v)
 		where = append(where, strings.ReplaceAll(cond, "$?", fmt.Sprintf("$%d", len(args))))
+	}
+	if q.Viewer != "" {
+		add(`(m.hidden = FALSE OR p.idnat_ps = $? OR EXISTS (SELECT 1 FROM mailbox_members mm
+			JOIN professionals vp ON vp.id = mm.professional_id WHERE mm.mailbox_id = m.id AND vp.idnat_ps = $?))`, q.Viewer)
+	} else {
+		where = append(where, `m.hidden = FALSE`)
 	}
 	if q.Name != "" {
 		add(`m.dir_name LIKE $? ESCAPE '\'`, likeEscape(q.Name))
@@ -176,13 +192,42 @@ func (t mailTx) SearchDirectory(ctx context.Context, q mail.DirectoryQuery) ([]m
 	if q.Town != "" {
 		add(`m.dir_town LIKE $? ESCAPE '\'`, likeEscape(q.Town))
 	}
-	args = append(args, q.Limit)
-	rows, err := t.query(ctx, `SELECT m.address, m.kind, m.display_name, COALESCE(p.idnat_ps, ''), COALESCE(p.family_name, ''),
-		COALESCE(p.given_name, ''), COALESCE(p.profession_code, ''), COALESCE(p.specialty_code, ''),
-		COALESCE(o.structure_id, ''), COALESCE(o.name, ''), COALESCE(o.town, '')
+	if len(q.Kinds) > 0 {
+		var in []string
+		for _, k := range q.Kinds {
+			args = append(args, string(k))
+			in = append(in, fmt.Sprintf("$%d", len(args)))
+		}
+		where = append(where, `m.kind IN (`+strings.Join(in, ", ")+`)`)
+	}
+	if q.Address != "" {
+		add(`m.address = $?`, q.Address)
+	}
+	if q.StructureID != "" {
+		add(`o.structure_id = $?`, q.StructureID)
+	}
+	if q.MailboxID != 0 {
+		add(`m.id = $?`, q.MailboxID)
+	}
+	group := `m.id`
+	switch q.Distinct {
+	case mail.OnePerProfessional:
+		group, where = `m.professional_id`, append(where, `m.professional_id IS NOT NULL`)
+	case mail.OnePerOrganisation:
+		group, where = `m.organisation_id`, append(where, `m.organisation_id IS NOT NULL`)
+	}
+	args = append(args, q.Limit, q.Offset)
+	rows, err := t.query(ctx, `SELECT address, kind, display_name, idnat, family, given, profession, specialty,
+		structure_id, org_name, town, mailbox_id, hidden FROM (
+		SELECT m.address, m.kind, m.display_name, COALESCE(p.idnat_ps, '') AS idnat, COALESCE(p.family_name, '') AS family,
+		COALESCE(p.given_name, '') AS given, COALESCE(p.profession_code, '') AS profession, COALESCE(p.specialty_code, '') AS specialty,
+		COALESCE(o.structure_id, '') AS structure_id, COALESCE(o.name, '') AS org_name, COALESCE(o.town, '') AS town,
+		m.id AS mailbox_id, m.hidden, m.dir_name,
+		ROW_NUMBER() OVER (PARTITION BY `+group+` ORDER BY m.dir_name, m.id) AS nth
 		FROM mailboxes m LEFT JOIN professionals p ON p.id = m.professional_id
 		LEFT JOIN organisations o ON o.id = m.organisation_id
-		WHERE `+strings.Join(where, " AND ")+fmt.Sprintf(` ORDER BY m.dir_name, m.id LIMIT $%d`, len(args)), args...)
+		WHERE `+strings.Join(where, " AND ")+`) d WHERE nth = 1`+
+		fmt.Sprintf(` ORDER BY dir_name, mailbox_id LIMIT $%d OFFSET $%d`, len(args)-1, len(args)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("search directory: %w", err)
 	}
@@ -192,7 +237,7 @@ func (t mailTx) SearchDirectory(ctx context.Context, q mail.DirectoryQuery) ([]m
 		var e mail.DirectoryEntry
 		var kind string
 		if err := rows.Scan(&e.Address, &kind, &e.DisplayName, &e.IdNat, &e.FamilyName, &e.GivenName, &e.Profession,
-			&e.Specialty, &e.StructureID, &e.OrganisationName, &e.Town); err != nil {
+			&e.Specialty, &e.StructureID, &e.OrganisationName, &e.Town, &e.MailboxID, &e.Hidden); err != nil {
 			return nil, err
 		}
 		e.Kind = mail.Kind(kind)

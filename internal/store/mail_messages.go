@@ -43,7 +43,7 @@ func (t mailTx) StoredMessage(ctx context.Context, id int64) (mail.StoredMessage
 // its size against the mailbox.
 func (t mailTx) Deliver(ctx context.Context, mailboxID int64, folder string, messageID, size int64, at time.Time) (int64, error) {
 	var uid int64
-	err := t.queryRow(ctx, `UPDATE mail_folders SET uid_next = uid_next + 1 WHERE mailbox_id = $1 AND name = $2
+	err := t.queryRow(ctx, `UPDATE mail_folders SET uid_next = uid_next + 1, modseq = modseq + 1 WHERE mailbox_id = $1 AND name = $2
 		RETURNING uid_next - 1`, mailboxID, folder).Scan(&uid)
 	if err != nil {
 		return 0, notFound(err, "mail folder")
@@ -54,6 +54,9 @@ func (t mailTx) Deliver(ctx context.Context, mailboxID int64, folder string, mes
 	}
 	if _, err := t.exec(ctx, `UPDATE mailboxes SET used_bytes = used_bytes + $2 WHERE id = $1`, mailboxID, size); err != nil {
 		return 0, fmt.Errorf("count mailbox size: %w", err)
+	}
+	if t.delivered != nil {
+		*t.delivered = append(*t.delivered, mailboxID)
 	}
 	return uid, nil
 }

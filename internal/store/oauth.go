@@ -88,9 +88,17 @@ func scanOAuthClient(sc interface{ Scan(...any) error }) (oauth.Client, string, 
 	return c, hash, nil
 }
 
-// OAuthClient returns a client and its secret's hash.
+// OAuthClient returns a client and its secret's hash. In a write transaction on PostgreSQL it
+// locks the row until the commit: a token issued in this transaction and the client's
+// suspension (DisableOAuthClient's UPDATE) are then ordered, so that a suspension committed
+// first is seen here, and one committed after revokes what this transaction issued. SQLite's
+// single writer orders them already.
 func (tx *Tx) OAuthClient(ctx context.Context, id string) (oauth.Client, string, error) {
-	c, hash, err := scanOAuthClient(tx.queryRow(ctx, `SELECT `+oauthClientColumns+` FROM oauth_clients WHERE client_id = $1`, id))
+	q := `SELECT ` + oauthClientColumns + ` FROM oauth_clients WHERE client_id = $1`
+	if tx.db.dialect == Postgres && !tx.readOnly {
+		q += ` FOR UPDATE`
+	}
+	c, hash, err := scanOAuthClient(tx.queryRow(ctx, q, id))
 	if err != nil {
 		return oauth.Client{}, "", notFound(err, "oauth client")
 	}
@@ -124,7 +132,8 @@ func (tx *Tx) SetOAuthClientSecret(ctx context.Context, id, secretHash string) e
 	return oneRow(res, "oauth client")
 }
 
-// DisableOAuthClient disables a client, revokes its grants and every token issued to it.
+// DisableOAuthClient disables a client, revokes its grants and every token issued to it, and
+// drops its codes not yet exchanged.
 func (tx *Tx) DisableOAuthClient(ctx context.Context, id string, at time.Time) error {
 	res, err := tx.exec(ctx, `UPDATE oauth_clients SET disabled_at = COALESCE(disabled_at, $2) WHERE client_id = $1`, id, micros(at))
 	if err != nil {
@@ -139,6 +148,11 @@ func (tx *Tx) DisableOAuthClient(ctx context.Context, id string, at time.Time) e
 	}
 	if _, err := tx.exec(ctx, `UPDATE api_tokens SET revoked_at = $2 WHERE client_id = $1 AND revoked_at IS NULL`, id, micros(at)); err != nil {
 		return fmt.Errorf("revoke tokens of oauth client: %w", err)
+	}
+	// A code not yet exchanged would otherwise give a grant, and tokens, after the suspension.
+	// Used codes stay: their grant_id is what a replayed code revokes.
+	if _, err := tx.exec(ctx, `DELETE FROM oauth_codes WHERE client_id = $1 AND used_at IS NULL`, id); err != nil {
+		return fmt.Errorf("drop codes of oauth client: %w", err)
 	}
 	return nil
 }

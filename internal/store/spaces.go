@@ -334,8 +334,12 @@ var purgeStatements = []purgeStatement{
 	{"document_authors", `DELETE FROM document_authors WHERE patient_id = $1`},
 	{"documents", `DELETE FROM documents WHERE patient_id = $1`},
 	{"agenda_events", `DELETE FROM agenda_events WHERE patient_id = $1`},
+	{"agenda_settings", `DELETE FROM agenda_settings WHERE patient_id = $1`},
 	{"profile_items", `DELETE FROM profile_items WHERE patient_id = $1`},
+	{"emergency_card_items", `DELETE FROM emergency_card_items WHERE patient_id = $1`},
+	{"emergency_cards", `DELETE FROM emergency_cards WHERE patient_id = $1`},
 	{"profile_devices", `DELETE FROM profile_devices WHERE patient_id = $1`},
+	{"profile_shares", `DELETE FROM profile_shares WHERE patient_id = $1`},
 	// Machine access: tokens, codes and grants bound to the patient or their accounts.
 	{"api_tokens", `DELETE FROM api_tokens WHERE patient_id = $1 OR account_id IN ` + patientAccounts},
 	{"oauth_codes", `DELETE FROM oauth_codes WHERE patient_id = $1`},

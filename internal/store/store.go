@@ -22,6 +22,7 @@ import (
 
 	"github.com/carnet-sante/carnet/internal/audit"
 	"github.com/carnet-sante/carnet/internal/errs"
+	"github.com/carnet-sante/carnet/internal/mail"
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	"modernc.org/sqlite"               // database/sql driver "sqlite"
@@ -65,6 +66,7 @@ type DB struct {
 	jobs    JobInserter
 	key     audit.Key
 	entries entryCache // documents by entryUUID (records.go)
+	mailHub mail.Hub   // signals mail deliveries to IMAP sessions (mail_folders.go)
 	// SQLite: Update's work goes to the committer (groupcommit.go).
 	writes    chan *commitReq
 	closing   chan struct{}

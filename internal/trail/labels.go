@@ -31,6 +31,11 @@ var actionLabels = map[string]string{
 	string(access.ActionExport):       "Export de l'ensemble de l'espace santé",
 	string(access.ActionImport):       "Import d'un dossier existant dans l'espace santé",
 	"access.decide":                   "Demande d'accès",
+	string(access.ActionReadMail):     "Lecture des messages de l'espace santé",
+	string(access.ActionSendMail):     "Réponse à un professionnel par la messagerie",
+	string(access.ActionWriteMail):    "Message d'un professionnel depuis le portail",
+	"mail.deliver":                    "Réception d'un message",
+	"mail.attachment_save":            "Enregistrement d'une pièce jointe dans le dossier",
 
 	access.TraceSettingsRead:          "Consultation des paramètres d'accès",
 	access.TraceAuthorisationGrant:    "Autorisation d'accès donnée à un professionnel",
@@ -45,18 +50,20 @@ var actionLabels = map[string]string{
 	access.TraceCareTeamAdd:           "Entrée d'un professionnel dans l'équipe de soins",
 	access.TraceCareTeamRemove:        "Retrait d'un professionnel de l'équipe de soins",
 
-	"space.create":           "Création de l'espace santé",
-	"space.activate":         "Activation de l'espace santé",
-	"space.open":             "Ouverture de l'espace santé",
-	"space.oppose":           "Opposition à la création de l'espace santé",
-	"space.close":            "Clôture de l'espace santé",
-	"space.close_and_delete": "Clôture de l'espace santé et suppression des données",
-	"space.request_deletion": "Demande de suppression des données",
-	"space.reopen":           "Réouverture de l'espace santé",
-	"space.purge":            "Suppression définitive des données de l'espace",
-	"space.notice":           "Envoi d'une notification",
-	"access.alert":           "Alerte de vos médecins traitants après un accès en urgence",
-	"space.lookup":           "Vérification de l'existence de l'espace santé",
+	"space.create":            "Création de l'espace santé",
+	"space.activate":          "Activation de l'espace santé",
+	"space.open":              "Ouverture de l'espace santé",
+	"space.oppose":            "Opposition à la création de l'espace santé",
+	"space.close":             "Clôture de l'espace santé",
+	"space.close_and_delete":  "Clôture de l'espace santé et suppression des données",
+	"space.request_deletion":  "Demande de suppression des données",
+	"space.reopen":            "Réouverture de l'espace santé",
+	"space.purge":             "Suppression définitive des données de l'espace",
+	"space.notice":            "Envoi d'une notification",
+	"access.alert":            "Alerte de vos médecins traitants après un accès en urgence",
+	"mail.inactivity_warning": "Avertissement : messagerie inutilisée depuis près d'un an",
+	"mail.inactivity_delete":  "Suppression des messages d'une messagerie inutilisée depuis un an",
+	"space.lookup":            "Vérification de l'existence de l'espace santé",
 
 	"representative.add":      "Ajout d'un représentant légal",
 	"representative.remove":   "Retrait d'un représentant légal",
@@ -82,6 +89,15 @@ var actionLabels = map[string]string{
 	"auth.external":           "Connexion par un fournisseur d'identité",
 	"auth.guessing":           "Tentatives répétées de connexion",
 	"apitoken.revoke":         "Révocation d'un jeton d'accès à l'API",
+	"profile.share.create":    "Création d'un code de partage de la synthèse du profil médical",
+	"profile.share.revoke":    "Révocation d'un code de partage de la synthèse",
+	"profile.share.use":       "Utilisation d'un code de partage de la synthèse par un professionnel",
+
+	string(access.ActionReadEmergencyCard): "Consultation de votre carte d'urgence (QR code)",
+	"emergency_card.settings":              "Modification du contenu de la carte d'urgence",
+	"emergency_card.on":                    "Activation de la carte d'urgence",
+	"emergency_card.off":                   "Désactivation de la carte d'urgence",
+	"emergency_card.renew":                 "Renouvellement du lien de la carte d'urgence",
 }
 
 // familyLabels says what an action of a family is, for an action without a label of its own.
@@ -122,6 +138,10 @@ func Actions() []string {
 // otherReasons are the reason codes a trace may hold besides access's: the error codes of
 // failures (audit.Failure) and what an action records of itself.
 var otherReasons = map[string]string{
+	"share":                      "Avec le code de partage que vous avez donné.",
+	"share_used":                 "Refusé : ce code de partage avait déjà servi.",
+	"share_expired":              "Refusé : ce code de partage avait expiré.",
+	"share_revoked":              "Refusé : vous aviez révoqué ce code de partage.",
 	string(errs.Invalid):         "Demande incorrecte : rien n'a été fait.",
 	string(errs.NotFound):        "Introuvable : rien n'a été fait.",
 	string(errs.Forbidden):       "Refusé : rien n'a été fait.",
@@ -160,6 +180,7 @@ var kindLabels = map[audit.ActorKind]string{
 	audit.ActorApp:            "Application",
 	audit.ActorOperator:       "Exploitant du service",
 	audit.ActorSystem:         "Traitement automatique",
+	audit.ActorPublic:         "Personne non connectée (carte d'urgence)",
 }
 
 // KindLabel says in French what kind of actor k is.

@@ -172,10 +172,16 @@ func (b *tab) fill(id, v string) {
 
 func (b *tab) submit(selector string) {
 	b.t.Helper()
-	// A click lands where the button is: wait until the page has loaded whole (styles, fonts,
-	// the DSFR script) so that nothing moves it under the pointer.
+	// The element must be visible; then it is clicked through the DOM, as a keyboard user's
+	// Enter does: a mouse click at computed coordinates missed now and then on a loaded
+	// machine, when an embedded PDF viewer moved the page under the pointer.
+	sel, _ := json.Marshal(selector)
 	b.do(chromedp.Poll[chromedp.Void](`document.readyState === "complete"`),
-		chromedp.Click(chromedp.CSS(selector))) // the caller's expect waits for the next page
+		chromedp.WaitVisible(chromedp.CSS(selector)))
+	if !value(b, chromedp.Evaluate[bool](`(() => { const e = document.querySelector(`+string(sel)+`); if (!e) return false; e.click(); return true })()`)) {
+		b.t.Fatalf("nothing to click at %s", selector)
+	}
+	// the caller's expect waits for the next page
 }
 
 // In a real browser: a patient activates their space, signs in, reads a new document, masks

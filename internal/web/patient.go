@@ -28,6 +28,9 @@ type patientPage struct {
 	Base, Holder string
 	// Represented are the spaces the person signed in may switch to.
 	Represented []switchTarget
+	// HasMessages: the messaging is served and this space's messages may be read here (one's
+	// own, a minor's; never an adult's, whose representative does not read them).
+	HasMessages bool
 }
 
 // switchTarget is a space of the switcher.
@@ -52,9 +55,11 @@ func (w *Web) patient(h func(rw http.ResponseWriter, r *http.Request, id auth.Id
 
 func (w *Web) patientPage(r *http.Request, id auth.Identity, titleKey, nav string) patientPage {
 	p := patientPage{Page: w.page(r, titleKey), Nav: nav, Base: baseOf(r)}
+	p.HasMessages = w.msgs != nil && p.Base == "/moi"
 	if p.Base != "/moi" {
 		if holder, _, err := w.d.Spaces.Get(r.Context(), idOfBase(p.Base)); err == nil {
 			p.Holder = strings.TrimSpace(holder.GivenNames + " " + holder.BirthName)
+			p.HasMessages = w.msgs != nil && holder.AgeAt(w.d.Clock.Now()) < 18
 		}
 	}
 	if w.d.Representation != nil {
@@ -137,9 +142,23 @@ func frDateTime(t time.Time) string { return t.In(paris).Format("02/01/2006 15:0
 func (w *Web) me(rw http.ResponseWriter, r *http.Request, id auth.Identity, req record.Request) {
 	v := struct {
 		patientPage
-		Documents []docRow
-		Accesses  []trailRow
+		Documents   []docRow
+		Accesses    []trailRow
+		Messages    bool // the messaging is served: the home says what is new in it
+		NewMessages int
 	}{patientPage: w.patientPage(r, id, "me.title", "home")}
+	// The representative of an adult does not read their messages: not even asked.
+	if w.msgs != nil && (req.Actor.Kind != audit.ActorRepresentative || req.Actor.RepresentsMinor) {
+		n, err := w.msgs.Unread(r.Context(), req.Actor, req.Channel, req.Actor.PatientID)
+		switch {
+		case err == nil:
+			v.Messages, v.NewMessages = true, n
+		case !errs.Is(err, errs.NotFound):
+			// A representative of an adult does not read their messages: the home says nothing of them.
+			w.fail(rw, r, err)
+			return
+		}
+	}
 	page, err := w.d.Records.Search(r.Context(), req, record.Query{PatientID: req.Actor.PatientID, Limit: 5})
 	if err != nil {
 		w.fail(rw, r, err)

@@ -23,10 +23,16 @@ import (
 
 	"github.com/carnet-sante/carnet/internal/access"
 	"github.com/carnet-sante/carnet/internal/account"
+	"github.com/carnet-sante/carnet/internal/agenda"
 	"github.com/carnet-sante/carnet/internal/archive"
 	"github.com/carnet-sante/carnet/internal/auth"
+	appcat "github.com/carnet-sante/carnet/internal/catalogue"
 	"github.com/carnet-sante/carnet/internal/clock"
+	"github.com/carnet-sante/carnet/internal/emergency"
 	"github.com/carnet-sante/carnet/internal/errs"
+	"github.com/carnet-sante/carnet/internal/mail"
+	"github.com/carnet-sante/carnet/internal/profile"
+	"github.com/carnet-sante/carnet/internal/profile/share"
 	"github.com/carnet-sante/carnet/internal/record"
 	"github.com/carnet-sante/carnet/internal/terminology"
 	"github.com/carnet-sante/carnet/internal/trail"
@@ -51,6 +57,8 @@ type Deps struct {
 	SpaceLife SpaceLife
 	// Representation tells who represents whom (the space switcher, /proches/…).
 	Representation Representation
+	// Apps is the catalogue of referenced health apps; nil leaves its pages out.
+	Apps *appcat.Service
 	// Operations are the operator's dashboard figures; SpaceFinder finds a space by INS for
 	// the operator's spaces page. Without them, those pages are not served.
 	Operations  Operations
@@ -59,6 +67,17 @@ type Deps struct {
 	Directory *account.Service
 	Catalog   *terminology.Catalog
 	Clock     clock.Clock
+	// Profile serves the medical profile's pages (/moi/profil…) and Agenda the agenda's
+	// (/moi/agenda); Shares the summary shared by a one-time code. Each is optional: without
+	// it, its pages are not served.
+	Profile *profile.Service
+	Agenda  *agenda.Service
+	Shares  *share.Service
+	// Emergency serves the emergency card (/moi/urgence, /urgence/{token}); it needs Profile.
+	Emergency *emergency.Service
+	// PublicURL is the server's public address (no trailing slash), for the links the pages
+	// give to be used elsewhere (a sharing code's); "" takes the request's host.
+	PublicURL string
 	// SignInWith are the OpenID Connect providers the sign-in page offers.
 	SignInWith []SignInProvider
 	// TLS says the public URL is https: the Strict-Transport-Security header is sent.
@@ -79,6 +98,8 @@ type Web struct {
 	version string // of the static files
 	mux     *http.ServeMux
 	pages   map[string]*template.Template
+	msgs    *mail.Portal // the patient's messages (messages.go); nil until SetMessages
+	dir     Directory    // the MSSanté directory (directory.go); nil until SetDirectory
 }
 
 // New parses every template and returns the pages' handler.
@@ -109,7 +130,8 @@ func New(d Deps) (*Web, error) {
 		}
 		w.routes()
 		// Every request: who is signed in, then the CSRF check of every form.
-		w.handler = d.HTTP.Middleware(d.HTTP.CSRF(w.mux))
+		// Bodies are bounded first: the CSRF check parses the form (bodylimit.go).
+		w.handler = w.limitBodies(d.HTTP.Middleware(d.HTTP.CSRF(w.mux)))
 	}
 	return w, nil
 }
@@ -143,6 +165,12 @@ func (w *Web) routes() {
 	m.HandleFunc("GET /moi/export", w.patient(w.export))
 	w.representedRoutes()
 	w.passkeyRoutes()
+	w.profileRoutes()
+	w.agendaMoreRoutes()
+	if w.d.Emergency != nil && w.d.Profile != nil {
+		w.emergencyRoutes()
+	}
+	w.messagesRoutes()
 	m.HandleFunc("GET /moi/espace", w.patient(w.spacePage))
 	m.HandleFunc("POST /moi/espace/{action}", w.patient(w.spaceChange))
 	m.HandleFunc("GET /moi/professionnels", w.patient(w.accessPage))
@@ -157,6 +185,9 @@ func (w *Web) routes() {
 	m.HandleFunc("GET /admin/matrice", w.operator(w.matrixPage))
 	m.HandleFunc("POST /admin/matrice", w.operator(w.matrixLoad))
 	m.HandleFunc("GET /admin/matrice.tsv", w.operator(w.matrixTSV))
+	if w.d.Apps != nil {
+		w.appsRoutes()
+	}
 
 	m.HandleFunc("GET /pro", w.pro(w.proHome))
 	m.HandleFunc("POST /pro/recherche", w.pro(w.proFind))
@@ -166,6 +197,7 @@ func (w *Web) routes() {
 	m.HandleFunc("POST /pro/patients/{patient}/depot", w.pro(w.proDeposit))
 	m.HandleFunc("GET /pro/documents/{doc}/contenu", w.pro(w.proDocument))
 	m.HandleFunc("POST /pro/documents/{doc}/contenu", w.pro(w.proDocument))
+	w.directoryRoutes()
 }
 
 // ServeHTTP serves a page with the security headers.
@@ -205,6 +237,10 @@ type Page struct {
 	Version string // of the static files
 	// Path is the request's path, for the language switcher's return.
 	Path string
+	// HasProfile, HasAgenda and HasShares say whether those pages are served (the menus).
+	HasProfile, HasAgenda, HasShares bool
+	// HasEmergency says whether the emergency card's pages are served.
+	HasEmergency bool
 }
 
 // T translates key in the page's language.
@@ -213,7 +249,9 @@ func (p Page) T(key string, args ...any) string { return p.Lang.T(key, args...) 
 // page returns the layout's part of a view model for r.
 func (w *Web) page(r *http.Request, titleKey string) Page {
 	l := language(r)
-	p := Page{Lang: l, Title: l.T(titleKey), Version: w.version, Path: r.URL.Path}
+	p := Page{Lang: l, Title: l.T(titleKey), Version: w.version, Path: r.URL.Path,
+		HasProfile: w.d.Profile != nil, HasAgenda: w.d.Profile != nil && w.d.Agenda != nil, HasShares: w.d.Profile != nil && w.d.Shares != nil,
+		HasEmergency: w.d.Profile != nil && w.d.Emergency != nil}
 	if id, ok := auth.FromContext(r.Context()); ok {
 		p.User, p.CSRF = id.DisplayName, id.CSRFToken()
 		if p.User == "" {

@@ -1,6 +1,6 @@
 // Package mailserve wires the secure messaging together for `carnet serve`: the mail service
 // over the store and the blob store, the outbound queue, and the SMTP relay and submission
-// listeners, started and stopped as one.
+// listeners, and the IMAP listener, started and stopped as one.
 package mailserve
 
 import (
@@ -10,14 +10,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"time"
 
+	"github.com/carnet-sante/carnet/internal/apitoken"
 	"github.com/carnet-sante/carnet/internal/audit"
 	"github.com/carnet-sante/carnet/internal/blob"
 	"github.com/carnet-sante/carnet/internal/clock"
 	"github.com/carnet-sante/carnet/internal/errs"
 	"github.com/carnet-sante/carnet/internal/mail"
+	"github.com/carnet-sante/carnet/internal/mail/imapd"
 	"github.com/carnet-sante/carnet/internal/mail/relay"
 	"github.com/carnet-sante/carnet/internal/mail/smtpd"
 	"github.com/carnet-sante/carnet/internal/password"
@@ -30,6 +33,7 @@ type Config struct {
 	Hostname       string // smtp_hostname (default Domain)
 	RelayAddr      string // smtp_relay_addr: "" turns the relay off
 	SubmissionAddr string // smtp_submission_addr: "" turns submission off
+	IMAPAddr       string // imap_addr: "" turns IMAP off
 	// CertFile and KeyFile (smtp_tls_cert_file, smtp_tls_key_file) are the listeners'
 	// certificate; without them one is generated into CertDir (<data_dir>/mail-tls).
 	CertFile, KeyFile string
@@ -59,7 +63,9 @@ type Deps struct {
 	Password password.Params // argon2id of app passwords
 	// SharedJobs: another River client (internal/jobs) runs on the same database and leads it.
 	SharedJobs bool
-	Log        *slog.Logger
+	// Tokens checks the bearer tokens of IMAP's XOAUTH2 and OAUTHBEARER; nil turns them off.
+	Tokens *apitoken.Service
+	Log    *slog.Logger
 }
 
 // Mail is the running messaging.
@@ -68,6 +74,8 @@ type Mail struct {
 	SMTP      *smtpd.Server
 	Queue     *relay.Queue
 	Listeners []smtpd.Listener
+	IMAP      *imapd.Server // nil when off
+	IMAPAddr  net.Addr
 }
 
 // Start builds and starts the messaging. The listeners' addresses are in Listeners.
@@ -149,12 +157,30 @@ func Start(ctx context.Context, cfg Config, d Deps) (*Mail, error) {
 		defer cancel()
 		return nil, errors.Join(err, q.Stop(sctx))
 	}
-	return &Mail{Service: svc, SMTP: srv, Queue: q, Listeners: ls}, nil
+	m := &Mail{Service: svc, SMTP: srv, Queue: q, Listeners: ls}
+	if cfg.IMAPAddr != "" {
+		// The same certificate as the SMTP listeners: one name, one certificate for clients.
+		m.IMAP, err = imapd.New(svc, d.DB.MailFolders(), imapd.Options{Addr: cfg.IMAPAddr, Hostname: host, TLS: srv.TLSConfig(),
+			Tokens: d.Tokens, Clock: d.Clock, Log: d.Log})
+		if err == nil {
+			m.IMAPAddr, err = m.IMAP.Start(ctx)
+		}
+		if err != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			return nil, errors.Join(err, srv.Shutdown(sctx), q.Stop(sctx))
+		}
+	}
+	return m, nil
 }
 
 // Shutdown stops the listeners (letting messages being stored finish), then the queue.
 func (m *Mail) Shutdown(ctx context.Context) error {
-	return errors.Join(m.SMTP.Shutdown(ctx), m.Queue.Stop(ctx))
+	var err error
+	if m.IMAP != nil {
+		err = m.IMAP.Shutdown(ctx)
+	}
+	return errors.Join(err, m.SMTP.Shutdown(ctx), m.Queue.Stop(ctx))
 }
 
 func importIfNone(ctx context.Context, svc *mail.Service, path string, log *slog.Logger) error {

@@ -14,10 +14,10 @@ import (
 
 // session is one SMTP connection's transaction state.
 type session struct {
-	s      *Server
-	conn   *smtp.Conn
-	env    mail.Envelope
-	inData bool // counted in flight until the reply to DATA is written
+	s     *Server
+	conn  *smtp.Conn
+	env   mail.Envelope
+	inTxn bool // counted in flight from the first accepted recipient until the transaction ends (Reset)
 }
 
 func (se *session) ctx() (context.Context, context.CancelFunc) {
@@ -50,18 +50,29 @@ func (se *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if err != nil {
 		return se.s.toSMTP(err, atRcpt, se.env.Channel)
 	}
+	// From its first recipient, the transaction counts as in flight: the client may send DATA
+	// and its body at any moment, and go-smtp answers 354 before it calls Data, so counting
+	// only there would let a shutdown close the connection under a message already sent.
+	if !se.inTxn {
+		if !se.s.enter() {
+			return errShuttingDown
+		}
+		se.inTxn = true
+	}
 	se.env.Recipients = append(se.env.Recipients, r)
 	return nil
 }
 
 // Data stores the message and answers 250 only once it is durable (mail.Service.Accept).
 func (se *session) Data(r io.Reader) error {
-	if !se.s.enter() {
-		return errShuttingDown
+	if !se.inTxn {
+		if !se.s.enter() {
+			return errShuttingDown
+		}
+		se.inTxn = true
 	}
 	// Left in Reset, which go-smtp calls once the reply is written: a shutdown must not close
 	// the connection between the commit and the 250 that acknowledges it.
-	se.inData = true
 	ctx, cancel := context.WithTimeout(se.s.base, se.s.opts.DataTimeout)
 	defer cancel()
 	rec, err := se.s.svc.Accept(ctx, se.env, r)
@@ -75,8 +86,8 @@ func (se *session) Data(r io.Reader) error {
 
 func (se *session) Reset() {
 	se.env.From, se.env.Recipients, se.env.Size = mail.Address{}, nil, 0
-	if se.inData {
-		se.inData = false
+	if se.inTxn {
+		se.inTxn = false
 		se.s.leave()
 	}
 }

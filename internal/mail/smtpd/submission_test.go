@@ -2,6 +2,7 @@ package smtpd_test
 
 import (
 	"context"
+	"net"
 	"net/smtp"
 	"strings"
 	"testing"
@@ -261,7 +262,17 @@ func TestShutdownLetsMessagesFinish(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	go func() { done <- e.SMTP.Shutdown(ctx) }()
-	time.Sleep(100 * time.Millisecond)
+	// Wait until the shutdown has begun (the listener is closed), not for a guessed time.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		conn, err := net.DialTimeout("tcp", e.Relay, time.Second)
+		if err != nil {
+			break
+		}
+		conn.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("the shutdown never closed the listener")
+		}
+	}
 	if err := w.Close(); err != nil { // the message in flight is stored and acknowledged
 		t.Fatalf("the message in flight: %v", err)
 	}

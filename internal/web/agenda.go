@@ -1,0 +1,72 @@
+package web
+
+import (
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/carnet-sante/carnet/internal/agenda"
+	"github.com/carnet-sante/carnet/internal/auth"
+	"github.com/carnet-sante/carnet/internal/record"
+)
+
+// The agenda page: the care events of internal/agenda, upcoming first then past, each with a
+// link to the document it comes from when there is one. The reading is the agenda service's:
+// decided as a search of the record and traced.
+
+// agendaRow is an event as the page lists it.
+type agendaRow struct {
+	Date, End, Kind, Title, Detail, Document string
+}
+
+// agendaWindow is the period the page shows: two years back, one ahead.
+const (
+	agendaPast   = 2 // years
+	agendaFuture = 1 // year
+)
+
+// agendaPage: GET /moi/agenda.
+func (w *Web) agendaPage(rw http.ResponseWriter, r *http.Request, id auth.Identity, req record.Request) {
+	now := w.d.Clock.Now()
+	// The timeline: the events filed, and for the patient the prevention reminders of their age.
+	events, err := w.d.Agenda.Timeline(r.Context(), agenda.Request{Actor: req.Actor, Channel: req.Channel, BreakGlass: req.BreakGlass},
+		req.Actor.PatientID, now.AddDate(-agendaPast, 0, 0), now.AddDate(agendaFuture, 0, 0))
+	if err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	v := struct {
+		patientPage
+		Upcoming, Past []agendaRow
+		Since          string
+	}{patientPage: w.patientPage(r, id, "agenda.title", "agenda"), Since: frDate(now.AddDate(-agendaPast, 0, 0))}
+	for i := range events {
+		e := &events[i]
+		row := agendaRow{Date: eventDate(e.Start), Title: e.Title, Detail: e.Detail, Kind: e.Kind.Label()}
+		if k := "agenda.kind." + string(e.Kind); catalogueHas(k) {
+			row.Kind = v.T(k)
+		}
+		if !e.End.IsZero() && !e.End.Equal(e.Start) {
+			row.End = eventDate(e.End)
+		}
+		if e.Document != "" {
+			row.Document = v.Base + "/documents/" + e.Document
+		}
+		if e.Start.Before(now) {
+			v.Past = append(v.Past, row)
+		} else {
+			v.Upcoming = append(v.Upcoming, row)
+		}
+	}
+	slices.Reverse(v.Past) // the most recent first
+	w.render(rw, r, http.StatusOK, "agenda", v)
+}
+
+// eventDate writes an event's date: a day alone when it has no time of day (midnight UTC, as
+// the sources file an act's date), else the day and the time in Paris.
+func eventDate(t time.Time) string {
+	if t.UTC().Hour() == 0 && t.UTC().Minute() == 0 && t.UTC().Second() == 0 {
+		return t.UTC().Format("02/01/2006")
+	}
+	return frDateTime(t)
+}
