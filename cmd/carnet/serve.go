@@ -228,6 +228,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	pages.SetMessages(inbox)
 	// The MSSanté directory, on the professionals' page and as FHIR (Practitioner…).
 	pages.SetDirectory(messaging.Service)
+	pages.SetMailAdmin(messaging.Service) // the operator's allowlist and directory page
 	api.SetDirectory(messaging.Service)
 	for _, ml := range messaging.Listeners {
 		fmt.Fprintf(stdout, "carnet SMTP %s listening on %s\n", ml.Channel, ml.Addr)

@@ -86,6 +86,8 @@ type Tx interface {
 	OrganisationByStructureID(ctx context.Context, structureID string) (Organisation, error)
 	InsertProfessional(ctx context.Context, p *Professional) error // Conflict on a known IdNat_PS
 	ProfessionalByIdNat(ctx context.Context, idnat string) (Professional, error)
+	// SearchProfessionals lists professionals for the operator (search.go).
+	SearchProfessionals(ctx context.Context, q ProfessionalQuery) ([]ProfessionalRow, error)
 	InsertAccount(ctx context.Context, a *Account) error // Conflict on a known login
 	AccountByLogin(ctx context.Context, login string) (Account, error)
 	SetPasswordHash(ctx context.Context, accountID int64, hash string) error

@@ -71,7 +71,13 @@ func ICS(f Feed, now time.Time) []byte {
 			}
 		}
 		if f.Details {
-			line("SUMMARY", EscapeText(e.Title))
+			summary := EscapeText(e.Title)
+			if strings.TrimSpace(summary) == "" {
+				// A title of control characters only escapes to nothing: the minimal one
+				// stands in, so that no calendar shows a blank event.
+				summary = EscapeText(minimalTitle(e))
+			}
+			line("SUMMARY", summary)
 			if e.Detail != "" && e.Kind != KindReminder {
 				line("DESCRIPTION", EscapeText(e.Detail))
 			}

@@ -635,6 +635,8 @@ type Connection struct {
 	Unreadable bool
 	Actions    []access.Action
 	Offline    bool
+	// Identity: the grant reads the holder's identity (SMART patient/Patient.r).
+	Identity   bool
 	Active     bool
 	AppMissing bool
 }
@@ -654,7 +656,7 @@ func (s *Service) Connected(ctx context.Context, patientID int64) ([]Connection,
 		for _, g := range grants {
 			c := Connection{Grant: g, Active: g.RevokedAt.IsZero()}
 			if sc, err := oauth.ParseScope(g.Scope, s.cat); err == nil {
-				c.Classes, c.Actions, c.Offline = sc.Classes, sc.Actions(), sc.Offline
+				c.Classes, c.Actions, c.Offline, c.Identity = sc.Classes, sc.Actions(), sc.Offline, sc.Patient != 0
 				c.Data = sc.HasData()
 				c.AllClasses = c.Data && sc.Classes == nil
 			} else {

@@ -81,6 +81,7 @@ func New(d Deps) *API {
 	a.mux.HandleFunc("GET /fhir/Patient", a.auth(a.patients))
 	a.mux.HandleFunc("GET /fhir/AuditEvent", a.auth(a.auditEvents))
 	a.mux.HandleFunc("GET /fhir/Patient/{id}/$everything", a.auth(a.everything))
+	a.mux.HandleFunc("GET /fhir/Patient/{id}", a.auth(a.patientRead)) // patient_read.go
 	a.mux.HandleFunc("/fhir/", func(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, errs.E(errs.NotFound, "no such FHIR interaction: %s %s", r.Method, r.URL.Path))
 	})

@@ -72,7 +72,17 @@ func (a *API) appGrant(r *http.Request, req record.Request) error {
 	case "Patient":
 		// The lookup by INS answers for the app's own patient only (record.LookupSpace), and
 		// $everything is access.ActionExport, which no app is granted: the decision refuses.
-		return nil
+		// Reading the Patient (patient_read.go), by id or searching by _id, shows the holder's
+		// identity: the app needs Patient.r or Patient.s, which the decision alone (record.search,
+		// granted with any data scope) would not tell.
+		switch {
+		case r.Method == http.MethodGet && id != "" && !strings.Contains(strings.TrimPrefix(rest, "Patient/"), "/"):
+			perm = 'r'
+		case r.Method == http.MethodGet && id == "" && r.URL.Query().Has("_id"):
+			perm = 's'
+		default:
+			return nil
+		}
 	}
 	ok := granted(req.Actor.Resources, typ, perm)
 	if !ok && typ == "Binary" && perm == 'r' {

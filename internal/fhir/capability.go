@@ -84,12 +84,14 @@ func capability(base, version string, extra ...r4.CapabilityStatementResource) r
 						param("_count", "number", "page size; next pages by the next link"),
 					},
 					Documentation: "The trail of every access to the patient's record: the patient's own apps read it all, a professional theirs."},
-				{Type: "Patient", Interaction: inter("search-type"),
-					SearchParam: []r4.CapabilityStatementSearchParam{param("identifier", "token", "the INS")},
+				{Type: "Patient", Interaction: inter("read", "search-type"),
+					SearchParam: []r4.CapabilityStatementSearchParam{param("identifier", "token", "the INS"),
+						param("_id", "token", "the patient's id, as read answers it (patient_read.go)")},
 					Operation: []r4.CapabilityStatementOperation{{Name: "everything",
 						Definition:    "http://hl7.org/fhir/OperationDefinition/Patient-everything",
 						Documentation: "The holder's whole space: a Bundle, or with Accept: application/zip the archive with every document."}},
-					Documentation: "Whether a patient has a space, and its state; no health data."},
+					Documentation: "By identifier: whether a patient has a space, and its state; no health data. " +
+						"Read (and _id): the holder's identity, to whoever may read the record (an app with Patient.r)."},
 			}, extra...),
 		}},
 	}

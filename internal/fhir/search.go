@@ -287,6 +287,10 @@ func parseFHIRDate(v string) (time.Time, time.Time, error) {
 
 // patients answers Patient?identifier=<INS>: whether the patient has a space, and its state.
 func (a *API) patients(w http.ResponseWriter, r *http.Request, req record.Request) {
+	if r.URL.Query().Has("_id") {
+		a.patientsByID(w, r, req) // patient_read.go
+		return
+	}
 	v := r.URL.Query().Get("identifier")
 	if v == "" {
 		a.fail(w, r, errs.E(errs.Invalid, "identifier is required: urn:oid:1.2.250.1.213.1.4.8|<INS>"))

@@ -220,6 +220,9 @@ type DirectoryQuery struct {
 	// Viewer is the IdNat_PS of the professional searching: their own mailboxes (their PER
 	// ones, and the ORG ones they are a member of) are found even on the "liste rouge".
 	Viewer string
+	// Operator: the operator's search (the directory page of /admin), which lists the mailboxes
+	// on the "liste rouge" too, marked Hidden, to take them off it or put them on.
+	Operator bool
 	// Distinct keeps one entry per professional or per organisation (the first in the order
 	// of the directory): a FHIR Practitioner or Organization is listed once whatever its
 	// number of mailboxes.

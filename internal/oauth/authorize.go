@@ -160,7 +160,7 @@ func (s *Server) parseAuthorize(ctx context.Context, f url.Values) (authRequest,
 	a.Client = c
 	registered := false
 	for _, u := range c.RedirectURIs {
-		registered = registered || u == a.RedirectURI // exact match, RFC 9700 §4.1.3
+		registered = registered || redirectMatches(u, a.RedirectURI) // exact, but a loopback's port (loopback.go)
 	}
 	if !registered {
 		return a, &pageError{http.StatusBadRequest, "Adresse de retour inconnue",

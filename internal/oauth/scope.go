@@ -16,6 +16,7 @@ import (
 //	patient/DocumentReference.<perms>[?category=<class>[,<class>…]]   documents (and their Binary)
 //	patient/AuditEvent.<perms>                                          the trail of accesses
 //	patient/<profile resource>.<perms>                                  the medical profile (Observation…)
+//	patient/Patient.<perms>                                             the holder's identity (r, s)
 //	patient/*.<perms>                                                   all of them
 //	system/…                                                            the same, for client_credentials
 //	offline_access                                                      a refresh token (SMART)
@@ -29,7 +30,9 @@ import (
 // Why SMART's and not our own: a referenced app's developers know it already, FHIR search
 // parameters (category) say which documents, and the access decision's vocabulary maps onto it
 // without loss: r → document.read and document.list, s → record.search and document.list,
-// c → document.deposit; AuditEvent r or s → trace.read. u and d (replace, delete) have no app
+// c → document.deposit; AuditEvent r or s → trace.read; Patient r or s → record.search, the
+// read of the record as a whole, which is what reading the holder's identity is decided as
+// (record.ReadHolder), the API checking the type (internal/fhir appgrant.go). u and d (replace, delete) have no app
 // action (access.appActions: masking, deleting and managing stay with the patient), so a
 // patient/ scope asking them is granted without them and the answer's scope says so (RFC 6749
 // §3.3). openid, fhirUser, profile and online_access are not served and are dropped likewise.
@@ -111,6 +114,9 @@ type Scope struct {
 	Classes []string
 	// Trail are the permissions on AuditEvent.
 	Trail Perm
+	// Patient are the permissions on Patient: the identity of the holder (GET Patient/{id},
+	// the first read of a SMART patient app).
+	Patient Perm
 	// Offline: offline_access, a refresh token may be issued.
 	Offline bool
 	// LaunchPatient: launch/patient was asked (and is always satisfied).
@@ -120,6 +126,7 @@ type Scope struct {
 const (
 	resDocuments = "DocumentReference"
 	resTrail     = "AuditEvent"
+	resPatient   = "Patient"
 	maxScopeLen  = 2048
 	maxScopes    = 64
 )
@@ -231,9 +238,12 @@ func ParseScope(s string, cat *terminology.Catalog) (Scope, error) {
 			docClasses = append(docClasses, classes)
 		case resTrail:
 			sc.Trail |= p
+		case resPatient:
+			sc.Patient |= p
 		case "*":
 			sc.Documents |= p
 			sc.Trail |= p
+			sc.Patient |= p
 			for _, r := range profileResources {
 				sc.addResource(r, p)
 			}
@@ -310,10 +320,11 @@ func ResourceGrants(scope string) []string {
 		case res == "*":
 			perms[resDocuments] |= p
 			perms[resTrail] |= p
+			perms[resPatient] |= p
 			for _, r := range profileResources {
 				perms[r] |= p
 			}
-		case res == resDocuments || res == resTrail || slices.Contains(profileResources, res):
+		case res == resDocuments || res == resTrail || res == resPatient || slices.Contains(profileResources, res):
 			perms[res] |= p
 		}
 	}
@@ -388,6 +399,9 @@ func (sc Scope) String() string {
 	if sc.Trail != 0 && !sc.all() {
 		parts = append(parts, string(sc.Context)+"/"+resTrail+"."+sc.Trail.String())
 	}
+	if sc.Patient != 0 && !sc.all() {
+		parts = append(parts, string(sc.Context)+"/"+resPatient+"."+sc.Patient.String())
+	}
 	if sc.Offline {
 		parts = append(parts, "offline_access")
 	}
@@ -410,7 +424,8 @@ func (sc Scope) HasData() bool { return sc.classed() }
 // all reports whether the scope is SMART's "*": the same permissions on every type served,
 // in every category.
 func (sc Scope) all() bool {
-	if sc.Documents == 0 || sc.Classes != nil || sc.Trail != sc.Documents || len(sc.Resources) != len(profileResources) {
+	if sc.Documents == 0 || sc.Classes != nil || sc.Trail != sc.Documents || sc.Patient != sc.Documents ||
+		len(sc.Resources) != len(profileResources) {
 		return false
 	}
 	for _, p := range sc.Resources {
@@ -422,7 +437,7 @@ func (sc Scope) all() bool {
 }
 
 // Empty reports whether the scope allows nothing on data.
-func (sc Scope) Empty() bool { return !sc.classed() && sc.Trail == 0 }
+func (sc Scope) Empty() bool { return !sc.classed() && sc.Trail == 0 && sc.Patient == 0 }
 
 // forApp drops what an app cannot be granted (u, d; AuditEvent is read only).
 func (sc Scope) forApp() Scope {
@@ -430,6 +445,7 @@ func (sc Scope) forApp() Scope {
 	sc.Documents &^= PermUpdate | PermDelete
 	sc.onResources(func(p Perm) Perm { return p &^ (PermUpdate | PermDelete) })
 	sc.Trail &= PermRead | PermSearch
+	sc.Patient &= PermRead | PermSearch
 	if !sc.classed() {
 		sc.Classes = nil
 	}
@@ -444,7 +460,8 @@ func (sc Scope) within(allowed Scope) (Scope, error) {
 		return sc, errs.E(errs.Invalid, "this client is registered for %s/ scopes", allowed.Context)
 	}
 	sc.Context = allowed.Context
-	if sc.Documents&^allowed.Documents != 0 || sc.Trail&^allowed.Trail != 0 || (sc.Offline && !allowed.Offline) {
+	if sc.Documents&^allowed.Documents != 0 || sc.Trail&^allowed.Trail != 0 || sc.Patient&^allowed.Patient != 0 ||
+		(sc.Offline && !allowed.Offline) {
 		return sc, errs.E(errs.Invalid, "the scope asks more than this client is registered for")
 	}
 	for r, p := range sc.Resources {
@@ -476,6 +493,7 @@ func (sc Scope) intersect(allowed Scope) Scope {
 	sc.onResources(func(p Perm) Perm { return p })
 	sc.Documents &= allowed.Documents
 	sc.Trail &= allowed.Trail
+	sc.Patient &= allowed.Patient
 	sc.Offline = sc.Offline && allowed.Offline
 	if allowed.Classes != nil {
 		if sc.Classes == nil {
@@ -524,6 +542,9 @@ func (sc Scope) Actions() []access.Action {
 	if sc.Trail != 0 {
 		add(access.ActionReadTraces)
 	}
+	if sc.Patient != 0 {
+		add(access.ActionSearch)
+	}
 	return out
 }
 
@@ -540,6 +561,7 @@ const (
 	permReadDocs = "read"
 	permDeposit  = "deposit"
 	permTrail    = "trail"
+	permIdentity = "identity"
 	permOffline  = "offline"
 )
 
@@ -547,6 +569,7 @@ var permLabels = map[string]string{
 	permReadDocs: "Lire vos documents",
 	permDeposit:  "Déposer dans votre espace personnel",
 	permTrail:    "Consulter l'historique des accès",
+	permIdentity: "Connaître votre identité : INS, nom, prénoms, sexe, date de naissance",
 	permOffline:  "Garder cet accès sans vous redemander, jusqu'à ce que vous le retiriez",
 }
 
@@ -562,6 +585,9 @@ func (sc Scope) permItems() []string {
 	}
 	if sc.Trail != 0 {
 		out = append(out, permTrail)
+	}
+	if sc.Patient != 0 {
+		out = append(out, permIdentity)
 	}
 	if sc.Offline {
 		out = append(out, permOffline)
@@ -584,6 +610,9 @@ func (sc Scope) narrow(perms, classes, allClasses []string) Scope {
 	}
 	if !slices.Contains(perms, permTrail) {
 		sc.Trail = 0
+	}
+	if !slices.Contains(perms, permIdentity) {
+		sc.Patient = 0
 	}
 	if !slices.Contains(perms, permOffline) {
 		sc.Offline = false

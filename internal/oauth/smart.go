@@ -33,7 +33,7 @@ func (s *Server) SmartConfiguration() http.Handler { return http.HandlerFunc(s.s
 // permissions on the resources carnet serves (a category restricts DocumentReference).
 func SupportedScopes() []string {
 	out := []string{"launch/patient", "offline_access",
-		"patient/DocumentReference.crs", "patient/DocumentReference.rs", "patient/DocumentReference.c", "patient/AuditEvent.rs", "patient/*.rs"}
+		"patient/DocumentReference.crs", "patient/DocumentReference.rs", "patient/DocumentReference.c", "patient/AuditEvent.rs", "patient/Patient.rs", "patient/*.rs"}
 	for _, r := range profileResources {
 		if r == "Binary" {
 			out = append(out, "patient/Binary.r")

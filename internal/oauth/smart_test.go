@@ -65,8 +65,8 @@ func TestProfileResourceScopes(t *testing.T) {
 	if got := oauth.ResourceGrants(sc.String()); !slices.Equal(got, []string{"DocumentReference.r", "Immunization.rs", "Observation.c"}) {
 		t.Fatalf("resource grants: %v", got)
 	}
-	if got := oauth.ResourceGrants("patient/*.rs patient/Observation.c"); len(got) != 11 || !slices.Contains(got, "Observation.crs") ||
-		!slices.Contains(got, "AuditEvent.rs") {
+	if got := oauth.ResourceGrants("patient/*.rs patient/Observation.c"); len(got) != 12 || !slices.Contains(got, "Observation.crs") ||
+		!slices.Contains(got, "AuditEvent.rs") || !slices.Contains(got, "Patient.rs") {
 		t.Fatalf("resource grants of *: %v", got)
 	}
 	if !slices.Contains(sc.Actions(), access.ActionDeposit) || !slices.Equal(sc.AppClasses(), []string{"11", "52"}) {

@@ -38,6 +38,8 @@ type Tx interface {
 	// PurgePatientData deletes everything held for the patient but the INS and the space row.
 	PurgePatientData(ctx context.Context, patientID int64, now time.Time) error
 
+	ContactTx
+
 	AddRepresentative(ctx context.Context, r Representative) error // Conflict if linked already
 	RemoveRepresentative(ctx context.Context, patientID, representativeID int64) error
 	Representatives(ctx context.Context, patientID int64) ([]Representative, error)

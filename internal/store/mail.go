@@ -171,10 +171,12 @@ func (t mailTx) SearchDirectory(ctx context.Context, q mail.DirectoryQuery) ([]m
 		args = append(args, v)
 		where = append(where, strings.ReplaceAll(cond, "$?", fmt.Sprintf("$%d", len(args))))
 	}
-	if q.Viewer != "" {
+	switch {
+	case q.Operator: // hidden mailboxes too: the operator manages the liste rouge
+	case q.Viewer != "":
 		add(`(m.hidden = FALSE OR p.idnat_ps = $? OR EXISTS (SELECT 1 FROM mailbox_members mm
 			JOIN professionals vp ON vp.id = mm.professional_id WHERE mm.mailbox_id = m.id AND vp.idnat_ps = $?))`, q.Viewer)
-	} else {
+	default:
 		where = append(where, `m.hidden = FALSE`)
 	}
 	if q.Name != "" {

@@ -150,6 +150,20 @@ func (tx *Tx) Patient(ctx context.Context, id int64) (space.Patient, error) {
 	return p, notFound(err, "patient")
 }
 
+// SetPatientContact replaces where a patient's notices go.
+func (tx *Tx) SetPatientContact(ctx context.Context, patientID int64, email, phone string) error {
+	res, err := tx.exec(ctx, `UPDATE patients SET email = $2, phone = $3 WHERE id = $1`, patientID, email, phone)
+	if err != nil {
+		return fmt.Errorf("set patient contact: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return errs.E(errs.NotFound, "no such patient")
+	}
+	return nil
+}
+
 // PatientByINS returns a patient by matricule.
 func (tx *Tx) PatientByINS(ctx context.Context, matricule string) (space.Patient, error) {
 	p, err := scanPatient(tx.queryRow(ctx, `SELECT `+patientColumns+` FROM patients WHERE ins = $1`, matricule))

@@ -202,6 +202,8 @@ func (w *Web) renderConnected(rw http.ResponseWriter, r *http.Request, id auth.I
 			row.Categories = []string{v.T("apps.scope.unreadable")}
 		case c.AllClasses:
 			row.Categories = []string{v.T("apps.every.category")}
+		case !c.Data && c.Identity:
+			row.Categories = []string{v.T("apps.identity.only")}
 		case !c.Data:
 			row.Categories = []string{v.T("apps.no.category")}
 		}

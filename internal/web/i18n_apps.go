@@ -41,6 +41,7 @@ func init() {
 		"apps.former.title":      {"Accès retirés", "Withdrawn accesses"},
 		"apps.every.category":    {"Toutes les catégories", "Every category"},
 		"apps.no.category":       {"Aucune : l'historique des accès seulement", "None: the trail of accesses only"},
+		"apps.identity.only":     {"Aucune : votre identité seulement (INS, nom, prénoms, sexe, date de naissance)", "None: your identity only (INS, names, sex, date of birth)"},
 		"apps.scope.unreadable":  {"Accès illisible : retirez-le et reconnectez l'application", "Unreadable access: withdraw it and connect the app again"},
 		"apps.right.read":        {"lire vos documents", "read your documents"},
 		"apps.right.search":      {"rechercher dans vos documents", "search your documents"},

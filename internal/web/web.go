@@ -100,6 +100,8 @@ type Web struct {
 	pages   map[string]*template.Template
 	msgs    *mail.Portal // the patient's messages (messages.go); nil until SetMessages
 	dir     Directory    // the MSSanté directory (directory.go); nil until SetDirectory
+	// mailAdmin: the allowlist and directory of the operator (admin_directory.go); nil until SetMailAdmin
+	mailAdmin MailAdmin
 }
 
 // New parses every template and returns the pages' handler.
@@ -171,6 +173,7 @@ func (w *Web) routes() {
 		w.emergencyRoutes()
 	}
 	w.messagesRoutes()
+	w.notificationsRoutes()
 	m.HandleFunc("GET /moi/espace", w.patient(w.spacePage))
 	m.HandleFunc("POST /moi/espace/{action}", w.patient(w.spaceChange))
 	m.HandleFunc("GET /moi/professionnels", w.patient(w.accessPage))
@@ -182,6 +185,8 @@ func (w *Web) routes() {
 		m.HandleFunc("POST /admin/espaces", w.operator(w.spacesFind))
 		m.HandleFunc("POST /admin/espaces/{action}", w.operator(w.spacesChange))
 	}
+	w.adminDirectoryRoutes()
+	w.adminProsRoutes()
 	m.HandleFunc("GET /admin/matrice", w.operator(w.matrixPage))
 	m.HandleFunc("POST /admin/matrice", w.operator(w.matrixLoad))
 	m.HandleFunc("GET /admin/matrice.tsv", w.operator(w.matrixTSV))

@@ -1,0 +1,52 @@
+package web
+
+// The strings of the operator's professionals page (admin_pros.go), French then English.
+func init() {
+	for k, v := range map[string][2]string{
+		"admin.pros.title":             {"Professionnels", "Professionals"},
+		"admin.pros.lead":              {"Enregistrer un professionnel de santé et son compte de connexion ; retrouver les professionnels enregistrés.", "Record a health professional and their sign-in account; find the recorded professionals."},
+		"admin.pros.new":               {"Enregistrer un professionnel", "Record a professional"},
+		"admin.pros.f.idnat":           {"Numéro RPPS ou IdNat_PS", "RPPS number or IdNat_PS"},
+		"admin.pros.f.idnat.hint":      {"11 chiffres du RPPS (ou 8 + RPPS, 0 + ADELI).", "The 11 digits of the RPPS (or 8 + RPPS, 0 + ADELI)."},
+		"admin.pros.f.family":          {"Nom", "Family name"},
+		"admin.pros.f.given":           {"Prénom", "Given name"},
+		"admin.pros.f.profession":      {"Profession", "Profession"},
+		"admin.pros.f.profession.none": {"Choisir une profession", "Choose a profession"},
+		"admin.pros.f.specialty":       {"Spécialité (facultatif)", "Specialty (optional)"},
+		"admin.pros.f.specialty.hint":  {"Le code de la nomenclature, par exemple SM26 (médecine générale) ou SM04 (cardiologie).", "The code of the nomenclature, e.g. SM26 (general medicine) or SM04 (cardiology)."},
+		"admin.pros.f.org":             {"Structure (facultatif)", "Organisation (optional)"},
+		"admin.pros.f.org.hint":        {"Son IdNat_Struct : 1 + FINESS, 3 + SIRET. La structure doit être déjà enregistrée.", "Its IdNat_Struct: 1 + FINESS, 3 + SIRET. The organisation must be recorded already."},
+		"admin.pros.f.email":           {"Adresse e-mail", "E-mail address"},
+		"admin.pros.f.email.hint":      {"Identifiant de connexion : le lien pour choisir le mot de passe y est envoyé.", "The sign-in login: the link to choose the password is sent there."},
+		"admin.pros.f.account":         {"Créer son compte de connexion", "Create their sign-in account"},
+		"admin.pros.submit":            {"Enregistrer", "Record"},
+		"admin.pros.invalid":           {"Rien n'a été enregistré : corrigez les champs signalés.", "Nothing was recorded: correct the fields shown."},
+		"admin.pros.e.idnat":           {"Identifiant non valide : un numéro RPPS de 11 chiffres, ou un IdNat_PS.", "Invalid identifier: an 11-digit RPPS number, or an IdNat_PS."},
+		"admin.pros.e.exists":          {"Ce professionnel est déjà enregistré.", "This professional is recorded already."},
+		"admin.pros.e.name":            {"Requis, 100 caractères au plus.", "Required, 100 characters at most."},
+		"admin.pros.e.profession":      {"Choisissez une profession de la liste.", "Choose a profession from the list."},
+		"admin.pros.e.specialty":       {"Cette spécialité n'est pas une de cette profession.", "This specialty is not one of this profession's."},
+		"admin.pros.e.org":             {"Identifiant de structure non valide (1 + FINESS, 3 + SIRET…).", "Invalid organisation identifier (1 + FINESS, 3 + SIRET…)."},
+		"admin.pros.e.org.unknown":     {"Aucune structure enregistrée sous cet identifiant.", "No organisation is recorded under this identifier."},
+		"admin.pros.e.email":           {"Une adresse e-mail valide est requise pour le compte (nom@domaine.fr).", "A valid e-mail address is required for the account (name@domain.fr)."},
+		"admin.pros.done":              {"%s (%s) est enregistré.", "%s (%s) is recorded."},
+		"admin.pros.account.done":      {"Son compte est créé ; un lien pour choisir son mot de passe est envoyé à %s.", "Their account is created; a link to choose their password is sent to %s."},
+		"admin.pros.account.nolink":    {"Le lien n'a pas pu partir maintenant : le professionnel le demande depuis « Mot de passe oublié ».", "The link could not go now: the professional asks for it from “Forgot your password”."},
+		"admin.pros.account.failed":    {"Le professionnel est enregistré, mais pas son compte : %s", "The professional is recorded, but not their account: %s"},
+		"admin.pros.list":              {"Professionnels enregistrés", "Recorded professionals"},
+		"admin.pros.search.name":       {"Nom ou prénom", "Family or given name"},
+		"admin.pros.search.idnat":      {"RPPS ou IdNat_PS", "RPPS or IdNat_PS"},
+		"admin.pros.search.submit":     {"Rechercher", "Search"},
+		"admin.pros.search.invalid":    {"Recherche refusée : un numéro RPPS de 11 chiffres ou un IdNat_PS est attendu, et un nom de 100 caractères au plus.", "Search refused: an 11-digit RPPS number or an IdNat_PS is expected, and a name of 100 characters at most."},
+		"admin.pros.none":              {"Aucun professionnel ne correspond.", "No professional matches."},
+		"admin.pros.caption":           {"Professionnels, les derniers enregistrés d'abord", "Professionals, the last recorded first"},
+		"admin.pros.col.idnat":         {"IdNat_PS", "IdNat_PS"},
+		"admin.pros.col.name":          {"Nom", "Name"},
+		"admin.pros.col.profession":    {"Profession", "Profession"},
+		"admin.pros.col.org":           {"Structure", "Organisation"},
+		"admin.pros.col.login":         {"Compte", "Account"},
+		"admin.pros.noaccount":         {"aucun", "none"},
+	} {
+		catalogue[k] = v
+	}
+}
