@@ -32,6 +32,7 @@ func (w *Web) uploadLimits() map[string]func() int64 {
 		"POST /moi/messages/{id}/repondre":               messages,
 		"POST /proches/{patient}/messages/{id}/repondre": messages,
 		"POST /pro/patients/{patient}/message":           messages,
+		"POST /pro/messages/nouveau":                     messages,
 		"POST /admin/applications/{app}/logo":            func() int64 { return appcat.MaxLogoBytes + 64<<10 },
 		"POST /admin/matrice":                            func() int64 { return 2 << 20 },
 		"POST /admin/annuaire/liste-blanche":             func() int64 { return allowlistMaxUpload + formSlack },

@@ -41,6 +41,8 @@ func (w *Web) messagesRoutes() {
 	}
 	m.HandleFunc("GET /pro/patients/{patient}/message", w.pro(w.proWriteForm))
 	m.HandleFunc("POST /pro/patients/{patient}/message", w.pro(w.proWrite))
+	m.HandleFunc("GET /pro/messages/nouveau", w.pro(w.colleagueForm)) // colleague.go
+	m.HandleFunc("POST /pro/messages/nouveau", w.pro(w.colleagueWrite))
 }
 
 // msgRow is a message as the inbox lists it.
