@@ -151,8 +151,9 @@ func (p *Portal) Inbox(ctx context.Context, actor access.Actor, ch audit.Channel
 	if err != nil {
 		return Inbox{}, err
 	}
-	if mailboxID != 0 && actor.Kind == audit.ActorPatient {
-		// The patient opened their messages: the mailbox is in use (retention.go).
+	if mailboxID != 0 && (actor.Kind == audit.ActorPatient || actor.Kind == audit.ActorRepresentative) {
+		// The patient (or a minor's representative, the only one the decision lets read)
+		// opened the messages: the mailbox is in use (retention.go).
 		if err := p.mail.TouchMailbox(ctx, mailboxID); err != nil {
 			return Inbox{}, err
 		}

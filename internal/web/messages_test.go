@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"fmt"
 	"mime/multipart"
@@ -417,6 +418,11 @@ func TestParentReadsTheirChildsMessages(t *testing.T) {
 		t.Fatalf("the child's inbox: %d %.1500s", pg.status, pg.body)
 	}
 	checkHTML(t, pg.body, "fr")
+	// The parent opening the child's messages is a use of the child's mailbox (retention).
+	var used sql.NullInt64
+	if err := p.DB.SQL().QueryRow(`SELECT last_active_at FROM mailboxes WHERE patient_id = $1`, child.Patient.ID).Scan(&used); err != nil || !used.Valid {
+		t.Errorf("the child's mailbox use not recorded: %v %v", used, err)
+	}
 	m := regexp.MustCompile(base + `/messages/(\d+)"`).FindStringSubmatch(pg.body)
 	if m == nil {
 		t.Fatalf("no message link: %.1500s", pg.body)
