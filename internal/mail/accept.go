@@ -345,6 +345,7 @@ func (s *Service) Accept(ctx context.Context, env Envelope, data io.Reader) (Rec
 	msg := StoredMessage{Channel: env.Channel, EnvelopeFrom: env.From.String(), HeaderFrom: from.String(),
 		MessageID: bounded(h.Get("Message-Id"), 250), Blob: ref, ReceivedAt: now}
 	fin := h.EndsConversation()
+	inspect := needsInspection(h)
 	var rec Receipt
 	var refusedPatient int64
 	err = s.store.UpdateMail(ctx, func(tx Tx) error {
@@ -373,7 +374,7 @@ func (s *Service) Accept(ctx context.Context, env Envelope, data io.Reader) (Rec
 				byDomain[r.Address.Domain] = append(byDomain[r.Address.Domain], r.Address.String())
 				continue
 			}
-			if err := s.deliverLocal(ctx, tx, env, name, r, msg, now); err != nil {
+			if err := s.deliverLocal(ctx, tx, env, name, r, msg, inspect, now); err != nil {
 				if r.PatientID != 0 && audit.IsRefusal(err) {
 					refusedPatient = r.PatientID
 				}
@@ -428,8 +429,9 @@ func (s *Service) checkFrom(ctx context.Context, env *Envelope, from Address) er
 
 // deliverLocal files msg into a local mailbox, in tx: a patient's is made at its first
 // message, after checking again that the space is open, and each delivery to a patient is
-// traced on their chain and queues a notice.
-func (s *Service) deliverLocal(ctx context.Context, tx Tx, env Envelope, name string, r Recipient, msg StoredMessage, now time.Time) error {
+// traced on their chain and queues a notice, and its inspection when it may carry something
+// for the record, the agenda or the portal (inspect.go).
+func (s *Service) deliverLocal(ctx context.Context, tx Tx, env Envelope, name string, r Recipient, msg StoredMessage, inspect bool, now time.Time) error {
 	m := r.Mailbox
 	if r.PatientID != 0 {
 		sp, err := tx.Space(ctx, r.PatientID)
@@ -455,6 +457,11 @@ func (s *Service) deliverLocal(ctx context.Context, tx Tx, env Envelope, name st
 		PatientID: r.PatientID, Object: "message/" + strconv.FormatInt(msg.ID, 10), Outcome: audit.Allowed}
 	if _, err := tx.AppendTrace(ctx, e); err != nil {
 		return err
+	}
+	if inspect && len(s.inspectors) > 0 {
+		if err := tx.Enqueue(ctx, InspectJob{MessageID: msg.ID, MailboxID: m.ID, PatientID: r.PatientID}); err != nil {
+			return err
+		}
 	}
 	return tx.QueueNotice(ctx, r.PatientID, "msg-"+strconv.FormatInt(msg.ID, 10), now.Add(s.cfg.NoticeDelay), now)
 }

@@ -128,6 +128,8 @@ type Deps struct {
 	Password password.Params // app passwords' argon2id parameters
 	Config   Config
 	Log      *slog.Logger
+	// Inspectors act on what messages delivered to patients carry (inspect.go).
+	Inspectors []Inspector
 }
 
 // Service runs mailboxes and the acceptance of messages.
@@ -140,6 +142,8 @@ type Service struct {
 	cfg    Config
 	log    *slog.Logger
 	dummy  string // a hash to verify against when the password names no account
+
+	inspectors []Inspector
 }
 
 // DeriveKey derives this package's key (rate-limit keys) from the master key (RFC 5869).
@@ -186,7 +190,8 @@ func NewService(d Deps) (*Service, error) {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
-	return &Service{store: d.Store, blobs: d.Blobs, clock: d.Clock, key: d.Key, params: d.Password, cfg: c, log: d.Log, dummy: dummy}, nil
+	return &Service{store: d.Store, blobs: d.Blobs, clock: d.Clock, key: d.Key, params: d.Password, cfg: c, log: d.Log, dummy: dummy,
+		inspectors: d.Inspectors}, nil
 }
 
 // Config returns the configuration in force.

@@ -65,7 +65,9 @@ type Deps struct {
 	SharedJobs bool
 	// Tokens checks the bearer tokens of IMAP's XOAUTH2 and OAUTHBEARER; nil turns them off.
 	Tokens *apitoken.Service
-	Log    *slog.Logger
+	// Inspectors act on what messages delivered to patients carry (mail.Inspector).
+	Inspectors []mail.Inspector
+	Log        *slog.Logger
 }
 
 // Mail is the running messaging.
@@ -125,7 +127,7 @@ func Start(ctx context.Context, cfg Config, d Deps) (*Mail, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc, err := mail.NewService(mail.Deps{Store: d.DB.Mail(q), Blobs: d.Blobs, Clock: d.Clock, Key: key, Password: d.Password,
+	svc, err := mail.NewService(mail.Deps{Store: d.DB.Mail(q), Blobs: d.Blobs, Clock: d.Clock, Key: key, Password: d.Password, Inspectors: d.Inspectors,
 		Config: mc, Log: d.Log.With("component", "mail")})
 	if err != nil {
 		return nil, err

@@ -60,6 +60,8 @@ type Options struct {
 	Params *password.Params           // app passwords' argon2id (default CheapParams)
 	Log    *slog.Logger               // default: discard
 	Store  func(testing.TB) *store.DB // default storetest.New
+	// Inspectors act on messages delivered to patients (mail.Inspector), worked by the queue.
+	Inspectors []mail.Inspector
 }
 
 // Env is a running messaging.
@@ -146,7 +148,7 @@ func New(tb testing.TB, o Options) *Env {
 	}
 	key, _ := mail.DeriveKey(master)
 	if e.Mail, err = mail.NewService(mail.Deps{Store: db.Mail(e.Queue), Blobs: e.Blobs, Clock: e.Clock, Key: key, Password: params,
-		Config: mc, Log: log}); err != nil {
+		Config: mc, Log: log, Inspectors: o.Inspectors}); err != nil {
 		tb.Fatal(err)
 	}
 	if err := e.Queue.Start(ctx, e.Mail); err != nil {

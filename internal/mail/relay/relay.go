@@ -137,9 +137,12 @@ func New(db *store.DB, cfg Config) (*Queue, error) {
 	return q, nil
 }
 
-// Register adds the delivery worker to a set of River workers, for a job client that works
-// the "mail" queue itself.
-func (q *Queue) Register(w *river.Workers) { river.AddWorker(w, &worker{q: q}) }
+// Register adds the delivery and inspection workers to a set of River workers, for a job
+// client that works the "mail" queue itself.
+func (q *Queue) Register(w *river.Workers) {
+	river.AddWorker(w, &worker{q: q})
+	river.AddWorker(w, &inspectWorker{q: q})
+}
 
 // jobArgs makes mail.DeliveryJob a River job on the mail queue, unique while it waits or
 // runs, so that the reconciliation can queue it again without doubling it.
@@ -151,15 +154,20 @@ func (q *Queue) insertOpts() *river.InsertOpts {
 	return &river.InsertOpts{Queue: QueueName, MaxAttempts: q.cfg.Attempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
-// InsertManyTx queues delivery jobs inside tx (store.JobInserter).
+// InsertManyTx queues delivery and inspection jobs inside tx (store.JobInserter).
 func (q *Queue) InsertManyTx(ctx context.Context, tx *sql.Tx, jobs []store.Job) error {
 	params := make([]river.InsertManyParams, 0, len(jobs))
 	for _, j := range jobs {
-		d, ok := j.(mail.DeliveryJob)
-		if !ok {
-			return errs.E(errs.Internal, "the outbound mail queue takes delivery jobs only, not %s", j.Kind())
+		var args river.JobArgs
+		switch j := j.(type) {
+		case mail.DeliveryJob:
+			args = jobArgs{j}
+		case mail.InspectJob:
+			args = inspectArgs{j}
+		default:
+			return errs.E(errs.Internal, "the mail queue takes delivery and inspection jobs only, not %s", j.Kind())
 		}
-		params = append(params, river.InsertManyParams{Args: jobArgs{d}, InsertOpts: q.insertOpts()})
+		params = append(params, river.InsertManyParams{Args: args, InsertOpts: q.insertOpts()})
 	}
 	_, err := q.client.InsertManyTx(ctx, tx, params)
 	return err
