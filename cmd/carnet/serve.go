@@ -208,7 +208,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		SubmissionAddr: cfg.SMTPSubmissionAddr, IMAPAddr: cfg.IMAPAddr, CertDir: filepath.Join(cfg.DataDir, "mail-tls"),
 		AllowlistFile: cfg.MailAllowlistFile},
 		mailserve.Deps{DB: db, Blobs: blobs, Clock: clk, Seal: key.seal, Password: password.DefaultParams(), SharedJobs: true,
-			Tokens: apitoken.NewService(db.Tokens(), clk), Log: log})
+			Tokens: apitoken.NewService(db.Tokens(), clk), Log: log,
+			// What a message delivered to a patient carries, acted on by the capability it concerns.
+			Inspectors: []mail.Inspector{}})
 	if err != nil {
 		l.Close()
 		return fmt.Errorf("mail: %w", err)
