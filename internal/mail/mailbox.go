@@ -223,6 +223,8 @@ type DirectoryQuery struct {
 	// Operator: the operator's search (the directory page of /admin), which lists the mailboxes
 	// on the "liste rouge" too, marked Hidden, to take them off it or put them on.
 	Operator bool
+	// AcceptsPatients: only the ORG mailboxes patients may write to first (a pharmacy's).
+	AcceptsPatients bool
 	// Distinct keeps one entry per professional or per organisation (the first in the order
 	// of the directory): a FHIR Practitioner or Organization is listed once whatever its
 	// number of mailboxes.

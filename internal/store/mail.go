@@ -211,6 +211,9 @@ func (t mailTx) SearchDirectory(ctx context.Context, q mail.DirectoryQuery) ([]m
 	if q.MailboxID != 0 {
 		add(`m.id = $?`, q.MailboxID)
 	}
+	if q.AcceptsPatients {
+		where = append(where, `m.kind = 'ORG'`, `m.accepts_patients = TRUE`)
+	}
 	group := `m.id`
 	switch q.Distinct {
 	case mail.OnePerProfessional:

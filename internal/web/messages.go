@@ -33,6 +33,8 @@ func (w *Web) messagesRoutes() {
 		wrap   func(func(http.ResponseWriter, *http.Request, auth.Identity, record.Request)) http.HandlerFunc
 	}{{"/moi", w.patient}, {"/proches/{patient}", w.represented}} {
 		m.HandleFunc("GET "+base.prefix+"/messages", base.wrap(w.inbox))
+		m.HandleFunc("GET "+base.prefix+"/messages/pharmacie", base.wrap(w.pharmacyForm)) // messages_pharmacy.go
+		m.HandleFunc("POST "+base.prefix+"/messages/pharmacie", base.wrap(w.pharmacyWrite))
 		m.HandleFunc("GET "+base.prefix+"/messages/{id}", base.wrap(w.thread))
 		m.HandleFunc("POST "+base.prefix+"/messages/{id}/repondre", base.wrap(w.reply))
 		m.HandleFunc("GET "+base.prefix+"/messages/{id}/pieces/{n}", base.wrap(w.attachmentPage))
