@@ -206,7 +206,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	messaging, err := mailserve.Start(context.WithoutCancel(ctx), mailserve.Config{Domain: cfg.Domain, RelayAddr: cfg.SMTPRelayAddr,
 		SubmissionAddr: cfg.SMTPSubmissionAddr, IMAPAddr: cfg.IMAPAddr, CertDir: filepath.Join(cfg.DataDir, "mail-tls"),
-		AllowlistFile: cfg.MailAllowlistFile},
+		AllowlistFile: cfg.MailAllowlistFile, CertFile: cfg.MailTLSCertFile, KeyFile: cfg.MailTLSKeyFile,
+		RelayClientCAFile: cfg.MailRelayClientCAFile, OutboundCAFile: cfg.MailOutboundCAFile,
+		OutboundCertFile: cfg.MailOutboundCertFile, OutboundKeyFile: cfg.MailOutboundKeyFile},
 		mailserve.Deps{DB: db, Blobs: blobs, Clock: clk, Seal: key.seal, Password: password.DefaultParams(), SharedJobs: true,
 			Tokens: apitoken.NewService(db.Tokens(), clk), Log: log,
 			// What a message delivered to a patient carries, acted on by the capability it concerns.

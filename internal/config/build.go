@@ -73,6 +73,14 @@ func build(vals map[string]setting) (*Config, []string) {
 	c.SMTPRelayAddr, c.SMTPSubmissionAddr = b.get("smtp_relay_addr"), b.get("smtp_submission_addr")
 	c.MailAllowlistFile = b.get("mail_allowlist_file")
 	c.IMAPAddr = b.get("imap_addr")
+	c.MailTLSCertFile, c.MailTLSKeyFile = b.get("mail_tls_cert_file"), b.get("mail_tls_key_file")
+	c.MailRelayClientCAFile, c.MailOutboundCAFile = b.get("mail_relay_client_ca_file"), b.get("mail_outbound_ca_file")
+	c.MailOutboundCertFile, c.MailOutboundKeyFile = b.get("mail_outbound_cert_file"), b.get("mail_outbound_key_file")
+	for _, pair := range [][2]string{{"mail_tls_cert_file", "mail_tls_key_file"}, {"mail_outbound_cert_file", "mail_outbound_key_file"}} {
+		if (b.get(pair[0]) == "") != (b.get(pair[1]) == "") {
+			b.fail(pair[0], "%s and %s go together: a certificate and its key", pair[0], pair[1])
+		}
+	}
 	c.Domain = strings.ToLower(b.get("domain"))
 	domainOK := true
 	if err := checkDomain(c.Domain); err != nil {

@@ -42,6 +42,12 @@ type Config struct {
 	SMTPRelayAddr, SMTPSubmissionAddr, MailAllowlistFile string
 	// IMAPAddr is the IMAP listener ("" turns it off).
 	IMAPAddr string
+	// The messaging's certificates (mail_*_file keys): the listeners' own, the health PKI's
+	// roots verifying other operators (as clients of the relay, and as servers carnet delivers
+	// to), and the operator certificate carnet presents to them. "" for each left unset.
+	MailTLSCertFile, MailTLSKeyFile           string
+	MailRelayClientCAFile, MailOutboundCAFile string
+	MailOutboundCertFile, MailOutboundKeyFile string
 
 	// masterKey is the configured key; when it is zero the key lives in masterKeyPath and is
 	// generated there on first use. Unexported so that only MasterKey hands it out.

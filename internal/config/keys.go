@@ -87,6 +87,19 @@ var keys = []key{
 		help: "Address of the IMAP listener (professionals' mail clients read their mailboxes with app passwords or bearer tokens, after STARTTLS; 143 in production); empty turns it off."},
 	{name: "mail_allowlist_file", group: groupMail, metavar: "FILE", defNote: "none",
 		help: "The published MSSanté allowlist (ListeBlancheMSSante XML), imported at start while none is in force."},
+	{name: "mail_tls_cert_file", group: groupMail, metavar: "FILE", defNote: "a self-signed certificate generated into <data_dir>/mail-tls",
+		help: "PEM certificate (chain) of the SMTP and IMAP listeners: the operator's server certificate of the health PKI in production; needs mail_tls_key_file."},
+	{name: "mail_tls_key_file", group: groupMail, metavar: "FILE", defNote: "none",
+		help: "PEM private key of mail_tls_cert_file. It is a secret: make it readable by carnet only."},
+	{name: "mail_relay_client_ca_file", group: groupMail, metavar: "FILE", defNote: "none: the sending domain alone is checked",
+		help: "PEM roots of the health PKI. When set, the relay takes another operator's mail only with that operator's " +
+			"client certificate, verified against these roots, whose subject is the DN the allowlist publishes for the sending domain."},
+	{name: "mail_outbound_ca_file", group: groupMail, metavar: "FILE", defNote: "the system's roots",
+		help: "PEM roots that verify the other operators' relays when carnet delivers to them (the health PKI's in production)."},
+	{name: "mail_outbound_cert_file", group: groupMail, metavar: "FILE", defNote: "none",
+		help: "PEM client certificate carnet presents to the other operators' relays (its operator certificate); needs mail_outbound_key_file."},
+	{name: "mail_outbound_key_file", group: groupMail, metavar: "FILE", defNote: "none",
+		help: "PEM private key of mail_outbound_cert_file. It is a secret: make it readable by carnet only."},
 	{name: "oidc_providers_file", group: groupWeb, metavar: "FILE", defNote: "none",
 		help: "OpenID Connect providers people may sign in with (Pro Santé Connect for professionals, " +
 			"FranceConnect for patients): a file of <provider>.<key> = <value> lines (kind, label, issuer, " +

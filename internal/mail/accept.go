@@ -27,6 +27,9 @@ type Envelope struct {
 	Helo       string // what the client said in EHLO
 	TLS        bool   // the transaction runs over TLS
 	Size       int64  // declared with MAIL FROM SIZE=, 0 when not
+	// PeerDN is the subject of the client certificate the sending operator presented, once
+	// the listener verified it against the health PKI's roots; "" when none.
+	PeerDN string
 }
 
 // Recipient is a recipient accepted at RCPT.
@@ -90,7 +93,7 @@ func (s *Service) CheckSender(ctx context.Context, env *Envelope, from string) e
 		}
 	default:
 		if !a.IsNull() {
-			if err := s.checkSenderDomain(ctx, a.Domain); err != nil {
+			if err := s.checkSenderDomain(ctx, env, a.Domain); err != nil {
 				return err
 			}
 		}
@@ -99,7 +102,7 @@ func (s *Service) CheckSender(ctx context.Context, env *Envelope, from string) e
 	return nil
 }
 
-func (s *Service) checkSenderDomain(ctx context.Context, domain string) error {
+func (s *Service) checkSenderDomain(ctx context.Context, env *Envelope, domain string) error {
 	if s.IsLocal(domain) {
 		return refuse(ReasonSenderDomain, "mail from %s comes through the submission port, with authentication", domain)
 	}
@@ -110,7 +113,37 @@ func (s *Service) checkSenderDomain(ctx context.Context, domain string) error {
 	if !ok {
 		return refuse(ReasonSenderDomain, "the sending domain %s is not in the MSSanté allowlist", domain)
 	}
+	if s.cfg.OperatorCertificates && env.Channel == Relay {
+		return s.checkOperatorCertificate(ctx, env.PeerDN, domain)
+	}
 	return nil
+}
+
+// checkOperatorCertificate: the certificate the sending operator presented must be one the
+// allowlist publishes for the sending domain, so that an operator of the trust space cannot
+// send as another's domain.
+func (s *Service) checkOperatorCertificate(ctx context.Context, peerDN, domain string) error {
+	if peerDN == "" {
+		return refuse(ReasonSenderDomain, "mail from %s must come with its operator's certificate of the health PKI", domain)
+	}
+	peer, err := NormalizeDN(peerDN)
+	if err != nil {
+		return refuse(ReasonSenderDomain, "the certificate presented has a subject that cannot be read")
+	}
+	var dns []string
+	if err := s.store.ViewMail(ctx, func(tx Tx) error {
+		var err error
+		dns, err = tx.OperatorDNs(ctx, strings.ToLower(domain))
+		return err
+	}); err != nil {
+		return errs.Wrap(errs.Unavailable, err, "read the allowlist")
+	}
+	for _, dn := range dns {
+		if n, err := NormalizeDN(dn); err == nil && n == peer {
+			return nil
+		}
+	}
+	return refuse(ReasonSenderDomain, "the certificate presented is not the one the MSSanté allowlist publishes for %s", domain)
 }
 
 // CheckRecipient checks RCPT TO and returns the recipient to add to the envelope. A local
@@ -418,7 +451,7 @@ func (s *Service) checkFrom(ctx context.Context, env *Envelope, from Address) er
 	if env.Channel == System {
 		return nil
 	}
-	if err := s.checkSenderDomain(ctx, from.Domain); err != nil {
+	if err := s.checkSenderDomain(ctx, env, from.Domain); err != nil {
 		return err
 	}
 	if (IsPatient(from) || IsPatient(env.From)) && !env.From.IsNull() && from != env.From {

@@ -53,6 +53,8 @@ type Tx interface {
 
 	// AllowedDomain reports whether domain is in the allowlist.
 	AllowedDomain(ctx context.Context, domain string) (bool, error)
+	// OperatorDNs returns the operator certificate DNs the allowlist publishes for domain.
+	OperatorDNs(ctx context.Context, domain string) ([]string, error)
 	// ReplaceAllowlist makes list the allowlist, and returns the domains it adds and removes.
 	ReplaceAllowlist(ctx context.Context, list Allowlist, at time.Time) (added, removed []string, err error)
 	AllowlistStatus(ctx context.Context) (AllowlistStatus, error)
@@ -111,6 +113,12 @@ type Config struct {
 	// NoticeDelay: a patient is told of new mail this long after it came (0: at the next
 	// notice run, every 30 s), so that a burst of messages makes one e-mail.
 	NoticeDelay time.Duration
+	// OperatorCertificates: the relay takes mail from another operator only over TLS with
+	// that operator's client certificate, verified by the listener against the health PKI's
+	// roots, whose subject is the DN the allowlist publishes for the sending domain
+	// (DNCertificatOperateur). Off, the sending domain alone is checked (a development
+	// machine, with no certificate of the health PKI).
+	OperatorCertificates bool
 }
 
 // DefaultConfig returns our defaults for domain.

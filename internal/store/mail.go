@@ -308,6 +308,24 @@ func (t mailTx) AllowedDomain(ctx context.Context, domain string) (bool, error) 
 	return n > 0, nil
 }
 
+// OperatorDNs returns the operator certificate DNs the allowlist publishes for domain.
+func (t mailTx) OperatorDNs(ctx context.Context, domain string) ([]string, error) {
+	rows, err := t.query(ctx, `SELECT operator_dn FROM mail_allowlist WHERE domain = $1 ORDER BY operator_dn`, domain)
+	if err != nil {
+		return nil, fmt.Errorf("read allowlist: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var dn string
+		if err := rows.Scan(&dn); err != nil {
+			return nil, err
+		}
+		out = append(out, dn)
+	}
+	return out, rows.Err()
+}
+
 // allowlistBatch rows go in one INSERT: 6 parameters each, far below both engines' limits.
 const allowlistBatch = 500
 

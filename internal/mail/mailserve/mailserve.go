@@ -49,6 +49,10 @@ type Config struct {
 	OutboundKeyFile  string            // mail_outbound_key_file
 	OutboundAttempts int               // mail_outbound_attempts
 	OutboundWorkers  int               // mail_outbound_workers
+	// RelayClientCAFile (mail_relay_client_ca_file): the health PKI's roots. When set, the
+	// relay takes mail from another operator only with that operator's client certificate,
+	// verified against them, whose subject the allowlist publishes for the sending domain.
+	RelayClientCAFile string
 	// AllowlistFile (mail_allowlist_file) is imported at start while no allowlist is in force;
 	// later refreshes go through RefreshAllowlist (a command).
 	AllowlistFile string
@@ -94,13 +98,8 @@ func Start(ctx context.Context, cfg Config, d Deps) (*Mail, error) {
 	}
 	outTLS := &tls.Config{}
 	if cfg.OutboundCAFile != "" {
-		pem, err := os.ReadFile(cfg.OutboundCAFile)
-		if err != nil {
+		if outTLS.RootCAs, err = readCAs(cfg.OutboundCAFile); err != nil {
 			return nil, fmt.Errorf("mail_outbound_ca_file: %w", err)
-		}
-		outTLS.RootCAs = x509.NewCertPool()
-		if !outTLS.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, errs.E(errs.Invalid, "mail_outbound_ca_file holds no PEM certificate")
 		}
 	}
 	if cfg.OutboundCertFile != "" {
@@ -112,6 +111,7 @@ func Start(ctx context.Context, cfg Config, d Deps) (*Mail, error) {
 	}
 	mc := mail.DefaultConfig(cfg.Domain)
 	mc.Hostname = cfg.Hostname
+	mc.OperatorCertificates = cfg.RelayClientCAFile != ""
 	if cfg.MaxMessageBytes > 0 {
 		mc.MaxMessageBytes = cfg.MaxMessageBytes
 	}
@@ -137,7 +137,13 @@ func Start(ctx context.Context, cfg Config, d Deps) (*Mail, error) {
 			return nil, err
 		}
 	}
-	opts := smtpd.Options{RelayAddr: cfg.RelayAddr, SubmissionAddr: cfg.SubmissionAddr, Hostname: host, CertDir: cfg.CertDir,
+	var operatorCAs *x509.CertPool
+	if cfg.RelayClientCAFile != "" {
+		if operatorCAs, err = readCAs(cfg.RelayClientCAFile); err != nil {
+			return nil, fmt.Errorf("mail_relay_client_ca_file: %w", err)
+		}
+	}
+	opts := smtpd.Options{OperatorCAs: operatorCAs, RelayAddr: cfg.RelayAddr, SubmissionAddr: cfg.SubmissionAddr, Hostname: host, CertDir: cfg.CertDir,
 		MaxMessageBytes: mc.MaxMessageBytes, ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, Clock: d.Clock, Log: d.Log}
 	if cfg.CertFile != "" {
 		c, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
@@ -206,4 +212,17 @@ func RefreshAllowlist(ctx context.Context, svc *mail.Service, path string, actor
 	}
 	defer f.Close()
 	return svc.RefreshAllowlist(ctx, mail.By{Actor: actor, Channel: ch}, f)
+}
+
+// readCAs reads a PEM file of root certificates.
+func readCAs(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, errs.E(errs.Invalid, "%s holds no PEM certificate", path)
+	}
+	return pool, nil
 }

@@ -10,6 +10,7 @@ package smtpd
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net"
@@ -50,8 +51,13 @@ type Options struct {
 	// PlainRelay lets the relay take mail without STARTTLS. Never in production (MSSanté
 	// requires TLS between operators); a test switch.
 	PlainRelay bool
-	Clock      clock.Clock // certificate dates (default: system clock)
-	Log        *slog.Logger
+	// OperatorCAs, when set, are the health PKI's roots: the relay asks the sending operator
+	// for its client certificate and verifies it against them (a certificate that does not
+	// verify fails the TLS handshake); the verified subject goes into the envelope
+	// (mail.Envelope.PeerDN) for the mail service to check against the allowlist.
+	OperatorCAs *x509.CertPool
+	Clock       clock.Clock // certificate dates (default: system clock)
+	Log         *slog.Logger
 }
 
 // Server runs the relay and submission listeners over one mail service.
@@ -60,6 +66,8 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 	tls  *tls.Config
+	// relayTLS is tls asking for the sending operator's certificate (Options.OperatorCAs).
+	relayTLS *tls.Config
 
 	servers   []*smtp.Server
 	listeners []net.Listener
@@ -116,7 +124,11 @@ func New(svc *mail.Service, o Options) (*Server, error) {
 	if cfg.MinVersion < tls.VersionTLS12 {
 		cfg.MinVersion = tls.VersionTLS12 // MSSanté: TLS 1.2 at least
 	}
-	s := &Server{svc: svc, opts: o, log: o.Log.With("component", "smtp"), tls: cfg, idle: make(chan struct{})}
+	s := &Server{svc: svc, opts: o, log: o.Log.With("component", "smtp"), tls: cfg, relayTLS: cfg, idle: make(chan struct{})}
+	if o.OperatorCAs != nil {
+		s.relayTLS = cfg.Clone()
+		s.relayTLS.ClientCAs, s.relayTLS.ClientAuth = o.OperatorCAs, tls.VerifyClientCertIfGiven
+	}
 	s.base, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -164,6 +176,9 @@ func (s *Server) newSMTP(ch mail.Channel) *smtp.Server {
 	srv := smtp.NewServer(backend{s: s, channel: ch})
 	srv.Domain = s.opts.Hostname
 	srv.TLSConfig = s.tls
+	if ch == mail.Relay {
+		srv.TLSConfig = s.relayTLS
+	}
 	srv.MaxMessageBytes = s.opts.MaxMessageBytes
 	srv.MaxRecipients = s.opts.MaxRecipients
 	srv.ReadTimeout, srv.WriteTimeout = s.opts.ReadTimeout, s.opts.WriteTimeout
@@ -246,8 +261,11 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 		return nil, errShuttingDown
 	}
 	host, _, _ := net.SplitHostPort(c.Conn().RemoteAddr().String())
-	_, isTLS := c.TLSConnectionState()
+	state, isTLS := c.TLSConnectionState()
 	env := mail.Envelope{Channel: b.channel, ClientAddr: host, Helo: c.Hostname(), TLS: isTLS}
+	if isTLS && len(state.VerifiedChains) > 0 {
+		env.PeerDN = state.VerifiedChains[0][0].Subject.String()
+	}
 	se := &session{s: b.s, conn: c, env: env}
 	if b.channel == mail.Submission {
 		return &authSession{se}, nil
