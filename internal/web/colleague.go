@@ -1,12 +1,10 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/carnet-sante/carnet/internal/auth"
-	"github.com/carnet-sante/carnet/internal/errs"
 	"github.com/carnet-sante/carnet/internal/mail"
 	"github.com/carnet-sante/carnet/internal/record"
 )
@@ -52,19 +50,11 @@ func (w *Web) colleagueWrite(rw http.ResponseWriter, r *http.Request, id auth.Id
 		http.Redirect(rw, r, "/pro/messages/nouveau?fait=message", http.StatusSeeOther)
 		return
 	}
-	var refusal *mail.Refusal
-	status := http.StatusBadRequest
-	switch {
-	case errors.As(err, &refusal):
-		status = http.StatusForbidden
-		v.Error = v.T("pro.write.refused", v.T(refusalKey(refusal.Reason)))
-	case errors.Is(err, mail.ErrPatientAddress):
-		v.Error = v.T("pro.write.refused", v.T("colleague.patient"))
-	case errs.Is(err, errs.Invalid):
-		v.Error = v.T("pro.write.refused", v.T(invalidKey(err)))
-	default:
+	status, text, ok := writeRefusal(v.Lang, err, "pro.write.refused", map[error]string{mail.ErrPatientAddress: "colleague.patient"})
+	if !ok {
 		w.fail(rw, r, err)
 		return
 	}
+	v.Error = text
 	w.render(rw, r, status, "messages_colleague", v)
 }

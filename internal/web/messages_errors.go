@@ -84,6 +84,26 @@ func init() {
 	}
 }
 
+// writeRefusal says, in the reader's language and inside the sentence of format, why a
+// message written in the pages was not sent: a refusal of the messaging (403), or something
+// wrong with what was typed or attached (400), own naming the page's own errors first. ok is
+// false for any other error, which the caller answers as every page does.
+func writeRefusal(l Lang, err error, format string, own map[error]string) (status int, text string, ok bool) {
+	var refusal *mail.Refusal
+	if errors.As(err, &refusal) {
+		return http.StatusForbidden, l.T(format, l.T(refusalKey(refusal.Reason))), true
+	}
+	for e, key := range own {
+		if errors.Is(err, e) {
+			return http.StatusBadRequest, l.T(format, l.T(key)), true
+		}
+	}
+	if errs.Is(err, errs.Invalid) {
+		return http.StatusBadRequest, l.T(format, l.T(invalidKey(err))), true
+	}
+	return 0, "", false
+}
+
 // msgFail answers an error of the messages pages: what was wrong with the request in the
 // reader's language (never the error's English text), anything else as every page does.
 func (w *Web) msgFail(rw http.ResponseWriter, r *http.Request, err error) {

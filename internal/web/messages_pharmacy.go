@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 
@@ -96,20 +95,12 @@ func (w *Web) pharmacyWrite(rw http.ResponseWriter, r *http.Request, id auth.Ide
 		http.Redirect(rw, r, baseOf(r)+"/messages/pharmacie?fait=message", http.StatusSeeOther)
 		return
 	}
-	var refusal *mail.Refusal
-	status := http.StatusBadRequest
-	switch {
-	case errors.As(err, &refusal):
-		status = http.StatusForbidden
-		v.Error = v.T("msg.refused", v.T(refusalKey(refusal.Reason)))
-	case errors.Is(err, mail.ErrNotPharmacy):
-		v.Error = v.T("msg.refused", v.T("pharmacy.notpharmacy"))
-	case errs.Is(err, errs.Invalid):
-		v.Error = v.T("msg.refused", v.T(invalidKey(err)))
-	default:
+	status, text, ok := writeRefusal(v.Lang, err, "msg.refused", map[error]string{mail.ErrNotPharmacy: "pharmacy.notpharmacy"})
+	if !ok {
 		w.fail(rw, r, err)
 		return
 	}
+	v.Error = text
 	if serr := w.searchPharmacies(r, req, &v); serr != nil {
 		w.fail(rw, r, serr)
 		return
