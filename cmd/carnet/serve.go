@@ -23,6 +23,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/access"
 	"github.com/carnet-sante/carnet/internal/account"
 	"github.com/carnet-sante/carnet/internal/agenda"
+	"github.com/carnet-sante/carnet/internal/agenda/agendamail"
 	"github.com/carnet-sante/carnet/internal/alert"
 	"github.com/carnet-sante/carnet/internal/apitoken"
 	"github.com/carnet-sante/carnet/internal/archive"
@@ -162,7 +163,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	// The app catalogue: its pages, and the consent page's words and gate (only referenced apps connect).
 	apps := catalogue.NewService(db.Catalogue(), clk, rs.catalog, oauth.NewRegistry(db.OAuth(), clk, rs.catalog))
-	careAgenda, err := agenda.NewService(agenda.Deps{Store: db.Agenda(), Access: rs.access, Clock: clk})
+	careAgenda, err := agenda.NewService(agenda.Deps{Store: db.Agenda(), Access: rs.access, Clock: clk, Documents: rs.records})
 	if err != nil {
 		return err
 	}
@@ -204,6 +205,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		l.Close()
 		return err
 	}
+	// The agenda files the invitations of messages, finding their senders in the messaging's
+	// directory once it runs (agendamail).
+	invitations := agendamail.New(careAgenda, nil)
 	messaging, err := mailserve.Start(context.WithoutCancel(ctx), mailserve.Config{Domain: cfg.Domain, RelayAddr: cfg.SMTPRelayAddr,
 		SubmissionAddr: cfg.SMTPSubmissionAddr, IMAPAddr: cfg.IMAPAddr, CertDir: filepath.Join(cfg.DataDir, "mail-tls"),
 		AllowlistFile: cfg.MailAllowlistFile, CertFile: cfg.MailTLSCertFile, KeyFile: cfg.MailTLSKeyFile,
@@ -212,11 +216,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		mailserve.Deps{DB: db, Blobs: blobs, Clock: clk, Seal: key.seal, Password: password.DefaultParams(), SharedJobs: true,
 			Tokens: apitoken.NewService(db.Tokens(), clk), Log: log,
 			// What a message delivered to a patient carries, acted on by the capability it concerns.
-			Inspectors: []mail.Inspector{}})
+			Inspectors: []mail.Inspector{invitations}})
 	if err != nil {
 		l.Close()
 		return fmt.Errorf("mail: %w", err)
 	}
+	invitations.Use(messaging.Service)
 	retention, err := mail.NewRetention(messaging.Service, sender, mail.DefaultRetention())
 	if err != nil {
 		l.Close()

@@ -53,6 +53,10 @@ func (k Kind) Label() string {
 		return "Événement personnel"
 	case KindReminder:
 		return "Rappel"
+	case KindStay:
+		return "Séjour hospitalier"
+	case KindConsultation:
+		return "Consultation"
 	}
 	return string(k)
 }

@@ -56,6 +56,14 @@ type Appointment struct {
 	// IfVersion, on an update, is the version the client read (If-Match): another one is a
 	// Conflict. 0 updates whatever the version.
 	IfVersion int `json:"-"`
+
+	// An appointment read from an iCalendar invitation in a message (invite.go): where it
+	// came from, its SEQUENCE and DTSTAMP (which of two versions is the later), and whether
+	// it is of whole days.
+	Origin   string    `json:"origin,omitempty"`
+	Sequence int       `json:"sequence,omitempty"`
+	Stamp    time.Time `json:"stamp,omitzero"`
+	AllDay   bool      `json:"allDay,omitempty"`
 }
 
 // appointment limits: the payload of an event is bounded (maxPayload).

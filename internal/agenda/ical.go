@@ -30,6 +30,10 @@ func minimalTitle(e *Event) string {
 		return "Soin remboursé"
 	case KindReminder:
 		return "Rappel de prévention"
+	case KindStay:
+		return "Séjour hospitalier"
+	case KindConsultation:
+		return "Consultation"
 	}
 	return "Événement"
 }

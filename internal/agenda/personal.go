@@ -173,7 +173,8 @@ func (e *Event) AllDay() bool {
 		return p.AllDay
 	}
 	if e.Kind == KindAppointment {
-		return false
+		a, err := AppointmentOf(e)
+		return err == nil && a.AllDay
 	}
 	return e.Start.Equal(midnight(e.Start)) && (e.End.IsZero() || e.End.Equal(midnight(e.End)))
 }

@@ -141,13 +141,23 @@ func Reminders(rules []Rule, birth time.Time, sex space.Sex, from, to time.Time)
 	return out
 }
 
-// Timeline is List (its decision and its trace) and, for the patient themselves or their
-// representative, the calendar's reminders of the period, all by start. Reminders are only
-// shown to the person they are for: they are the patient's own page, not their record.
+// Timeline is List (its decision and its trace), the stays and consultations of the record
+// the reader may see (derived.go: the record's search, its decision and its trace) and, for
+// the patient themselves or their representative, the calendar's reminders of the period, all
+// by start. Reminders are only shown to the person they are for: they are the patient's own
+// page, not their record.
 func (s *Service) Timeline(ctx context.Context, r Request, patientID int64, from, to time.Time) ([]Event, error) {
 	evs, err := s.List(ctx, r, patientID, from, to)
 	if err != nil {
 		return nil, err
+	}
+	care, err := s.fromDocuments(ctx, r, patientID, from, to)
+	if err != nil {
+		return nil, err
+	}
+	if len(care) > 0 {
+		evs = append(evs, care...)
+		slices.SortStableFunc(evs, func(a, b Event) int { return a.Start.Compare(b.Start) })
 	}
 	if ownOnly(r, patientID) != nil {
 		return evs, nil

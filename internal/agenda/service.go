@@ -48,6 +48,9 @@ type Deps struct {
 	Store  Store
 	Access *access.Service
 	Clock  clock.Clock
+	// Documents is the record, whose stays and consultations the timeline shows (derived.go);
+	// nil for none.
+	Documents Documents
 }
 
 // Service keeps the patients' agendas.
@@ -55,6 +58,7 @@ type Service struct {
 	store  Store
 	access *access.Service
 	clock  clock.Clock
+	docs   Documents
 }
 
 // NewService returns the agenda service.
@@ -62,7 +66,7 @@ func NewService(d Deps) (*Service, error) {
 	if d.Store == nil || d.Access == nil || d.Clock == nil {
 		return nil, errs.E(errs.Internal, "agenda service: store, access and clock are required")
 	}
-	return &Service{store: d.Store, access: d.Access, clock: d.Clock}, nil
+	return &Service{store: d.Store, access: d.Access, clock: d.Clock, docs: d.Documents}, nil
 }
 
 // Request says who acts and through what.

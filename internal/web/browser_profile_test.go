@@ -43,6 +43,8 @@ func TestBrowserProfile(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
+	// A hospital stay report: the agenda shows the stay it reports (agenda/derived.go).
+	depositReport(t, p, ins, recordtest.RPPS(t, 81), "34112-3", "Séjour en cardiologie", now.AddDate(0, 0, -30), now.AddDate(0, 0, -27), nil)
 
 	b := newTab(t, p.srv.URL)
 	const email, pass = "jeanne801@example.fr", "une phrase de passe assez longue"
@@ -104,6 +106,7 @@ func TestBrowserProfile(t *testing.T) {
 
 	b.submit(`nav a[href="/moi/agenda"]`)
 	b.expect("CHU de Nantes")
+	b.expect("Séjour hospitalier : Séjour en cardiologie")
 	b.audit("26 agenda")
 	b.submit(`a[href="/moi/documents/` + d.LogicalID + `"]`)
 	b.expect("Compte rendu d'hospitalisation")

@@ -71,7 +71,7 @@ func newHealthPortal(t *testing.T) *healthPortal {
 	if hp.prof, err = profile.NewService(profile.Deps{Store: e.DB.Profile(), Access: e.Access, Catalog: e.Catalog, Clock: e.Clock}); err != nil {
 		t.Fatal(err)
 	}
-	if hp.agenda, err = agenda.NewService(agenda.Deps{Store: e.DB.Agenda(), Access: e.Access, Clock: e.Clock}); err != nil {
+	if hp.agenda, err = agenda.NewService(agenda.Deps{Store: e.DB.Agenda(), Access: e.Access, Clock: e.Clock, Documents: e.Records}); err != nil {
 		t.Fatal(err)
 	}
 	if hp.shares, err = share.NewService(e.DB.Shares(), e.Clock, 0); err != nil {
