@@ -46,6 +46,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/password"
 	"github.com/carnet-sante/carnet/internal/profile"
 	"github.com/carnet-sante/carnet/internal/profile/share"
+	"github.com/carnet-sante/carnet/internal/questionnaire"
 	"github.com/carnet-sante/carnet/internal/record"
 	"github.com/carnet-sante/carnet/internal/server"
 	"github.com/carnet-sante/carnet/internal/space"
@@ -208,6 +209,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// The agenda files the invitations of messages, finding their senders in the messaging's
 	// directory once it runs (agendamail).
 	invitations := agendamail.New(careAgenda, nil)
+	// The questionnaires professionals send, kept for the portal's forms (internal/questionnaire).
+	forms, err := questionnaire.NewInspector(db.Questionnaires(), blobs, clk, log)
+	if err != nil {
+		l.Close()
+		return err
+	}
 	messaging, err := mailserve.Start(context.WithoutCancel(ctx), mailserve.Config{Domain: cfg.Domain, RelayAddr: cfg.SMTPRelayAddr,
 		SubmissionAddr: cfg.SMTPSubmissionAddr, IMAPAddr: cfg.IMAPAddr, CertDir: filepath.Join(cfg.DataDir, "mail-tls"),
 		AllowlistFile: cfg.MailAllowlistFile, CertFile: cfg.MailTLSCertFile, KeyFile: cfg.MailTLSKeyFile,
@@ -216,7 +223,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		mailserve.Deps{DB: db, Blobs: blobs, Clock: clk, Seal: key.seal, Password: password.DefaultParams(), SharedJobs: true,
 			Tokens: apitoken.NewService(db.Tokens(), clk), Log: log,
 			// What a message delivered to a patient carries, acted on by the capability it concerns.
-			Inspectors: []mail.Inspector{invitations}})
+			Inspectors: []mail.Inspector{invitations, forms}})
 	if err != nil {
 		l.Close()
 		return fmt.Errorf("mail: %w", err)
@@ -235,6 +242,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return errors.Join(err, messaging.Shutdown(context.WithoutCancel(ctx)))
 	}
 	pages.SetMessages(inbox)
+	// The questionnaires' forms, answered as replies, and their responses over FHIR.
+	answers, err := questionnaire.NewService(questionnaire.Deps{Store: db.Questionnaires(), Blobs: blobs, Access: rs.access,
+		Mail: inbox, Clock: clk, Log: log})
+	if err != nil {
+		l.Close()
+		return errors.Join(err, messaging.Shutdown(context.WithoutCancel(ctx)))
+	}
+	pages.SetQuestionnaires(answers)
+	api.SetQuestionnaires(answers)
 	// The MSSanté directory, on the professionals' page and as FHIR (Practitioner…).
 	pages.SetDirectory(messaging.Service)
 	pages.SetMailAdmin(messaging.Service) // the operator's allowlist and directory page

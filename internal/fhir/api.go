@@ -57,6 +57,8 @@ type API struct {
 	mux     *http.ServeMux
 	maxBody int64
 	dir     atomic.Pointer[directoryRef] // the MSSanté directory (directory.go), once given
+	// questionnaires answers QuestionnaireResponse (questionnaire.go), once given
+	questionnaires atomic.Pointer[questionnaireRef]
 }
 
 // New returns the API.
@@ -86,6 +88,7 @@ func New(d Deps) *API {
 		a.fail(w, r, errs.E(errs.NotFound, "no such FHIR interaction: %s %s", r.Method, r.URL.Path))
 	})
 	a.directoryRoutes()
+	a.questionnaireRoutes()
 	a.profileRoutes() // last: it puts a mux of its own in front of the one above
 	// Appointment: a mux in front of the profile's, for the same reason.
 	a.appointmentRoutes()

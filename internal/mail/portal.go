@@ -517,6 +517,12 @@ func (p *Portal) Reply(ctx context.Context, actor access.Actor, ch audit.Channel
 	if err := p.checkFiles(files); err != nil {
 		return Receipt{}, err
 	}
+	return p.reply(ctx, actor, ch, id, body, files)
+}
+
+// reply is Reply once the text and the files were checked (portal_response.go sends a file
+// of its own kind through it).
+func (p *Portal) reply(ctx context.Context, actor access.Actor, ch audit.Channel, id int64, body string, files []File) (Receipt, error) {
 	it, err := p.item(ctx, actor, ch, id, access.ActionSendMail)
 	if err != nil {
 		return Receipt{}, err

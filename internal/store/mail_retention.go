@@ -136,6 +136,12 @@ func (t mailTx) DeleteInactiveMailbox(ctx context.Context, m mail.Mailbox, last,
 	}
 	if m.Kind == mail.PAT {
 		stmts = append(stmts,
+			// The questionnaires received in it and their responses (questionnaire.go).
+			`INSERT INTO blob_garbage (blob_id, since) SELECT blob_id, CAST($2 AS BIGINT) FROM questionnaire_responses
+				WHERE questionnaire_id IN (SELECT id FROM questionnaires WHERE mailbox_id = $1)
+				UNION SELECT blob_id, CAST($2 AS BIGINT) FROM questionnaires WHERE mailbox_id = $1 ON CONFLICT DO NOTHING`,
+			`DELETE FROM questionnaire_responses WHERE questionnaire_id IN (SELECT id FROM questionnaires WHERE mailbox_id = $1)`,
+			`DELETE FROM questionnaires WHERE mailbox_id = $1`,
 			`DELETE FROM mail_conversations WHERE patient_address = (SELECT address FROM mailboxes WHERE id = $1)`,
 			`DELETE FROM mail_folders WHERE mailbox_id = $1`,
 			`DELETE FROM mailboxes WHERE id = $1`)

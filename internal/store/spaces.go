@@ -354,6 +354,11 @@ var purgeStatements = []purgeStatement{
 	{"emergency_cards", `DELETE FROM emergency_cards WHERE patient_id = $1`},
 	{"profile_devices", `DELETE FROM profile_devices WHERE patient_id = $1`},
 	{"profile_shares", `DELETE FROM profile_shares WHERE patient_id = $1`},
+	// Questionnaires received and their responses: their JSON (blobs) to the garbage job.
+	{"blob_garbage", `INSERT INTO blob_garbage (blob_id, since) SELECT blob_id, CAST($2 AS BIGINT) FROM questionnaire_responses
+		WHERE patient_id = $1 UNION SELECT blob_id, CAST($2 AS BIGINT) FROM questionnaires WHERE patient_id = $1 ON CONFLICT DO NOTHING`},
+	{"questionnaire_responses", `DELETE FROM questionnaire_responses WHERE patient_id = $1`},
+	{"questionnaires", `DELETE FROM questionnaires WHERE patient_id = $1`},
 	// Machine access: tokens, codes and grants bound to the patient or their accounts.
 	{"api_tokens", `DELETE FROM api_tokens WHERE patient_id = $1 OR account_id IN ` + patientAccounts},
 	{"oauth_codes", `DELETE FROM oauth_codes WHERE patient_id = $1`},

@@ -116,6 +116,8 @@ type threadView struct {
 	NoReply       bool
 	Error         string
 	Done          bool
+	// Questionnaires the received messages carry, by message (questionnaire.go).
+	Questionnaires map[string][]qOffer
 }
 
 // pathID reads the path's {id}.
@@ -156,6 +158,7 @@ func (w *Web) threadView(r *http.Request, id auth.Identity, req record.Request) 
 		}
 		v.Messages = append(v.Messages, tm)
 	}
+	v.Questionnaires = w.threadQuestionnaires(r, req, v.Lang, t)
 	return v, nil
 }
 

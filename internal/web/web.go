@@ -33,6 +33,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/mail"
 	"github.com/carnet-sante/carnet/internal/profile"
 	"github.com/carnet-sante/carnet/internal/profile/share"
+	"github.com/carnet-sante/carnet/internal/questionnaire"
 	"github.com/carnet-sante/carnet/internal/record"
 	"github.com/carnet-sante/carnet/internal/terminology"
 	"github.com/carnet-sante/carnet/internal/trail"
@@ -102,6 +103,8 @@ type Web struct {
 	dir     Directory    // the MSSanté directory (directory.go); nil until SetDirectory
 	// mailAdmin: the allowlist and directory of the operator (admin_directory.go); nil until SetMailAdmin
 	mailAdmin MailAdmin
+	// questionnaires: the forms sent to patients (questionnaire.go); nil until SetQuestionnaires
+	questionnaires *questionnaire.Service
 }
 
 // New parses every template and returns the pages' handler.
@@ -173,6 +176,7 @@ func (w *Web) routes() {
 		w.emergencyRoutes()
 	}
 	w.messagesRoutes()
+	w.questionnaireRoutes()
 	w.notificationsRoutes()
 	m.HandleFunc("GET /moi/espace", w.patient(w.spacePage))
 	m.HandleFunc("POST /moi/espace/{action}", w.patient(w.spaceChange))
