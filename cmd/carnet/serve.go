@@ -39,6 +39,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/jobs"
 	"github.com/carnet-sante/carnet/internal/mail"
 	"github.com/carnet-sante/carnet/internal/mail/mailserve"
+	"github.com/carnet-sante/carnet/internal/mailfile"
 	"github.com/carnet-sante/carnet/internal/notify"
 	"github.com/carnet-sante/carnet/internal/oauth"
 	"github.com/carnet-sante/carnet/internal/oidc"
@@ -215,6 +216,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		l.Close()
 		return err
 	}
+	// The IHE XDM packages professionals send, filed into the record (internal/mailfile).
+	filer, err := mailfile.New(mailfile.Deps{Store: db.MailFiling(), Records: rs.records, Clock: clk, Log: log})
+	if err != nil {
+		l.Close()
+		return err
+	}
 	messaging, err := mailserve.Start(context.WithoutCancel(ctx), mailserve.Config{Domain: cfg.Domain, RelayAddr: cfg.SMTPRelayAddr,
 		SubmissionAddr: cfg.SMTPSubmissionAddr, IMAPAddr: cfg.IMAPAddr, CertDir: filepath.Join(cfg.DataDir, "mail-tls"),
 		AllowlistFile: cfg.MailAllowlistFile, CertFile: cfg.MailTLSCertFile, KeyFile: cfg.MailTLSKeyFile,
@@ -223,7 +230,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		mailserve.Deps{DB: db, Blobs: blobs, Clock: clk, Seal: key.seal, Password: password.DefaultParams(), SharedJobs: true,
 			Tokens: apitoken.NewService(db.Tokens(), clk), Log: log,
 			// What a message delivered to a patient carries, acted on by the capability it concerns.
-			Inspectors: []mail.Inspector{invitations, forms}})
+			Inspectors: []mail.Inspector{invitations, forms, filer}})
 	if err != nil {
 		l.Close()
 		return fmt.Errorf("mail: %w", err)

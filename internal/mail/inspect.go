@@ -17,7 +17,8 @@ import (
 // portal. Accept only queues an InspectJob in the delivery's transaction (the SMTP answer does
 // not wait for them); the mail queue's worker runs Service.Inspect, which reads the message
 // once and hands it to each Inspector. A failure to reach a capability is retried with the
-// job; what the sender got wrong is the inspector's Finding, never a retry.
+// job; what the sender got wrong is the inspector's Finding, never a retry. Once every
+// inspector has had its say, a sender who asked for it gets one acknowledgement (mdn.go).
 
 // InspectJob asks for the inspection of one delivery. It names rows only: no address, no
 // content (a job's arguments are stored in clear in the queue's table).
@@ -100,6 +101,13 @@ func (s *Service) Inspect(ctx context.Context, job InspectJob) ([]Finding, error
 		}
 		if f.Processed || f.Failure != "" {
 			findings = append(findings, f)
+		}
+	}
+	if len(failed) == 0 {
+		// Acknowledged once everything the message carried was acted on or refused (mdn.go);
+		// a failure retries the job, and the acknowledgement waits for its outcome.
+		if err := s.acknowledge(ctx, d, findings); err != nil {
+			failed = append(failed, fmt.Errorf("acknowledge: %w", err))
 		}
 	}
 	return findings, errors.Join(failed...)

@@ -31,6 +31,7 @@ type Tx interface {
 	Organisation(ctx context.Context, id int64) (account.Organisation, error)
 	OrganisationByStructureID(ctx context.Context, structureID string) (account.Organisation, error)
 	PatientByINS(ctx context.Context, matricule string) (space.Patient, error)
+	Patient(ctx context.Context, id int64) (space.Patient, error)
 	Space(ctx context.Context, patientID int64) (space.Space, error)
 
 	// InsertMailbox stores m with its folders and sets its id; Conflict on a known address.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/carnet-sante/carnet/internal/blob"
+	"github.com/carnet-sante/carnet/internal/errs"
 	"github.com/carnet-sante/carnet/internal/mail"
 )
 
@@ -16,6 +17,10 @@ func (t mailTx) InsertMessage(ctx context.Context, m *mail.StoredMessage) error 
 	err := t.queryRow(ctx, `INSERT INTO mail_messages (channel, envelope_from, header_from, message_id, blob_id, size, sha256,
 		received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`, string(m.Channel), m.EnvelopeFrom, m.HeaderFrom,
 		m.MessageID, m.Blob.ID, m.Blob.Size, m.Blob.SHA256, micros(m.ReceivedAt)).Scan(&m.ID)
+	if isUniqueViolation(err) {
+		// Only our acknowledgements are unique (mail_messages_mdn): this one was sent already.
+		return errs.E(errs.Conflict, "message %s is stored already", m.MessageID)
+	}
 	if err != nil {
 		return fmt.Errorf("insert message: %w", err)
 	}
