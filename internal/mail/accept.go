@@ -492,7 +492,11 @@ func (s *Service) deliverLocal(ctx context.Context, tx Tx, env Envelope, name st
 		return err
 	}
 	if inspect && len(s.inspectors) > 0 {
-		if err := tx.Enqueue(ctx, InspectJob{MessageID: msg.ID, MailboxID: m.ID, PatientID: r.PatientID}); err != nil {
+		job := InspectJob{MessageID: msg.ID, MailboxID: m.ID, PatientID: r.PatientID}
+		if env.Sender != nil && env.Sender.Professional.ID != 0 {
+			job.Sender = env.Sender.Professional.IdNat.String()
+		}
+		if err := tx.Enqueue(ctx, job); err != nil {
 			return err
 		}
 	}

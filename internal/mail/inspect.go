@@ -26,6 +26,11 @@ type InspectJob struct {
 	MessageID int64 `json:"message_id"`
 	MailboxID int64 `json:"mailbox_id"`
 	PatientID int64 `json:"patient_id"`
+	// Sender is the IdNat_PS of the professional who signed in to send the message from a
+	// mailbox of ours (their PER mailbox, or an ORG mailbox with their own app password): who
+	// acts, whatever mailbox the message left from. "" for mail relayed by another operator
+	// and for an APP mailbox's software, whose author only the message itself names.
+	Sender string `json:"sender,omitempty"`
 }
 
 // Kind names the job.
@@ -88,6 +93,11 @@ func (s *Service) Inspect(ctx context.Context, job InspectJob) ([]Finding, error
 	if errs.Is(err, errs.NotFound) {
 		return nil, nil
 	}
+	if errs.Is(err, errs.Invalid) {
+		// A message its parsers refuse (too many parts, nested too deep) will not read better
+		// on a retry: nothing is inspected, and the worker says so.
+		return nil, err
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +127,14 @@ func (s *Service) Inspect(ctx context.Context, job InspectJob) ([]Finding, error
 func (s *Service) delivered(ctx context.Context, job InspectJob) (Delivered, error) {
 	var m StoredMessage
 	err := s.store.ViewMail(ctx, func(tx Tx) error {
-		var err error
+		// The patient may have deleted it since (another recipient may still hold it).
+		held, err := tx.Holds(ctx, job.MailboxID, job.MessageID)
+		if err != nil {
+			return err
+		}
+		if !held {
+			return errs.E(errs.NotFound, "the mailbox no longer holds the message")
+		}
 		m, err = tx.StoredMessage(ctx, job.MessageID)
 		return err
 	})
@@ -129,11 +146,14 @@ func (s *Service) delivered(ctx context.Context, job InspectJob) (Delivered, err
 		return Delivered{}, err
 	}
 	defer rc.Close()
-	// A stored message is its bytes as received and our Received field: never much more than
-	// the limit. Read to its end, so that the blob's digest is checked before anything is used.
-	raw, err := io.ReadAll(io.LimitReader(rc, s.cfg.MaxMessageBytes+MaxHeaderBytes))
+	// Read to its end, so that the blob's digest is checked before anything is used; a blob
+	// longer than its row says is not this message.
+	raw, err := io.ReadAll(io.LimitReader(rc, m.Blob.Size+1))
 	if err != nil {
 		return Delivered{}, err
+	}
+	if int64(len(raw)) != m.Blob.Size {
+		return Delivered{}, errs.E(errs.Internal, "message %d: %d bytes stored, %d recorded", m.ID, len(raw), m.Blob.Size)
 	}
 	end := min(len(raw), MaxHeaderBytes)
 	h, err := ParseHeader(raw[:end], end == len(raw))

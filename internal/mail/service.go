@@ -65,6 +65,8 @@ type Tx interface {
 	// Deliver files message into the mailbox's folder under the next UID, counts its size
 	// against the mailbox, and returns the UID.
 	Deliver(ctx context.Context, mailboxID int64, folder string, messageID, size int64, at time.Time) (int64, error)
+	// Holds reports whether the mailbox holds, in any folder, the stored message messageRef.
+	Holds(ctx context.Context, mailboxID, messageRef int64) (bool, error)
 	// HasMessage reports whether the mailbox holds, in any folder, a message of that Message-ID.
 	HasMessage(ctx context.Context, mailboxID int64, messageID string) (bool, error)
 

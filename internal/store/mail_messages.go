@@ -66,6 +66,14 @@ func (t mailTx) Deliver(ctx context.Context, mailboxID int64, folder string, mes
 	return uid, nil
 }
 
+// Holds reports whether the mailbox holds the stored message, in any folder.
+func (t mailTx) Holds(ctx context.Context, mailboxID, messageRef int64) (bool, error) {
+	var n int
+	err := t.queryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM mail_deliveries WHERE mailbox_id = $1 AND message_ref = $2 LIMIT 1) x`,
+		mailboxID, messageRef).Scan(&n)
+	return n > 0, err
+}
+
 // HasMessage reports whether the mailbox holds a message of that Message-ID: the mailbox's own
 // deliveries are read (by the (mailbox, folder, uid) key), not every message.
 func (t mailTx) HasMessage(ctx context.Context, mailboxID int64, messageID string) (bool, error) {

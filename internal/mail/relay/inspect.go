@@ -45,6 +45,12 @@ func (w *inspectWorker) Work(ctx context.Context, job *river.Job[inspectArgs]) e
 		q.log.Info("message inspected", "message", job.Args.MessageID, "inspector", f.Inspector,
 			"processed", f.Processed, "refused", f.Failure != "")
 	}
+	if errs.Is(err, errs.Invalid) {
+		// The message cannot be taken apart (too many parts, nested too deep): no retry reads
+		// it better.
+		q.log.Warn("message not inspected: unreadable", "message", job.Args.MessageID)
+		return river.JobCancel(err)
+	}
 	if err != nil {
 		q.log.Warn("message inspection failed", "message", job.Args.MessageID, "attempt", job.Attempt, "code", errs.CodeOf(err))
 	}

@@ -108,3 +108,57 @@ func TestInspectionOfPatientDeliveries(t *testing.T) {
 	case <-time.After(300 * time.Millisecond):
 	}
 }
+
+// The inspection names who signed in to send (an identifier, never content); a message its
+// parsers refuse is not retried for hours but cancelled at once, no inspector called; a
+// delivery whose mailbox no longer holds the message is not inspected.
+func TestInspectionSenderAndLimits(t *testing.T) {
+	rec := &recorder{calls: make(chan struct{}, 16)}
+	e := mailtest.New(t, mailtest.Options{Inspectors: []mail.Inspector{rec}})
+	pro := e.Professional(t, 1, "claire.martin", "MARTIN", "Claire")
+	_, patient := e.Patient(t, 1)
+	_, other := e.Patient(t, 2)
+	c := client(t, e, e.Submission, true, pro.Address, pro.Password)
+	msg := withAttachment(pro.Address, patient, "Compte rendu", "cr.pdf", "application/pdf", "%PDF-1.4")
+	if stage, err := send(c, pro.Address, []string{patient, other}, msg); err != nil {
+		t.Fatalf("%s: %v", stage, err)
+	}
+	seen := rec.wait(t, 2)
+	if seen[0].Job.Sender != pro.IdNat || seen[1].Job.Sender != pro.IdNat {
+		t.Fatalf("sender %q %q, want %s", seen[0].Job.Sender, seen[1].Job.Sender, pro.IdNat)
+	}
+	// The same message named with a mailbox that does not hold it (a patient who deleted it).
+	job := seen[0].Job
+	job.MailboxID = pro.Mailbox.ID
+	if f, err := e.Mail.Inspect(context.Background(), job); err != nil || len(f) != 0 {
+		t.Fatalf("inspection of a message the mailbox no longer holds: %v %v", f, err)
+	}
+
+	var b strings.Builder
+	b.WriteString("From: " + pro.Address + "\r\nTo: " + patient + "\r\nSubject: parts\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n")
+	for i := range 300 {
+		b.WriteString("--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"p" + itoa(int64(i)) + "\"\r\n\r\nx\r\n")
+	}
+	b.WriteString("--b--\r\n")
+	if stage, err := send(c, pro.Address, []string{patient}, b.String()); err != nil {
+		t.Fatalf("%s: %v", stage, err)
+	}
+	var state string
+	for range 600 {
+		if err := e.DB.SQL().QueryRow(`SELECT state FROM river_job WHERE kind = 'mail.inspect' ORDER BY id DESC LIMIT 1`).Scan(&state); err != nil {
+			t.Fatal(err)
+		}
+		if state != "available" && state != "running" && state != "retryable" && state != "scheduled" {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if state != "cancelled" {
+		t.Fatalf("the unreadable message's inspection is %s, want cancelled", state)
+	}
+	select {
+	case <-rec.calls:
+		t.Fatal("an inspector was given the unreadable message")
+	default:
+	}
+}
