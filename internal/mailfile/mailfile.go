@@ -10,8 +10,10 @@
 // decision with the sending professional as actor, checks each document as any deposit and
 // traces it. Who that professional is depends on how the message came:
 //
-//   - from a PER mailbox of ours (submission, authenticated): its owner, from our accounts;
-//   - from an ORG or APP mailbox of ours, or from another operator (relay): the author the XDM
+//   - from a mailbox of ours by a professional who signed in (their PER mailbox, or an ORG
+//     mailbox with their own app password; mail.InspectJob.Sender): that professional, from
+//     our accounts, whoever the metadata names;
+//   - from an APP mailbox of ours (software), or from another operator (relay): the author the XDM
 //     metadata names by IdNat_PS (the submission set's, else the first document's), taken
 //     from our accounts when we know them, else as the metadata states (profession and
 //     specialty from authorSpecialty). Within the trust space the sending operator, or the
@@ -323,6 +325,17 @@ func senderActor(d mail.Delivered) audit.Actor {
 func (in *Inspector) actor(ctx context.Context, d mail.Delivered, pkg *xdm.Package) (a access.Actor, fail string, err error) {
 	err = in.store.ViewFiling(ctx, func(tx Tx) error {
 		org := d.From.Domain
+		if d.Message.Channel == mail.Submission && d.Job.Sender != "" {
+			// The professional who signed in to send it, from their PER mailbox or with their
+			// own app password on an ORG mailbox: they act, whatever the metadata says, so
+			// that a professional the patient blocked cannot file through a shared mailbox.
+			pro, err := tx.ProfessionalByIdNat(ctx, d.Job.Sender)
+			if err != nil {
+				return err
+			}
+			a, err = professional(ctx, tx, pro)
+			return err
+		}
 		if d.Message.Channel == mail.Submission {
 			box, err := tx.MailboxByAddress(ctx, d.Message.HeaderFrom)
 			if err != nil {

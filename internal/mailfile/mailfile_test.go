@@ -549,3 +549,47 @@ func TestXDMFromSoftware(t *testing.T) {
 		t.Fatalf("the deposit is traced under %q, want the organisation %s", actorOrg, org)
 	}
 }
+
+// A professional the patient blocked, member of an organisation's mailbox, sends a package
+// from it with their own app password, naming a colleague as the author: they are the actor,
+// and the decision refuses them.
+func TestXDMFromABlockedMemberOfAnOrganisationMailbox(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	org := e.Organisation(t, "750100125", "Centre de cardiologie", "Paris")
+	box, err := e.Mail.CreateMailbox(ctx, e.Admin, mail.NewMailbox{Kind: mail.ORG, LocalPart: "secretariat.cardio", StructureID: org})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocked := e.Professional(t, 1, "paul.roux", "ROUX", "Paul")
+	colleague := e.Professional(t, 2, "claire.martin", "MARTIN", "Claire")
+	if err := e.Mail.AddMember(ctx, e.Admin, box.Address.String(), blocked.IdNat); err != nil {
+		t.Fatal(err)
+	}
+	pass, _, err := e.Mail.CreateAppPassword(ctx, e.Admin, box.Address.String(), blocked.IdNat, "poste du secrétariat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, patient := e.Patient(t, 1)
+	holder := access.Actor{Kind: audit.ActorPatient, ID: "patient-1", Name: "Lucie Durand", PatientID: pid}
+	if err := e.Access.Block(ctx, holder, audit.ChannelWeb, pid, blocked.IdNat); err != nil {
+		t.Fatal(err)
+	}
+	matricule, _ := mail.PatientINS(mustAddress(t, patient))
+	from := box.Address.String()
+	c := client(t, e, e.Submission, from, pass)
+	send(t, c, from, []string{patient}, message(from, patient, from, "org1", pkg(t, matricule, author(colleague.IdNat, "MARTIN", "Claire"), 1, "o"), ""))
+	waitFor(t, "the acknowledgement", func() bool { return len(mdns(t, e, from)) == 1 })
+	wantAll(t, "the acknowledgement", mdns(t, e, from)[0], "processed/Error: 901^")
+	if docs := documents(t, e, pid, "1.2.250.1.999.1.8.o.0"); len(docs) != 0 {
+		t.Fatalf("filed: %+v", docs)
+	}
+	var actor string
+	if err := e.DB.SQL().QueryRow(`SELECT actor_id FROM traces WHERE patient_id = $1 AND action = $2 AND outcome = 'denied'`,
+		pid, string(access.ActionDeposit)).Scan(&actor); err != nil {
+		t.Fatal(err)
+	}
+	if actor != blocked.IdNat {
+		t.Fatalf("the refusal names %q, want the member who sent it %s", actor, blocked.IdNat)
+	}
+}
