@@ -22,11 +22,9 @@ var ErrNotPharmacy = errs.E(errs.Invalid, "this address is not a pharmacy's mail
 
 // Pharmacies searches the mailboxes a patient may write to first, by part of the
 // organisation's name and of its town (at least one). The directory is public to every user
-// of the messaging; the actor must still be allowed to write from the patient's mailbox.
-func (p *Portal) Pharmacies(ctx context.Context, actor access.Actor, ch audit.Channel, patientID int64, name, town string) ([]DirectoryEntry, error) {
-	if err := p.decide(ctx, actor, ch, patientID, access.ActionSendMail, "mailbox"); err != nil {
-		return nil, err
-	}
+// of the messaging and says nothing of the patient: a search is neither decided nor traced
+// (the sending is).
+func (p *Portal) Pharmacies(ctx context.Context, name, town string) ([]DirectoryEntry, error) {
 	name, town = strings.TrimSpace(name), strings.TrimSpace(town)
 	if name == "" && town == "" {
 		return nil, errs.E(errs.Invalid, "give part of the pharmacy's name or of its town")
@@ -53,15 +51,17 @@ func (p *Portal) WritePharmacy(ctx context.Context, actor access.Actor, ch audit
 	if err != nil || addr.IsNull() {
 		return Receipt{}, ErrNotPharmacy
 	}
-	if err := p.decide(ctx, actor, ch, patientID, access.ActionSendMail, "mailbox"); err != nil {
-		return Receipt{}, err
-	}
 	found, err := p.mail.Directory(ctx, DirectoryQuery{Address: addr.String(), AcceptsPatients: true, Limit: 1})
 	if err != nil {
 		return Receipt{}, err
 	}
 	if len(found) == 0 {
 		return Receipt{}, ErrNotPharmacy
+	}
+	// Decided (and traced) once the message is one that may leave: a form sent back for its
+	// address leaves no "sent" on the patient's trail.
+	if err := p.decide(ctx, actor, ch, patientID, access.ActionSendMail, "mailbox"); err != nil {
+		return Receipt{}, err
 	}
 	var pt space.Patient
 	if err := p.store.ViewPortal(ctx, func(tx PortalTx) error {

@@ -50,7 +50,7 @@ func (w *Web) colleagueWrite(rw http.ResponseWriter, r *http.Request, id auth.Id
 		http.Redirect(rw, r, "/pro/messages/nouveau?fait=message", http.StatusSeeOther)
 		return
 	}
-	status, text, ok := writeRefusal(v.Lang, err, "pro.write.refused", map[error]string{mail.ErrPatientAddress: "colleague.patient"})
+	status, text, ok := writeRefusal(v.Lang, err, "pro.write.refused", pageError{mail.ErrPatientAddress, "colleague.patient"})
 	if !ok {
 		w.fail(rw, r, err)
 		return

@@ -18,7 +18,8 @@ func init() {
 		"pharmacy.body":           {"Votre message", "Your message"},
 		"pharmacy.files.hint":     {"Votre ordonnance par exemple : PDF, JPEG ou PNG, 5 fichiers et 10 Mo au plus.", "Your prescription for example: PDF, JPEG or PNG, at most 5 files and 10 MB."},
 		"pharmacy.send":           {"Envoyer à la pharmacie", "Send to the pharmacy"},
-		"pharmacy.done":           {"Votre message est envoyé à la pharmacie. Sa réponse arrivera dans votre messagerie.", "Your message is sent to the pharmacy. Its answer will come in your messages."},
+		"pharmacy.done":           {"Votre message a été envoyé à la pharmacie. Sa réponse arrivera dans votre messagerie.", "Your message was sent to the pharmacy. Its answer will come in your messages."},
+		"pharmacy.refused":        {"Votre message n'a pas été envoyé : %s", "Your message was not sent: %s"},
 		"pharmacy.notpharmacy":    {"choisissez une pharmacie dans les résultats de la recherche.", "choose a pharmacy in the search results."},
 	} {
 		catalogue[k] = v

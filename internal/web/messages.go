@@ -455,18 +455,12 @@ func (w *Web) proWrite(rw http.ResponseWriter, r *http.Request, id auth.Identity
 	if w.proWriteRefused(rw, r, v, err) {
 		return
 	}
-	var refusal *mail.Refusal
-	status := http.StatusBadRequest
-	switch {
-	case errors.As(err, &refusal):
-		status = http.StatusForbidden
-		v.Error = v.T("pro.write.refused", v.T(refusalKey(refusal.Reason)))
-	case errs.Is(err, errs.Invalid):
-		v.Error = v.T("pro.write.refused", v.T(invalidKey(err)))
-	default:
+	status, text, ok := writeRefusal(v.Lang, err, "pro.write.refused")
+	if !ok {
 		w.fail(rw, r, err)
 		return
 	}
+	v.Error = text
 	// The page shows the patient's name again, after a decision like the form's.
 	name, nerr := w.msgs.Recipient(r.Context(), req.Actor, req.Channel, pid)
 	if nerr != nil {

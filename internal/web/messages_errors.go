@@ -84,18 +84,24 @@ func init() {
 	}
 }
 
+// pageError names, for writeRefusal, an error of a page's own with its catalogue key.
+type pageError struct {
+	err error
+	key string
+}
+
 // writeRefusal says, in the reader's language and inside the sentence of format, why a
 // message written in the pages was not sent: a refusal of the messaging (403), or something
-// wrong with what was typed or attached (400), own naming the page's own errors first. ok is
-// false for any other error, which the caller answers as every page does.
-func writeRefusal(l Lang, err error, format string, own map[error]string) (status int, text string, ok bool) {
+// wrong with what was typed or attached (400), the page's own errors first, in their order. ok
+// is false for any other error, which the caller answers as every page does.
+func writeRefusal(l Lang, err error, format string, own ...pageError) (status int, text string, ok bool) {
 	var refusal *mail.Refusal
 	if errors.As(err, &refusal) {
 		return http.StatusForbidden, l.T(format, l.T(refusalKey(refusal.Reason))), true
 	}
-	for e, key := range own {
-		if errors.Is(err, e) {
-			return http.StatusBadRequest, l.T(format, l.T(key)), true
+	for _, e := range own {
+		if errors.Is(err, e.err) {
+			return http.StatusBadRequest, l.T(format, l.T(e.key)), true
 		}
 	}
 	if errs.Is(err, errs.Invalid) {

@@ -44,7 +44,7 @@ func (w *Web) searchPharmacies(r *http.Request, req record.Request, v *pharmacyV
 		return nil
 	}
 	v.Searched = true
-	found, err := w.msgs.Pharmacies(r.Context(), req.Actor, req.Channel, req.Actor.PatientID, v.Name, v.Town)
+	found, err := w.msgs.Pharmacies(r.Context(), v.Name, v.Town)
 	if errs.Is(err, errs.Invalid) {
 		v.Error = v.T("pharmacy.search.invalid")
 		return nil
@@ -95,7 +95,7 @@ func (w *Web) pharmacyWrite(rw http.ResponseWriter, r *http.Request, id auth.Ide
 		http.Redirect(rw, r, baseOf(r)+"/messages/pharmacie?fait=message", http.StatusSeeOther)
 		return
 	}
-	status, text, ok := writeRefusal(v.Lang, err, "msg.refused", map[error]string{mail.ErrNotPharmacy: "pharmacy.notpharmacy"})
+	status, text, ok := writeRefusal(v.Lang, err, "pharmacy.refused", pageError{mail.ErrNotPharmacy, "pharmacy.notpharmacy"})
 	if !ok {
 		w.fail(rw, r, err)
 		return

@@ -48,8 +48,8 @@ func TestPatientWritesToPharmacy(t *testing.T) {
 	// Posting the address of a mailbox that takes no patient's message: refused, nothing sent.
 	pg = b.filesForm("/moi/messages/pharmacie", map[string]string{"csrf_token": token, "a": secretariat.Address.String(),
 		"objet": "Ordonnance", "corps": "Bonjour"}, "", nil, "")
-	if pg.status != http.StatusBadRequest || !strings.Contains(pg.body, "choisissez une pharmacie") {
-		t.Fatalf("to a mailbox closed to patients: %d %.2000s", pg.status, pg.body)
+	if pg.status != http.StatusBadRequest || !strings.Contains(pg.body, "Votre message n'a pas été envoyé : choisissez une pharmacie") {
+		t.Fatalf("to a mailbox closed to patients: %d %s", pg.status, pg.body[max(0, strings.Index(pg.body, "choisissez")-200):])
 	}
 	if n := len(p.deliveries(t, secretariat.Address.String(), "INBOX")); n != 0 {
 		t.Fatalf("%d messages delivered to a mailbox closed to patients", n)
@@ -61,7 +61,7 @@ func TestPatientWritesToPharmacy(t *testing.T) {
 	if pg.status != http.StatusSeeOther || pg.header.Get("Location") != "/moi/messages/pharmacie?fait=message" {
 		t.Fatalf("send: %d %.2000s", pg.status, pg.body)
 	}
-	if pg := b.get("/moi/messages/pharmacie?fait=message"); !strings.Contains(pg.body, "Votre message est envoyé à la pharmacie") {
+	if pg := b.get("/moi/messages/pharmacie?fait=message"); !strings.Contains(pg.body, "Votre message a été envoyé à la pharmacie") {
 		t.Fatalf("after sending: %.1500s", pg.body)
 	}
 	in := p.deliveries(t, pharma.Address.String(), "INBOX")
@@ -75,8 +75,19 @@ func TestPatientWritesToPharmacy(t *testing.T) {
 	if n := len(p.deliveries(t, addr, "Sent")); n != 1 {
 		t.Fatalf("%d messages in the patient's Sent", n)
 	}
-	if tr := strings.Join(p.Traces(t, pid), "\n"); !strings.Contains(tr, "mail.send allowed") {
-		t.Fatalf("traces:\n%s", tr)
+	// One "sent" on the patient's trail: the message's; neither the searches nor the form
+	// sent back for its address left one.
+	var sends int
+	for _, tr := range p.Traces(t, pid) {
+		if strings.Contains(tr, "mail.send") {
+			sends++
+			if !strings.Contains(tr, "mail.send allowed") {
+				t.Fatalf("trace %q", tr)
+			}
+		}
+	}
+	if sends != 1 {
+		t.Fatalf("%d mail.send traces, want 1:\n%s", sends, strings.Join(p.Traces(t, pid), "\n"))
 	}
 
 	// The pharmacy answers (its members' mail client, through the acceptance of mail): the
