@@ -1,6 +1,8 @@
 package mail
 
 import (
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/hex"
 	"slices"
 	"strings"
@@ -99,13 +101,59 @@ func dnAttribute(a string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	val = strings.ToLower(strings.Join(strings.Fields(val), " "))
+	val = foldDNValue(val)
 	if val == "" {
 		return "", errs.E(errs.Invalid, "an empty attribute in a distinguished name")
 	}
 	// Written back with the characters that would split it escaped: the canonical form is
 	// itself a DN, and two different attribute lists never join into the same string.
 	return name + "=" + strings.NewReplacer(`\`, `\\`, `,`, `\,`, `+`, `\+`, `;`, `\;`, `=`, `\=`).Replace(val), nil
+}
+
+// foldDNValue folds what X.520's caseIgnoreMatch ignores, as far as ASCII goes: letters to
+// lower case, runs of spaces to one, none at the ends. Nothing beyond ASCII is folded: a
+// Turkish dotted İ, a Kelvin sign or a non-breaking space stays itself, so that a look-alike
+// never compares equal to the name it imitates (values like "Bouches-du-Rhône" compare as
+// written, which is how the allowlist and the certificate both write them).
+func foldDNValue(v string) string {
+	b := make([]byte, 0, len(v))
+	space := true // drops leading spaces
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c == ' ':
+			if !space {
+				b = append(b, ' ')
+			}
+			space = true
+			continue
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+		space = false
+	}
+	return strings.TrimRight(string(b), " ")
+}
+
+// CertificateDN is the canonical form (NormalizeDN's) of a certificate's subject, read from
+// its parsed attributes rather than from a string form: Go writes attributes it has no name
+// for as #hex, which no published DN would match.
+func CertificateDN(subject pkix.Name) (string, error) {
+	var parts []string
+	for _, a := range subject.Names {
+		v, ok := a.Value.(string)
+		if !ok {
+			return "", errs.E(errs.Invalid, "a certificate subject attribute is not a string")
+		}
+		parts = append(parts, a.Type.String()+"="+escapeDNValue(v))
+	}
+	return NormalizeDN(strings.Join(parts, ","))
+}
+
+// escapeDNValue escapes a value for RFC 4514 (the characters that separate or quote).
+func escapeDNValue(v string) string {
+	return strings.NewReplacer(`\`, `\\`, `,`, `\,`, `+`, `\+`, `;`, `\;`, `"`, `\"`, `#`, `\#`).Replace(v)
 }
 
 func isOID(s string) bool {
@@ -125,6 +173,9 @@ func isOID(s string) bool {
 func unescapeDN(v string) (string, error) {
 	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
 		v = v[1 : len(v)-1]
+	}
+	if strings.HasPrefix(v, "#") {
+		return berString(v[1:])
 	}
 	var b []byte
 	for i := 0; i < len(v); i++ {
@@ -151,3 +202,24 @@ func unescapeDN(v string) (string, error) {
 }
 
 func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+// berString reads a value written as "#" and the hex of its BER encoding (RFC 4514 §2.4):
+// one of the string types a certificate subject uses.
+func berString(h string) (string, error) {
+	der, err := hex.DecodeString(h)
+	if err != nil {
+		return "", errs.E(errs.Invalid, "a distinguished name's #value is not hexadecimal")
+	}
+	var raw asn1.RawValue
+	if rest, err := asn1.Unmarshal(der, &raw); err != nil || len(rest) > 0 || raw.Class != asn1.ClassUniversal {
+		return "", errs.E(errs.Invalid, "a distinguished name's #value is not one BER value")
+	}
+	switch raw.Tag {
+	case asn1.TagUTF8String, asn1.TagPrintableString, asn1.TagIA5String, asn1.TagT61String:
+		if !utf8.Valid(raw.Bytes) {
+			return "", errs.E(errs.Invalid, "a distinguished name's value is not UTF-8")
+		}
+		return string(raw.Bytes), nil
+	}
+	return "", errs.E(errs.Invalid, "a distinguished name's #value is not a string")
+}

@@ -2,6 +2,7 @@ package mail_test
 
 import (
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"os"
 	"strings"
 	"testing"
@@ -37,6 +38,35 @@ func TestNormalizeDN(t *testing.T) {
 		if got, err := mail.NormalizeDN(other); err == nil && got == want {
 			t.Errorf("%q is taken for %q", other, published)
 		}
+	}
+	// Look-alikes beyond ASCII never fold into the name they imitate.
+	for _, lookalike := range []string{
+		"CN=medimail-asip.mipih.fr,OU=318310021300028,O=GIP MİPİH,ST=Haute-Garonne (31),C=FR", // Turkish dotted İ
+		"CN=medimail-asip.mipih.fr,OU=318310021300028,O=GIP\u00a0MIPIH,ST=Haute-Garonne (31),C=FR",
+	} {
+		if got, err := mail.NormalizeDN(lookalike); err == nil && got == want {
+			t.Errorf("%q is taken for %q", lookalike, published)
+		}
+	}
+	// A value in its BER form (#hex of a UTF8String), as some writers give attributes.
+	if got, err := mail.NormalizeDN("CN=medimail-asip.mipih.fr,OU=318310021300028,O=#0c09474950204d49504948,ST=Haute-Garonne (31),C=FR"); err != nil || got != want {
+		t.Errorf("#hex value: %q %v", got, err)
+	}
+	// A certificate subject with an attribute Go has no short name for (emailAddress): read
+	// from its parsed attributes, it matches the published DN that names it.
+	withMail := goName
+	withMail.ExtraNames = []pkix.AttributeTypeAndValue{{Type: asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}, Value: "ops@mipih.fr"}}
+	der := mustSubjectDER(t, withMail)
+	var rdn pkix.RDNSequence
+	if _, err := asn1.Unmarshal(der, &rdn); err != nil {
+		t.Fatal(err)
+	}
+	var parsed pkix.Name
+	parsed.FillFromRDNSequence(&rdn)
+	got, err := mail.CertificateDN(parsed)
+	wantMail, _ := mail.NormalizeDN(published + ",E=ops@mipih.fr")
+	if err != nil || got != wantMail {
+		t.Errorf("certificate with emailAddress: %q %v, want %q (Go writes it %q)", got, err, wantMail, parsed.String())
 	}
 	for _, bad := range []string{"", "CN", "CN=", "FOO=bar", "CN=a,", `CN=a\`, "CN=\xff", strings.Repeat("CN=a,", 500)} {
 		if _, err := mail.NormalizeDN(bad); err == nil {
@@ -81,4 +111,14 @@ func FuzzNormalizeDN(f *testing.F) {
 			t.Fatalf("%q → %q → %q %v", s, n, again, err)
 		}
 	})
+}
+
+// mustSubjectDER encodes a name as a certificate's subject is.
+func mustSubjectDER(t *testing.T, n pkix.Name) []byte {
+	t.Helper()
+	der, err := asn1.Marshal(n.ToRDNSequence())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
 }

@@ -142,6 +142,8 @@ func Start(ctx context.Context, cfg Config, d Deps) (*Mail, error) {
 		if operatorCAs, err = readCAs(cfg.RelayClientCAFile); err != nil {
 			return nil, fmt.Errorf("mail_relay_client_ca_file: %w", err)
 		}
+	} else if cfg.RelayAddr != "" {
+		d.Log.Info("the mail relay checks the sending domain only, not the operator's certificate: set mail_relay_client_ca_file in production")
 	}
 	opts := smtpd.Options{OperatorCAs: operatorCAs, RelayAddr: cfg.RelayAddr, SubmissionAddr: cfg.SubmissionAddr, Hostname: host, CertDir: cfg.CertDir,
 		MaxMessageBytes: mc.MaxMessageBytes, ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, Clock: d.Clock, Log: d.Log}

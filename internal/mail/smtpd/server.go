@@ -264,7 +264,12 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	state, isTLS := c.TLSConnectionState()
 	env := mail.Envelope{Channel: b.channel, ClientAddr: host, Helo: c.Hostname(), TLS: isTLS}
 	if isTLS && len(state.VerifiedChains) > 0 {
-		env.PeerDN = state.VerifiedChains[0][0].Subject.String()
+		subject := state.VerifiedChains[0][0].Subject
+		if dn, err := mail.CertificateDN(subject); err == nil {
+			env.PeerDN = dn
+		} else {
+			env.PeerDN = subject.String() // read by the check, which refuses what it cannot match
+		}
 	}
 	se := &session{s: b.s, conn: c, env: env}
 	if b.channel == mail.Submission {
