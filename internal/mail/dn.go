@@ -97,7 +97,7 @@ func dnAttribute(a string) (string, error) {
 		}
 		name = t
 	}
-	val, err := unescapeDN(strings.TrimSpace(v))
+	val, err := unescapeDN(strings.Trim(v, " "))
 	if err != nil {
 		return "", err
 	}
@@ -107,7 +107,7 @@ func dnAttribute(a string) (string, error) {
 	}
 	// Written back with the characters that would split it escaped: the canonical form is
 	// itself a DN, and two different attribute lists never join into the same string.
-	return name + "=" + strings.NewReplacer(`\`, `\\`, `,`, `\,`, `+`, `\+`, `;`, `\;`, `=`, `\=`).Replace(val), nil
+	return name + "=" + strings.NewReplacer(`\`, `\\`, `,`, `\,`, `+`, `\+`, `;`, `\;`, `=`, `\=`, `#`, `\#`, `"`, `\"`).Replace(val), nil
 }
 
 // foldDNValue folds what X.520's caseIgnoreMatch ignores, as far as ASCII goes: letters to

@@ -97,7 +97,7 @@ func TestNormalizePublishedDNs(t *testing.T) {
 }
 
 func FuzzNormalizeDN(f *testing.F) {
-	for _, s := range []string{"CN=a,O=b,C=FR", `CN=a\,b+OU=c;O="d e"`, `2.5.4.3=x\41`, "C=FR, ST=Haute-Garonne (31)", `CN=\`, "=", ""} {
+	for _, s := range []string{"0=\\09", "CN=a,O=b,C=FR", `CN=a\,b+OU=c;O="d e"`, `2.5.4.3=x\41`, "C=FR, ST=Haute-Garonne (31)", `CN=\`, "=", ""} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
