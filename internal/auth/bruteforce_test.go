@@ -237,3 +237,41 @@ func TestConcurrentGuessesAllCount(t *testing.T) {
 		t.Fatalf("%d of %d simultaneous guesses were checked, want %d", checked, burst, e.cfg.Identifier.Free)
 	}
 }
+
+// TestConcurrentFreeAttemptsAreNotThrottled: attempts within the free tries, sent at once
+// while time passes, are all checked. Each one waits for the key's lock; the time it judges
+// the delay by is read after the lock, so the free attempt just written before it (whose
+// delay ends "now") never looks like a delay still running.
+func TestConcurrentFreeAttemptsAreNotThrottled(t *testing.T) {
+	e := newEnv(t, cheapParams)
+	e.operatorAccount(t, "ops@carnet.example")
+	burst := e.cfg.Identifier.Free
+	stop := make(chan struct{})
+	ticked := make(chan struct{})
+	go func() { // time passes while the attempts wait for each other
+		defer close(ticked)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				e.clock.Advance(time.Microsecond)
+			}
+		}
+	}()
+	results := make(chan error, burst)
+	for i := 0; i < burst; i++ {
+		go func(i int) {
+			_, err := e.svc.SignIn(ctx, auth.Credentials{Identifier: "ops@carnet.example", Password: fmt.Sprintf("guess %d", i),
+				Client: auth.Client{Addr: fmt.Sprintf("203.0.113.%d", i)}})
+			results <- err
+		}(i)
+	}
+	for i := 0; i < burst; i++ {
+		if err := <-results; !errs.Is(err, errs.Unauthenticated) {
+			t.Errorf("free attempt %d: %v", i, err)
+		}
+	}
+	close(stop)
+	<-ticked
+}

@@ -138,16 +138,23 @@ type report struct {
 // attempts on overlapping keys wait for each other instead of deadlocking.
 func (s *Service) admit(ctx context.Context, check string, limits ...limit) (*admission, error) {
 	sorted := sortedLimits(limits)
-	now := s.clock.Now()
 	ad := &admission{}
 	err := s.store.UpdateAuth(ctx, func(tx Tx) error {
 		states := make([]ThrottleState, len(sorted))
-		var wait time.Duration
 		for i, l := range sorted {
 			st, err := tx.LockThrottle(ctx, l.key)
 			if err != nil {
 				return err
 			}
+			states[i] = st
+		}
+		// The time is read once every key is locked: an attempt that waited for a lock
+		// must not judge the delay a concurrent attempt just wrote by a time read before it
+		// (it would see a free attempt's delay, ending "now", as still ahead).
+		now := s.clock.Now()
+		var wait time.Duration
+		for i, l := range sorted {
+			st := states[i]
 			if !st.LastAt.IsZero() && now.Sub(st.LastAt) >= l.policy.Window {
 				st = ThrottleState{}
 			}

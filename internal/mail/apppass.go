@@ -290,15 +290,21 @@ func delay(p auth.Policy, n int) time.Duration {
 // delay (and then counts nothing). Keys are locked in one order.
 func (s *Service) admit(ctx context.Context, limits ...limit) error {
 	sorted := slices.SortedFunc(slices.Values(limits), func(a, b limit) int { return strings.Compare(a.key, b.key) })
-	now := s.clock.Now()
 	err := s.store.UpdateMail(ctx, func(tx Tx) error {
 		states := make([]auth.ThrottleState, len(sorted))
-		var wait time.Duration
 		for i, l := range sorted {
 			st, err := tx.LockThrottle(ctx, l.key)
 			if err != nil {
 				return err
 			}
+			states[i] = st
+		}
+		// Read once every key is locked (see auth's admit): a login that waited for a lock
+		// judges the delay a concurrent one just wrote by the time after it.
+		now := s.clock.Now()
+		var wait time.Duration
+		for i, l := range sorted {
+			st := states[i]
 			if !st.LastAt.IsZero() && now.Sub(st.LastAt) >= l.policy.Window {
 				st = auth.ThrottleState{}
 			}
