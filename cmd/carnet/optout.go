@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -46,6 +47,13 @@ func runOptout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer a.db.Close()
 	if err := a.db.TuneForBulkImport(ctx, cacheMiB); err != nil {
 		return err
+	}
+	if os.Getenv("GOGC") == "" {
+		// Each batch allocates its rows, traces and statement arguments anew, and at the
+		// default GOGC the collector ran over the two batches in flight several times a
+		// batch: at 200 the import takes 12 % less CPU for some 26 MB more (measured on
+		// 200,000 people). Memory stays bounded by the batch size, not the file.
+		debug.SetGCPercent(200)
 	}
 	if fs.NArg() != 1 {
 		fmt.Fprintln(stderr, optoutUsage)

@@ -174,8 +174,10 @@ func (s *Service) planBatch(ctx context.Context, rows []NewSpace, found map[stri
 // writeBatch writes the creations of a checked batch and the traces of its creations and
 // refusals.
 func (s *Service) writeBatch(ctx context.Context, tx Tx, by By, plans []rowPlan, now time.Time) ([]Outcome, error) {
-	var news []Patient
-	var rowOf []int
+	// Slices sized for the batch up front: grown by append, they were a third of the bytes
+	// the import allocates, and the collector's work with them.
+	news := make([]Patient, 0, len(plans))
+	rowOf := make([]int, 0, len(plans))
 	for i := range plans {
 		if plans[i].err == nil && plans[i].existed == nil {
 			news = append(news, plans[i].patient)
@@ -216,11 +218,11 @@ func (s *Service) writeBatch(ctx context.Context, tx Tx, by By, plans []rowPlan,
 		return plans[i].patient
 	}
 	out := make([]Outcome, len(plans))
-	var spaces []Space
-	var hashes []string
+	spaces := make([]Space, 0, len(news))
+	hashes := make([]string, 0, len(news))
 	var links []Representative
-	var entries []audit.Entry
-	var notify []int64 // the notices go through the outbox: a row each, not a job each
+	entries := make([]audit.Entry, 0, len(plans))
+	notify := make([]int64, 0, len(news)) // the notices go through the outbox: a row each, not a job each
 	for i := range plans {
 		pl := &plans[i]
 		switch {

@@ -85,7 +85,8 @@ func (tx *Tx) InsertPatient(ctx context.Context, p *space.Patient) error {
 // InsertPatients stores new patients in a few statements and returns their ids, in order. A
 // patient whose INS has a space by now (another import created it since the caller looked)
 // is not inserted and gets id 0: PostgreSQL makes the insert wait for that transaction, so
-// the caller can read the patient then.
+// the caller can read the patient then. (On SQLite that cannot happen when the caller looked
+// in the same transaction; should it, the batch fails with Conflict.)
 func (tx *Tx) InsertPatients(ctx context.Context, ps []space.Patient) ([]int64, error) {
 	n := len(ps)
 	ins, oid, birthName, given, used, born, sex := make([]string, n), make([]string, n), make([]string, n),
@@ -99,10 +100,34 @@ func (tx *Tx) InsertPatients(ctx context.Context, ps []space.Patient) ([]int64, 
 		at[p.INS.Matricule] = i
 	}
 	ids := make([]int64, n)
-	err := tx.insertBulk(ctx, "patients", []bulkCol{{"ins", "text", ins}, {"ins_oid", "text", oid},
+	cols := []bulkCol{{"ins", "text", ins}, {"ins_oid", "text", oid},
 		{"birth_name", "text", birthName}, {"given_names", "text", given}, {"used_name", "text", used},
 		{"birth_date", "text", born}, {"sex", "text", sex}, {"email", "text", email}, {"phone", "text", phone},
-		{"postal_address", "text", addr}, {"created_at", "bigint", created}},
+		{"postal_address", "text", addr}, {"created_at", "bigint", created}}
+	if tx.db.dialect == SQLite && n > 0 {
+		// SQLite has one writer and the transaction took the write lock at BEGIN, so nobody
+		// can have created one of these people since the caller looked them up in it: the ids
+		// are the next ones, given here, and the rows need no RETURNING read back, scanned and
+		// matched one by one. AUTOINCREMENT's counter (sqlite_sequence) is the highest id ever
+		// given; it follows the ids inserted.
+		var last int64
+		if err := tx.queryRow(ctx, `SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'patients'), 0),
+			COALESCE((SELECT MAX(id) FROM patients), 0))`).Scan(&last); err != nil {
+			return nil, fmt.Errorf("insert patients: %w", err)
+		}
+		for i := range ids {
+			ids[i] = last + 1 + int64(i)
+		}
+		err := tx.insertBulk(ctx, "patients", append([]bulkCol{{"id", "bigint", ids}}, cols...), "", nil)
+		if isUniqueViolation(err) {
+			return nil, errs.E(errs.Conflict, "a person of the batch already has a space; try again")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("insert patients: %w", err)
+		}
+		return ids, nil
+	}
+	err := tx.insertBulk(ctx, "patients", cols,
 		`ON CONFLICT (ins) DO NOTHING RETURNING id, ins`, func(rows *sql.Rows) error {
 			var id int64
 			var m string
