@@ -18,12 +18,24 @@ import (
 //	professional 819990000010
 //	hot 270017510000094 1000      (the hot patient's INS and documents)
 //	ins 270017500000051           (one line per patient)
+//	domain carnet.localhost       (the server's mail domain: patients are <INS>@patient.<domain>)
+//	mailbox bench.1@carnet.localhost ABCD-EFGH-…   (a PER mailbox and its app password)
+//	app 270017500000051 carnet_…  (a connected app's token for that patient)
 type File struct {
 	Token        string
 	Professional string // IdNat_PS
 	Hot          identity.INS
 	HotDocs      int
 	Patients     []identity.INS
+	Domain       string
+	Mailboxes    []Mailbox
+	Apps         []App
+}
+
+// App is a measurement app's token for one patient (AppTokens).
+type App struct {
+	INS   identity.INS
+	Token string
 }
 
 // Write writes f to path, with header as its first (comment) line.
@@ -39,6 +51,15 @@ func (f *File) Write(path string, header string) error {
 	}
 	for _, p := range f.Patients {
 		fmt.Fprintf(w, "ins %s\n", p.Matricule)
+	}
+	if f.Domain != "" {
+		fmt.Fprintf(w, "domain %s\n", f.Domain)
+	}
+	for _, m := range f.Mailboxes {
+		fmt.Fprintf(w, "mailbox %s %s\n", m.Address, m.Password)
+	}
+	for _, a := range f.Apps {
+		fmt.Fprintf(w, "app %s %s\n", a.INS.Matricule, a.Token)
 	}
 	if err := w.Flush(); err != nil {
 		out.Close()
@@ -90,6 +111,16 @@ func ReadFile(path string) (*File, error) {
 				return nil, bad
 			}
 			f.Patients = append(f.Patients, ins)
+		case fields[0] == "domain" && len(fields) == 2:
+			f.Domain = fields[1]
+		case fields[0] == "mailbox" && len(fields) == 3:
+			f.Mailboxes = append(f.Mailboxes, Mailbox{Address: fields[1], Password: fields[2]})
+		case fields[0] == "app" && len(fields) == 3:
+			ins, err := identity.NewINS(fields[1], identity.OIDTestNIR)
+			if err != nil {
+				return nil, bad
+			}
+			f.Apps = append(f.Apps, App{INS: ins, Token: fields[2]})
 		default:
 			return nil, bad
 		}

@@ -1,6 +1,7 @@
 // Command mhdload is carnet's whole-system load tool for the IHE MHD API:
 //
-//	mhdload seed    fill a store with patients, a professional, a token and synthetic documents
+//	mhdload seed    fill a store with patients, a professional, a token and synthetic documents,
+//	                PER mailboxes with app passwords and messages, app grants (for mixload)
 //	mhdload load    ITI-65 deposits from concurrent clients against a running `carnet serve`
 //	mhdload verify  read back every deposit a load's journal holds (ITI-68) and check its hashes
 //	mhdload search  ITI-67 latency for the "hot" patient seeded with many documents
@@ -45,7 +46,7 @@ var errUsage = errors.New("usage")
 const usage = `mhdload: load and check a running carnet through its FHIR API (IHE MHD).
 
 Usage:
-  mhdload seed   [carnet settings] [--patients N] [--docs M] [--hot K] [--out seed.txt]
+  mhdload seed   [carnet settings] [--patients N] [--docs M] [--hot K] [--mailboxes B] [--inbox I] [--apps A] [--out seed.txt]
   mhdload load   --url URL --seed seed.txt [--clients 16] [--duration 30s | --count N] [--size 102400] [--journal FILE]
   mhdload verify --url URL --seed seed.txt --journal FILE [--clients 8]
   mhdload search --url URL --seed seed.txt [--requests 1000] [--clients 1,4,16]

@@ -6,17 +6,23 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/carnet-sante/carnet/bench/benchseed"
+	"github.com/carnet-sante/carnet/internal/blob"
 	"github.com/carnet-sante/carnet/internal/config"
+	"github.com/carnet-sante/carnet/internal/password"
 )
 
 // runSeed fills the configured store: patients with open spaces, a professional and their
-// token, synthetic documents spread over the patients, and a "hot" patient with many.
+// token, synthetic documents spread over the patients, a "hot" patient with many, and what
+// mixload's messages and measurement pushes need: PER mailboxes with an app password and
+// messages in their INBOX, and patients who connected a measurement app.
 func runSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
 		patients, docs, hot, batch, workers, first, prof int
+		mailboxes, inbox, mailSize, apps                 int
 		out, cpuprofile                                  string
 		ttl                                              time.Duration
 	)
@@ -29,6 +35,10 @@ func runSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&workers, "workers", 0, "document transactions at once (default 1 on SQLite, 4 on PostgreSQL)")
 	fs.IntVar(&first, "first", 0, "number of the first synthetic INS (to add patients to a seeded store)")
 	fs.IntVar(&prof, "professional", 1, "number of the synthetic professional (IdNat_PS 81999…)")
+	fs.IntVar(&mailboxes, "mailboxes", 16, "professionals (the first is the token's) given a PER mailbox and an app password, for mixload's SMTP and IMAP")
+	fs.IntVar(&inbox, "inbox", 20, "messages delivered into each of those mailboxes' INBOX, for the IMAP reads")
+	fs.IntVar(&mailSize, "mail-size", 20<<10, "size of those messages in bytes")
+	fs.IntVar(&apps, "apps", 100, "patients (the first ones) who connect a measurement app, for mixload's PCH-01 pushes")
 	fs.StringVar(&out, "out", "seed.txt", "file to write the token and the INS list to")
 	fs.DurationVar(&ttl, "token-ttl", 30*24*time.Hour, "lifetime of the token")
 	fs.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the seeding to this file")
@@ -120,6 +130,36 @@ func runSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		step("hot patient documents", hot, t)
 		seed.Hot, seed.HotDocs = hp[0].INS, hot
+	}
+	if mailboxes > 0 {
+		t = time.Now()
+		master, err := cfg.MasterKey()
+		if err != nil {
+			return err
+		}
+		blobs, err := blob.NewFS(filepath.Join(cfg.DataDir, "blobs"), master, blob.WithPreviousKeys(cfg.PreviousMasterKeys()...))
+		if err != nil {
+			return err
+		}
+		boxes, err := benchseed.Mailboxes(ctx, db, benchseed.MailSpec{Domain: cfg.Domain, Seal: cfg.SealKey(master), Blobs: blobs,
+			First: prof, Count: mailboxes, Inbox: inbox, Size: mailSize, Password: password.DefaultParams()}, now)
+		if err != nil {
+			return err
+		}
+		step("mailboxes", len(boxes), t)
+		seed.Mailboxes = boxes
+	}
+	seed.Domain = cfg.Domain
+	if n := min(apps, len(made)); n > 0 {
+		t = time.Now()
+		tokens, err := benchseed.AppTokens(ctx, db, made[:n], ttl)
+		if err != nil {
+			return err
+		}
+		for i, tok := range tokens {
+			seed.Apps = append(seed.Apps, benchseed.App{INS: made[i].INS, Token: tok})
+		}
+		step("app grants", n, t)
 	}
 	header := fmt.Sprintf("mhdload seed %s on %s: %d patients, %d documents, hot patient with %d",
 		now.Format(time.RFC3339), cfg.DB.Redacted(), patients, docs, hot)

@@ -10,8 +10,13 @@
 //	search   an ITI-67 search of a patient's documents
 //	read     an ITI-68 retrieval of a document deposited in this run
 //	page     a patient portal page (/moi, /moi/documents, /moi/historique), signed in
+//	smtp     a professional's message to a patient over SMTP submission (mail.go)
+//	imap     a professional's mail client reading their INBOX over IMAP (mail.go)
+//	pch01    a connected app's measurement push, IHE PCH-01 (mail.go)
 //
-// Messages (SMTP, IMAP) and measurement pushes join the mix with their capabilities.
+// The default mix follows the national profile (DOMAIN.md "Scale"): 420 million documents a
+// year and 28 million messages a month are about 13 and 11 a second, so messages are sent about
+// as often as documents are deposited.
 //
 // Open loop: each operation starts at its scheduled time whatever the ones before did (a slow
 // server is not given a rest, as real users do not wait for each other); at most --inflight
@@ -56,12 +61,18 @@ func main() {
 
 type options struct {
 	url, seed, login, password, outbox, out string
+	smtpAddr, imapAddr                      string
+	insecure                                bool
+	mailSize, imapFetch, smtpSessions       int
 	rates                                   []float64
 	duration                                time.Duration
 	inflight                                int
 	mix                                     map[string]int
 	p99                                     time.Duration
 }
+
+// operations are the operations of the mix, in the order of --mix's default.
+var operations = []string{"deposit", "search", "read", "page", "smtp", "imap", "pch01"}
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o options
@@ -76,7 +87,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&rates, "rates", "20", "operations per second, one step per rate (e.g. 10,20,40,80)")
 	fs.DurationVar(&o.duration, "duration", 30*time.Second, "length of each step")
 	fs.IntVar(&o.inflight, "inflight", 256, "operations running at once at most")
-	fs.StringVar(&mix, "mix", "deposit=3,search=4,read=1,page=2", "weights of the operations")
+	fs.StringVar(&mix, "mix", "deposit=3,search=4,read=1,page=2,smtp=3,imap=2,pch01=1", "weights of the operations")
+	fs.StringVar(&o.smtpAddr, "smtp-addr", "127.0.0.1:2587", "the server's SMTP submission listener")
+	fs.StringVar(&o.imapAddr, "imap-addr", "127.0.0.1:2143", "the server's IMAP listener")
+	fs.BoolVar(&o.insecure, "insecure", true, "accept the mail listeners' self-signed certificate (carnet serve generates one)")
+	fs.IntVar(&o.mailSize, "mail-size", 20<<10, "size of the messages sent over SMTP, in bytes")
+	fs.IntVar(&o.smtpSessions, "smtp-sessions", 16, "SMTP sessions the messages share, opened before the clock starts")
+	fs.IntVar(&o.imapFetch, "imap-fetch", 10, "the IMAP reads fetch the envelopes of this many last messages")
 	fs.DurationVar(&o.p99, "p99", 100*time.Millisecond, "the p99 a step must hold to count as held")
 	fs.StringVar(&o.out, "json", "mixload.json", "where to write the figures")
 	if err := fs.Parse(args); err != nil {
@@ -93,7 +110,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, kv := range strings.Split(mix, ",") {
 		k, v, _ := strings.Cut(kv, "=")
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || !slices.Contains([]string{"deposit", "search", "read", "page"}, k) {
+		if err != nil || n < 0 || !slices.Contains(operations, k) {
 			return fmt.Errorf("--mix: %q", kv)
 		}
 		o.mix[k] = n
@@ -107,6 +124,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.mix["page"] > 0 {
 		if d.portal, err = signIn(ctx, o); err != nil {
 			return fmt.Errorf("portal sign-in: %w", err)
+		}
+	}
+	if o.mix["smtp"] > 0 || o.mix["imap"] > 0 {
+		if d.mail, err = newMessaging(o, seed); err != nil {
+			return err
+		}
+		defer d.mail.close()
+		if o.mix["smtp"] > 0 {
+			if err := d.mail.open(max(o.smtpSessions, 1)); err != nil {
+				return err
+			}
+		}
+	}
+	if o.mix["pch01"] > 0 {
+		if d.apps, err = newPusher(o, seed); err != nil {
+			return err
 		}
 	}
 	// Warm-up, not measured: the professional deposits once for each patient of their
@@ -200,6 +233,8 @@ type driver struct {
 	seed   *benchseed.File
 	fhir   *mhdclient.Client
 	portal *http.Client
+	mail   *messaging
+	apps   *pusher
 
 	mu  sync.Mutex
 	ids []string // documents deposited, for reads
@@ -332,6 +367,12 @@ func (d *driver) do(ctx context.Context, name string, seq uint64) error {
 			return fmt.Errorf("%s: HTTP %d", req.URL.Path, res.StatusCode)
 		}
 		return nil
+	case "smtp":
+		return d.mail.send(ctx, patientAddress(ins.Matricule, d.seed.Domain))
+	case "imap":
+		return d.mail.read(ctx, seq)
+	case "pch01":
+		return d.apps.push(ctx, seq)
 	}
 	return fmt.Errorf("unknown operation %s", name)
 }

@@ -18,17 +18,11 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/tls"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/smtp"
-	"net/textproto"
 	"os"
 	"os/signal"
 	"slices"
@@ -37,6 +31,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/carnet-sante/carnet/bench/smtpclient"
 )
 
 func main() {
@@ -165,105 +161,23 @@ type Report struct {
 	FirstError    string `json:",omitempty"`
 }
 
-// session is one SMTP connection.
+// session is one SMTP connection and its figures.
 type session struct {
 	o    options
-	c    *smtp.Client
+	c    *smtpclient.Session
 	lat  []time.Duration
 	errs int
 	err  string
 }
 
 func (s *session) dial() error {
-	conn, err := net.DialTimeout("tcp", s.o.addr, 10*time.Second)
+	c, err := smtpclient.Dial(smtpclient.Options{Addr: s.o.addr, Helo: s.o.helo, StartTLS: s.o.starttls, Insecure: s.o.insecure,
+		User: s.o.user, Password: s.o.password})
 	if err != nil {
 		return err
-	}
-	host, _, _ := net.SplitHostPort(s.o.addr)
-	c, err := smtp.NewClient(conn, host)
-	if err != nil {
-		conn.Close()
-		return err
-	}
-	if err := c.Hello(s.o.helo); err != nil {
-		c.Close()
-		return err
-	}
-	if s.o.starttls {
-		if err := c.StartTLS(&tls.Config{ServerName: host, InsecureSkipVerify: s.o.insecure, MinVersion: tls.VersionTLS12}); err != nil {
-			c.Close()
-			return fmt.Errorf("STARTTLS: %w", err)
-		}
-	}
-	if s.o.user != "" {
-		if err := authenticate(c, s.o.user, s.o.password); err != nil {
-			c.Close()
-			return fmt.Errorf("AUTH: %w", err)
-		}
 	}
 	s.c = c
 	return nil
-}
-
-// authenticate retries a login refused for the time being (4xx: a server's throttle), as a
-// mail client would.
-func authenticate(c *smtp.Client, user, password string) error {
-	var err error
-	for attempt := 0; attempt < 10; attempt++ {
-		if err = c.Auth(plainAuth{user, password}); err == nil {
-			return nil
-		}
-		var te *textprotoError
-		if !errors.As(err, &te) || te.Code/100 != 4 {
-			return err
-		}
-		time.Sleep(time.Duration(attempt+1) * 500 * time.Millisecond)
-	}
-	return err
-}
-
-// plainAuth is AUTH PLAIN (RFC 4616) without net/smtp's host check: the connection is over
-// TLS (checked by dial), and the host may be any local name of the server under test.
-type plainAuth struct{ user, password string }
-
-func (a plainAuth) Start(*smtp.ServerInfo) (string, []byte, error) {
-	return "PLAIN", []byte("\x00" + a.user + "\x00" + a.password), nil
-}
-
-func (a plainAuth) Next(_ []byte, more bool) ([]byte, error) {
-	if more {
-		return nil, errors.New("unexpected server challenge")
-	}
-	return nil, nil
-}
-
-// send runs one transaction and returns the DATA-to-250 time.
-func (s *session) send(to []string, msg []byte) (time.Duration, error) {
-	if err := s.c.Mail(s.o.from); err != nil {
-		return 0, fmt.Errorf("MAIL: %w", err)
-	}
-	for _, r := range to {
-		if err := s.c.Rcpt(r); err != nil {
-			return 0, fmt.Errorf("RCPT %s: %w", r, err)
-		}
-	}
-	t0 := time.Now()
-	w, err := s.c.Data()
-	if err != nil {
-		return 0, fmt.Errorf("DATA: %w", err)
-	}
-	if _, err := w.Write(msg); err != nil {
-		return 0, fmt.Errorf("DATA: %w", err)
-	}
-	if err := w.Close(); err != nil {
-		return 0, fmt.Errorf("end of DATA: %w", err)
-	}
-	d := time.Since(t0)
-	// RSET between messages, as the brief of a reused session: a clean transaction state.
-	if err := s.c.Reset(); err != nil {
-		return d, fmt.Errorf("RSET: %w", err)
-	}
-	return d, nil
 }
 
 func load(ctx context.Context, o options, stderr io.Writer) (*Report, error) {
@@ -305,11 +219,10 @@ func load(ctx context.Context, o options, stderr io.Writer) (*Report, error) {
 						}
 					}
 					to, msg := gen.message()
-					d, err := s.send(to, msg)
+					d, err := s.c.Send(s.o.from, to, msg)
 					if err != nil {
 						s.fail(measured, err)
-						var te *textprotoError
-						if !errors.As(err, &te) { // a broken connection: open another
+						if !smtpclient.IsReply(err) { // a broken connection: open another
 							s.c.Close()
 							s.c = nil
 						} else if s.c.Reset() != nil {
@@ -371,71 +284,19 @@ func (s *session) fail(measured bool, err error) {
 	}
 }
 
-// textprotoError is an SMTP reply that is not a success (net/smtp returns them so).
-type textprotoError = textproto.Error
-
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// generator makes the messages: a fixed text part, and attachments drawn from a pool of
-// distinct random PDFs (making one per message would measure the load tool).
+// generator makes the messages (smtpclient.Generator) and picks their recipients.
 type generator struct {
 	o    options
-	pdfs [][]byte // base64 lines, CRLF-terminated
+	g    *smtpclient.Generator
 	n    atomic.Int64
 	size int
-	run  string
 }
-
-const textPart = "Cher confrère,\r\n\r\nVeuillez trouver ci-joint le compte rendu de consultation de notre patiente\r\n" +
-	"commune, vue ce jour pour le suivi de son diabète de type 2. HbA1c à 7,2 %, tension\r\n" +
-	"artérielle 135/82 mmHg. Je propose de poursuivre le traitement actuel et de la revoir\r\n" +
-	"dans trois mois avec un bilan lipidique.\r\n\r\nBien confraternellement,\r\n\r\n-- \r\n" +
-	"Message de charge (smtpload) : données synthétiques, aucun patient réel.\r\n"
 
 func newGenerator(o options) (*generator, error) {
-	g := &generator{o: o}
-	var id [6]byte
-	rand.Read(id[:])
-	g.run = base64.RawURLEncoding.EncodeToString(id[:])
-	// Base64 lines of 76 characters and CRLF per 57 bytes; the first guess at the MIME
-	// overhead is corrected once with a message of that size.
-	raw := max((o.size-len(g.header(0, o.to))-len(textPart)-600)*57/78, 256)
-	g.fill(raw)
-	_, first := g.message()
-	raw = max(raw+(o.size-len(first))*57/78, 256)
-	g.pdfs = nil
-	g.fill(raw)
-	_, first = g.message()
-	g.size = len(first)
-	g.n.Store(0)
-	return g, nil
-}
-
-// fill makes the pool of attachments of raw bytes each.
-func (g *generator) fill(raw int) {
-	for range 32 {
-		pdf := make([]byte, raw)
-		copy(pdf, "%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n")
-		rand.Read(pdf[64:])
-		copy(pdf[len(pdf)-6:], "%%EOF\n")
-		enc := base64.StdEncoding.EncodeToString(pdf)
-		var b strings.Builder
-		for len(enc) > 76 {
-			b.WriteString(enc[:76])
-			b.WriteString("\r\n")
-			enc = enc[76:]
-		}
-		b.WriteString(enc)
-		b.WriteString("\r\n")
-		g.pdfs = append(g.pdfs, []byte(b.String()))
-	}
-}
-
-func (g *generator) header(n int64, to []string) string {
-	return fmt.Sprintf("From: <%s>\r\nTo: %s\r\nSubject: Compte rendu de consultation %d\r\n"+
-		"Date: %s\r\nMessage-ID: <smtpload.%s.%d@%s>\r\nMIME-Version: 1.0\r\n"+
-		"Content-Type: multipart/mixed; boundary=\"=_smtpload_%s\"\r\n\r\n",
-		g.o.from, strings.Join(to, ", "), n, time.Now().Format(time.RFC1123Z), g.run, n, g.o.helo, g.run)
+	g := smtpclient.NewGenerator(o.from, o.helo, o.size)
+	return &generator{o: o, g: g, size: g.Size()}, nil
 }
 
 // message returns the next message and its recipients.
@@ -445,17 +306,7 @@ func (g *generator) message() ([]string, []byte) {
 	if g.o.spread {
 		to = to[n%int64(len(to)) : n%int64(len(to))+1]
 	}
-	var b strings.Builder
-	b.Grow(g.o.size + 1024)
-	b.WriteString(g.header(n, to))
-	fmt.Fprintf(&b, "This is a multi-part message in MIME format.\r\n\r\n--=_smtpload_%s\r\n"+
-		"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n", g.run)
-	b.WriteString(textPart)
-	fmt.Fprintf(&b, "\r\n--=_smtpload_%s\r\nContent-Type: application/pdf; name=\"CR-consultation-%d.pdf\"\r\n"+
-		"Content-Disposition: attachment; filename=\"CR-consultation-%d.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n", g.run, n, n)
-	b.Write(g.pdfs[n%int64(len(g.pdfs))])
-	fmt.Fprintf(&b, "\r\n--=_smtpload_%s--\r\n", g.run)
-	return to, []byte(b.String())
+	return to, g.g.Message(to)
 }
 
 func printTable(w io.Writer, reps []Report) {

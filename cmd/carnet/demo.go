@@ -13,6 +13,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/clock"
 	"github.com/carnet-sante/carnet/internal/config"
 	"github.com/carnet-sante/carnet/internal/demo"
+	"github.com/carnet-sante/carnet/internal/mail"
 	"github.com/carnet-sante/carnet/internal/notify"
 	"github.com/carnet-sante/carnet/internal/password"
 	"github.com/carnet-sante/carnet/internal/space"
@@ -23,7 +24,8 @@ const demoUsage = `usage: carnet demo seed [--size N] [--seed S] [--documents D]
 
 Generates a synthetic French population (valid INS of the demonstration OID, families with
 their children, organisations, professionals of every health profession, care teams,
-médecins traitants, documents of every type with real PDF bodies) and puts it into carnet
+médecins traitants, documents of every type with real PDF bodies, doctors' messages to patients,
+answered or ended by [FIN]) and puts it into carnet
 through its services, traced like everything else. The same seed gives the same population;
 seeding again adds nothing. With --password, three sign-ins are created (a patient, a doctor,
 an operator) and printed. carnet serve --demo does the same with a small population.`
@@ -87,13 +89,31 @@ func seedDemo(ctx context.Context, db *store.DB, cfg *config.Config, k keys, spa
 	if err != nil {
 		return demo.Report{}, err
 	}
+	// The conversations go through a mail service over the same store and blobs as the one
+	// serve starts with its listeners (mailserve), which is not running yet: the messages are
+	// accepted, encrypted, delivered, traced and notified as the portal's are. Nothing is sent
+	// outside (every recipient is local), so no outbound queue is needed.
+	mailKey, err := mail.DeriveKey(k.seal)
+	if err != nil {
+		return demo.Report{}, err
+	}
+	mc := mail.DefaultConfig(cfg.Domain)
+	messaging, err := mail.NewService(mail.Deps{Store: db.Mail(nil), Blobs: blobs, Clock: clk, Key: mailKey,
+		Password: password.DefaultParams(), Config: mc, Log: log.With("component", "mail")})
+	if err != nil {
+		return demo.Report{}, err
+	}
+	inbox, err := mail.NewPortal(messaging, db.MailPortal(nil), rs.access, rs.records)
+	if err != nil {
+		return demo.Report{}, err
+	}
 	return demo.Seed(ctx, demo.Deps{Spaces: spaces, Accounts: accounts, Auth: signin, Records: rs.records, Access: rs.access,
-		Catalog: rs.catalog, Clock: clk}, opts, progress)
+		Catalog: rs.catalog, Clock: clk, Messages: inbox}, opts, progress)
 }
 
 func printDemo(w io.Writer, rep demo.Report) {
-	fmt.Fprintf(w, "demo: %d adults, %d children, %d professionals, %d organisations, %d documents created\n",
-		rep.People, rep.Children, rep.Professionals, rep.Organisations, rep.Documents)
+	fmt.Fprintf(w, "demo: %d adults, %d children, %d professionals, %d organisations, %d documents, %d messages in %d conversations (%d ended) created\n",
+		rep.People, rep.Children, rep.Professionals, rep.Organisations, rep.Documents, rep.Messages, rep.Conversations, rep.Ended)
 	for _, s := range rep.SignIns {
 		fmt.Fprintf(w, "demo sign-in (%s, %s): %s / %s\n", s.Role, s.Name, s.Login, s.Password)
 	}

@@ -26,6 +26,11 @@ func TestServeDemo(t *testing.T) {
 	if m == nil || !strings.Contains(out, "demo: 12 adults") {
 		t.Fatalf("serve --demo printed:\n%s", out)
 	}
+	// Conversations too, some of them ended by the professional.
+	if mm := regexp.MustCompile(`(\d+) messages in (\d+) conversations \((\d+) ended\)`).FindStringSubmatch(out); mm == nil ||
+		mm[1] == "0" || mm[2] == "0" || mm[3] == "0" {
+		t.Fatalf("serve --demo sent no messages, or ended no conversation:\n%s", out)
+	}
 	login, pass := m[1], m[2]
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

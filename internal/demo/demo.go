@@ -2,7 +2,8 @@
 // own services (issue 11): people with valid INS of the demonstration OID, families whose
 // children are represented by a parent, organisations with valid FINESS, professionals of
 // every health profession with valid RPPS, care teams, médecins traitants, and documents of
-// every professional type with real PDF bodies, deposited, masked and traced as in real life.
+// every professional type with real PDF bodies, deposited, masked and traced as in real life,
+// and conversations between doctors and patients through the secure messaging (messages.go).
 //
 // The population is a function of a seed and a size: the same seed gives the same people,
 // numbers, names and documents (only the store's own ids and the traces' times differ).
@@ -24,6 +25,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/clock"
 	"github.com/carnet-sante/carnet/internal/errs"
 	"github.com/carnet-sante/carnet/internal/identity"
+	"github.com/carnet-sante/carnet/internal/mail"
 	"github.com/carnet-sante/carnet/internal/record"
 	"github.com/carnet-sante/carnet/internal/space"
 	"github.com/carnet-sante/carnet/internal/terminology"
@@ -51,6 +53,9 @@ type Deps struct {
 	Access   *access.Service
 	Catalog  *terminology.Catalog
 	Clock    clock.Clock
+	// Messages, when set, carries the conversations (Threads) through the messaging; nil: the
+	// population gets no messages.
+	Messages *mail.Portal
 }
 
 // SignIn is a demonstration account.
@@ -61,7 +66,9 @@ type SignIn struct {
 // Report says what was created.
 type Report struct {
 	People, Children, Professionals, Organisations, Documents int
-	SignIns                                                   []SignIn
+	// Messages sent, in Conversations of which Ended were closed by the professional ([FIN]).
+	Messages, Conversations, Ended int
+	SignIns                        []SignIn
 	// INS of every person, in the order they were created (for tests and load tools).
 	INS []identity.INS
 }

@@ -81,6 +81,12 @@ func Seed(ctx context.Context, d Deps, opts Options, progress func(done, total i
 	}
 
 	r := rand.New(rand.NewPCG(opts.Seed, 0xd0c5))
+	threads := map[int][]Thread{}
+	if d.Messages != nil {
+		for _, th := range Threads(pop, opts.Seed) {
+			threads[th.Person] = append(threads[th.Person], th)
+		}
+	}
 	types := documentTypes(d.Catalog)
 	pids := make([]int64, len(pop.People))
 	for i, p := range pop.People {
@@ -154,6 +160,19 @@ func Seed(ctx context.Context, d Deps, opts Options, progress func(done, total i
 			h := holder(pids[i])
 			if err := d.Access.DesignateMedecinTraitant(ctx, h.Actor, h.Channel, pids[i], mt.IdNat.String()); err != nil {
 				return rep, fmt.Errorf("médecin traitant: %w", err)
+			}
+		}
+		if ths := threads[i]; len(ths) > 0 {
+			n, err := messages(ctx, d.Messages, pop, ths, pids[i])
+			rep.Messages += n
+			if err != nil {
+				return rep, fmt.Errorf("messages of person %d: %w", i, err)
+			}
+			for _, th := range ths {
+				rep.Conversations++
+				if th.Ended() {
+					rep.Ended++
+				}
 			}
 		}
 		if progress != nil {
