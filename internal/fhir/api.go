@@ -177,7 +177,7 @@ func (a *API) body(r *http.Request) ([]byte, error) {
 }
 
 func (a *API) metadata(w http.ResponseWriter, r *http.Request) {
-	a.write(w, http.StatusOK, capability(a.d.BaseURL, a.d.Version, a.directoryCapabilities()...))
+	a.write(w, http.StatusOK, capability(a.d.BaseURL, a.d.Version, a.capabilities()...))
 }
 
 // transaction is ITI-65 (Provide Document Bundle): a transaction Bundle holding a

@@ -27,7 +27,7 @@ var appointmentElements = []string{"status", "serviceType", "description", "star
 	"participant", "created"}
 
 // appointmentRoutes serves Appointment when the API has an agenda: a mux in front of the
-// API's own, as profileRoutes does, which also answers the CapabilityStatement with Appointment.
+// API's own, as profileRoutes does (the CapabilityStatement lists it: capabilities).
 func (a *API) appointmentRoutes() {
 	if a.d.Agenda == nil {
 		return
@@ -38,14 +38,6 @@ func (a *API) appointmentRoutes() {
 	outer.HandleFunc("GET /fhir/Appointment/{id}", a.auth(a.appointmentRead))
 	outer.HandleFunc("GET /fhir/Appointment", a.auth(a.appointmentSearch))
 	outer.HandleFunc("POST /fhir/Appointment/_search", a.auth(a.appointmentSearch))
-	outer.HandleFunc("GET /fhir/metadata", func(w http.ResponseWriter, r *http.Request) {
-		var extra []r4.CapabilityStatementResource
-		if a.d.Profile != nil {
-			extra = append(extra, profileCapabilities()...)
-		}
-		extra = append(extra, appointmentCapability())
-		a.write(w, http.StatusOK, capability(a.d.BaseURL, a.d.Version, append(extra, a.directoryCapabilities()...)...))
-	})
 	outer.Handle("/", inner)
 	a.mux = outer
 }

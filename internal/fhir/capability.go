@@ -7,6 +7,25 @@ import (
 // capabilityDate is when this statement last changed.
 const capabilityDate = "2026-11-25"
 
+// capabilities are the resources of the capabilities the API serves as it is configured,
+// beyond the documents' and the trail's: the profile's, Appointment, QuestionnaireResponse
+// (once the questionnaires are given) and the directory's (once given). It is the one list:
+// GET /fhir/metadata answers from it, whichever mux is in front (profileRoutes,
+// appointmentRoutes pass it through), so that a resource served is a resource declared.
+func (a *API) capabilities() []r4.CapabilityStatementResource {
+	var out []r4.CapabilityStatementResource
+	if a.d.Profile != nil {
+		out = append(out, profileCapabilities()...)
+	}
+	if a.d.Agenda != nil {
+		out = append(out, appointmentCapability())
+	}
+	if ref := a.questionnaires.Load(); ref != nil && ref.s != nil {
+		out = append(out, questionnaireCapability())
+	}
+	return append(out, a.directoryCapabilities()...)
+}
+
 // capability is the server's CapabilityStatement: what /fhir/metadata answers. extra are the
 // resources of the capabilities served when configured (the profile's: profileCapabilities).
 func capability(base, version string, extra ...r4.CapabilityStatementResource) r4.CapabilityStatement {

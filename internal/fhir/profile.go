@@ -72,9 +72,6 @@ func (a *API) profileRoutes() {
 		outer.HandleFunc("PUT /fhir/"+k.name+"/{id}", a.auth(a.profileUpdate(k)))
 		outer.HandleFunc("DELETE /fhir/"+k.name+"/{id}", a.auth(a.profileDelete(k)))
 	}
-	outer.HandleFunc("GET /fhir/metadata", func(w http.ResponseWriter, r *http.Request) {
-		a.write(w, http.StatusOK, capability(a.d.BaseURL, a.d.Version, append(profileCapabilities(), a.directoryCapabilities()...)...))
-	})
 	outer.HandleFunc("POST /fhir", a.transactions(inner))
 	outer.HandleFunc("POST /fhir/{$}", a.transactions(inner))
 	outer.Handle("/", inner)

@@ -44,6 +44,30 @@ func (a *API) questionnaireRoutes() {
 	a.mux.HandleFunc("POST /fhir/QuestionnaireResponse/_search", a.auth(a.responseSearch))
 }
 
+// questionnaireCapability declares QuestionnaireResponse in the CapabilityStatement: what
+// questionnaireRoutes and responseSearch serve.
+func questionnaireCapability() r4.CapabilityStatementResource {
+	param := func(name, typ, doc string) r4.CapabilityStatementSearchParam {
+		return r4.CapabilityStatementSearchParam{Name: name, Type: typ, Documentation: doc}
+	}
+	return r4.CapabilityStatementResource{
+		Type:        "QuestionnaireResponse",
+		Profile:     "http://hl7.org/fhir/StructureDefinition/QuestionnaireResponse",
+		Interaction: []r4.CapabilityStatementInteraction{{Code: "read"}, {Code: "search-type"}},
+		SearchParam: []r4.CapabilityStatementSearchParam{
+			param("patient", "reference", "Patient/<id> as the Patient lookup returns it."),
+			param("subject", "reference", "as patient."),
+			param("patient.identifier", "token", "the patient's INS: urn:oid:1.2.250.1.213.1.4.8|<INS>."),
+			param("subject.identifier", "token", "as patient.identifier."),
+			param("questionnaire", "reference", "the questionnaire's canonical url: every version, or url|version for one."),
+			param("_count", "number", "how many responses, newest first: 20 by default, at most 100 (no next page)."),
+		},
+		Documentation: "The patients' answers to the questionnaires a professional sent to their mailbox, answered in the portal " +
+			"and sent back as a reply: read and found by the sender only (the owner of the PER mailbox the questionnaire came " +
+			"from, or a member of the ORG mailbox); each read traced on the patient's trail. Never written through the API.",
+	}
+}
+
 // responseRead serves GET QuestionnaireResponse/{id}.
 func (a *API) responseRead(w http.ResponseWriter, r *http.Request, req record.Request) {
 	s := a.questionnaireService(w, r)

@@ -17,6 +17,20 @@ import (
 // a response is a correspondence, as the messages are (access.ActionReadMail is the patient's
 // alone for the same reason). Every read, allowed or refused, is traced on the patient's
 // chain in the transaction that reads it.
+//
+// Why this rule is here and not an action of internal/access: access decides on the patient's
+// record and space, from the actor's ground on them (self, representative, care team,
+// authorisation, habilitation matrix, médecin traitant, break-glass, blocking, oppositions).
+// None of those grounds is the ground here, which is the ownership of a mailbox: the response
+// is a message the patient chose to send to that mailbox, already in its INBOX and read there
+// over IMAP by its owner or members, without any decision on the record (internal/mail/imapd:
+// a professional's own correspondence). The FHIR read is another view of that same
+// correspondence, and must give neither more nor less: an action of access would either
+// answer from the record's grounds — letting a care-team colleague or a break-glass read what
+// was not sent to them (weaker), or refusing to a blocked sender over FHIR what their mail
+// client shows them (a refusal that protects nothing) — or merely echo the mailbox test made
+// here, a second place for the same rule. The rule is therefore the mailbox's, decided once,
+// here, in the transaction that reads and traces.
 
 // ActionReadResponse is the trace's action of a response read by its sender.
 const ActionReadResponse = "questionnaire_response.read"
@@ -33,6 +47,9 @@ var ErrNotSender = errs.E(errs.Forbidden, "only the professional who sent the qu
 // Response returns response id, with its id set, to the professional who sent its
 // questionnaire.
 func (s *Service) Response(ctx context.Context, actor access.Actor, ch audit.Channel, id int64) (Response, error) {
+	if err := s.settleFor(ctx, actor, ch, Query{ID: id, Limit: 1}); err != nil {
+		return Response{}, err
+	}
 	var found []Found
 	var refused error
 	err := s.d.Store.UpdateQuestionnaires(ctx, func(tx Tx) error {
@@ -83,6 +100,9 @@ func (s *Service) Responses(ctx context.Context, actor access.Actor, ch audit.Ch
 	if limit <= 0 || limit > maxFound {
 		limit = maxFound
 	}
+	if err := s.settleFor(ctx, actor, ch, Query{PatientID: patientID, Questionnaire: Digest(questionnaire), Limit: maxFound}); err != nil {
+		return nil, err
+	}
 	var found []Found
 	err := s.d.Store.UpdateQuestionnaires(ctx, func(tx Tx) error {
 		mine, err := tx.ReaderMailboxes(ctx, actor.ID)
@@ -124,4 +144,31 @@ func (s *Service) responses(ctx context.Context, found []Found) ([]Response, err
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// settleFor settles the claims left sending (settle.go) among the responses q selects to the
+// questionnaires the professional's mailboxes sent, so that a read after an interrupted
+// answer finds the response that left. Nobody else's read settles anything.
+func (s *Service) settleFor(ctx context.Context, actor access.Actor, ch audit.Channel, q Query) error {
+	if actor.Kind != audit.ActorProfessional {
+		return nil
+	}
+	var claims []Found
+	if err := s.d.Store.ViewQuestionnaires(ctx, func(tx Tx) error {
+		mine, err := tx.ReaderMailboxes(ctx, actor.ID)
+		if err != nil || len(mine) == 0 {
+			return err
+		}
+		q.SenderMailboxes, q.State = mine, StateSending
+		claims, err = tx.Responses(ctx, q)
+		return err
+	}); err != nil {
+		return err
+	}
+	for _, f := range claims {
+		if _, err := s.settle(ctx, ch, f.Questionnaire); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -53,7 +53,8 @@ type Stored struct {
 	AuthoredAt      time.Time
 }
 
-// The states of a response: claimed before the reply leaves, sent once it did.
+// The states of a response: claimed before the reply leaves, sent once it did. A claim a
+// stop left behind is settled to one or the other (settle.go).
 const (
 	StateSending = "sending"
 	StateSent    = "sent"
@@ -67,7 +68,10 @@ type Query struct {
 	ID              int64  // one response; 0 for any
 	PatientID       int64  // 0 for any
 	Questionnaire   string // Digest of a canonical url, with or without |version; "" for any
-	Limit           int
+	// State is the responses' state: StateSent when "" (what the API serves); StateSending
+	// finds the claims to settle (settle.go).
+	State string
+	Limit int
 }
 
 // Found is a response with its questionnaire, as a search finds it.
@@ -98,13 +102,18 @@ type Tx interface {
 	ClaimResponse(ctx context.Context, s *Stored) error
 	// ResponseSent records the message that carried the response.
 	ResponseSent(ctx context.Context, id, messageID int64) error
-	// DropResponse removes a claim whose reply was refused, its blob queued for the garbage job.
-	DropResponse(ctx context.Context, id int64, now time.Time) error
+	// DropResponse removes a claim (state sending) whose reply was refused or never left, its
+	// blob queued for the garbage job; false, and nothing changed, when it is no longer a claim.
+	DropResponse(ctx context.Context, id int64, now time.Time) (bool, error)
 	// ReaderMailboxes are the mailboxes a professional reads for: their PER mailboxes and
 	// the ORG mailboxes they are a member of.
 	ReaderMailboxes(ctx context.Context, idnat string) ([]int64, error)
-	// Responses finds sent responses.
+	// Responses finds responses in q.State.
 	Responses(ctx context.Context, q Query) ([]Found, error)
+	// RepliesSince lists, oldest first and at most limit, the messages filed since in the
+	// Sent folder of the patient's mailbox, and those the sender's mailbox (0: not ours)
+	// received from the patient's address since, in any of its folders (settle.go).
+	RepliesSince(ctx context.Context, patientMailboxID, senderMailboxID int64, since time.Time, limit int) ([]Reply, error)
 	Patient(ctx context.Context, id int64) (space.Patient, error)
 }
 
@@ -135,6 +144,11 @@ type Deps struct {
 	Access Decider
 	Mail   Replier
 	Clock  clock.Clock
+	// MailBlobs holds the messages (the mail service's blob store), which the settling of an
+	// interrupted answer reads (settle.go); Blobs when nil, as in `carnet serve`.
+	MailBlobs blob.Store
+	// SettleAfter is how old a response left sending is settled (DefaultSettleAfter when 0).
+	SettleAfter time.Duration
 	// Location of the dates and times patients type (Europe/Paris when nil).
 	Location *time.Location
 	Log      *slog.Logger
@@ -152,6 +166,12 @@ func NewService(d Deps) (*Service, error) {
 	}
 	if d.Location == nil {
 		d.Location = paris()
+	}
+	if d.MailBlobs == nil {
+		d.MailBlobs = d.Blobs
+	}
+	if d.SettleAfter <= 0 {
+		d.SettleAfter = DefaultSettleAfter
 	}
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
@@ -228,6 +248,9 @@ func (s *Service) Offered(ctx context.Context, actor access.Actor, ch audit.Chan
 	}
 	out := make([]Offer, 0, len(rs))
 	for _, r := range rs {
+		if r, err = s.settle(ctx, ch, r); err != nil {
+			return nil, err
+		}
 		// The title is in the questionnaire's blob, not in the database (health content).
 		o := Offer{ID: r.ID, DeliveryID: r.DeliveryID, Answered: r.Response != nil}
 		b, err := s.read(ctx, r.Blob)
@@ -268,6 +291,10 @@ func (s *Service) Form(ctx context.Context, actor access.Actor, ch audit.Channel
 		if errs.Is(err, errs.NotFound) {
 			err = errs.E(errs.NotFound, "no such questionnaire")
 		}
+		return Form{}, err
+	}
+	// Shown after the decision: who may not read it settles nothing.
+	if r, err = s.settle(ctx, ch, r); err != nil {
 		return Form{}, err
 	}
 	f, err := s.form(ctx, r)
@@ -334,6 +361,10 @@ func (s *Service) Answer(ctx context.Context, actor access.Actor, ch audit.Chann
 	if err := s.decide(ctx, actor, ch, r.PatientID, access.ActionSendMail, objectMessage(r.MessageID)); err != nil {
 		return Response{}, err
 	}
+	// An interrupted answer that never left can be given again; one that left is the answer.
+	if r, err = s.settle(ctx, ch, r); err != nil {
+		return Response{}, err
+	}
 	if r.Response != nil {
 		return Response{}, ErrAnswered
 	}
@@ -383,7 +414,10 @@ func (s *Service) Answer(ctx context.Context, actor access.Actor, ch audit.Chann
 	}
 	rec, err := s.d.Mail.ReplyWithResponse(ctx, actor, ch, r.DeliveryID, replyText(f.Questionnaire), raw)
 	if err != nil {
-		if derr := s.d.Store.UpdateQuestionnaires(ctx, func(tx Tx) error { return tx.DropResponse(ctx, st.ID, s.d.Clock.Now()) }); derr != nil {
+		if derr := s.d.Store.UpdateQuestionnaires(ctx, func(tx Tx) error {
+			_, err := tx.DropResponse(ctx, st.ID, s.d.Clock.Now())
+			return err
+		}); derr != nil {
 			err = errors.Join(err, derr)
 		}
 		return Response{}, err

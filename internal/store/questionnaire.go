@@ -189,6 +189,42 @@ func (tx *Tx) ClaimResponse(ctx context.Context, s *questionnaire.Stored) error 
 	return nil
 }
 
+// RepliesSince lists, oldest first, the messages filed since in the Sent folder of the
+// patient's mailbox and those the sender's mailbox (0: not ours) received from the patient's
+// address since, in whichever folder its owner filed them: both by the deliveries'
+// (mailbox_id, delivered_at) index.
+func (tx *Tx) RepliesSince(ctx context.Context, patientMailboxID, senderMailboxID int64, since time.Time, limit int) ([]questionnaire.Reply, error) {
+	rows, err := tx.query(ctx, `SELECT m.id, m.blob_id, m.size, m.sha256, d.delivered_at FROM mail_deliveries d
+		JOIN mail_messages m ON m.id = d.message_ref
+		WHERE d.mailbox_id = $1 AND d.folder = 'Sent' AND d.delivered_at >= $3
+		UNION
+		SELECT m.id, m.blob_id, m.size, m.sha256, d.delivered_at FROM mail_deliveries d
+		JOIN mail_messages m ON m.id = d.message_ref
+		WHERE d.mailbox_id = $2 AND d.delivered_at >= $3
+		AND m.header_from = (SELECT address FROM mailboxes WHERE id = $1)
+		ORDER BY 5, 1 LIMIT $4`, patientMailboxID, senderMailboxID, micros(since), limit)
+	if err != nil {
+		return nil, fmt.Errorf("questionnaire replies: %w", err)
+	}
+	defer rows.Close()
+	var out []questionnaire.Reply
+	seen := map[int64]bool{}
+	for rows.Next() {
+		var (
+			r  questionnaire.Reply
+			at int64
+		)
+		if err := rows.Scan(&r.MessageID, &r.Blob.ID, &r.Blob.Size, &r.Blob.SHA256, &at); err != nil {
+			return nil, fmt.Errorf("questionnaire replies: %w", err)
+		}
+		if !seen[r.MessageID] { // the Sent copy and the delivery of one message
+			seen[r.MessageID] = true
+			out = append(out, r)
+		}
+	}
+	return out, rows.Err()
+}
+
 // ResponseSent records the message that carried the response.
 func (tx *Tx) ResponseSent(ctx context.Context, id, messageID int64) error {
 	res, err := tx.exec(ctx, `UPDATE questionnaire_responses SET state = 'sent', sent_message_ref = $2 WHERE id = $1`, id, messageID)
@@ -201,16 +237,23 @@ func (tx *Tx) ResponseSent(ctx context.Context, id, messageID int64) error {
 	return nil
 }
 
-// DropResponse removes a claim whose reply was refused; its blob goes to the garbage job.
-func (tx *Tx) DropResponse(ctx context.Context, id int64, now time.Time) error {
-	if _, err := tx.exec(ctx, `INSERT INTO blob_garbage (blob_id, since) SELECT blob_id, CAST($2 AS BIGINT) FROM questionnaire_responses
-		WHERE id = $1 ON CONFLICT DO NOTHING`, id, micros(now)); err != nil {
-		return fmt.Errorf("drop questionnaire response: %w", err)
+// DropResponse removes a claim (state sending) whose reply was refused or never left; its
+// blob goes to the garbage job. A response sent meanwhile is left whole, blob included: false.
+// The claim is deleted first, and its blob queued only if it was, so that no concurrent
+// record of the reply can see its response's blob collected.
+func (tx *Tx) DropResponse(ctx context.Context, id int64, now time.Time) (bool, error) {
+	var blobID string
+	err := tx.queryRow(ctx, `DELETE FROM questionnaire_responses WHERE id = $1 AND state = 'sending' RETURNING blob_id`, id).Scan(&blobID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
 	}
-	if _, err := tx.exec(ctx, `DELETE FROM questionnaire_responses WHERE id = $1 AND state = 'sending'`, id); err != nil {
-		return fmt.Errorf("drop questionnaire response: %w", err)
+	if err != nil {
+		return false, fmt.Errorf("drop questionnaire response: %w", err)
 	}
-	return nil
+	if _, err := tx.exec(ctx, `INSERT INTO blob_garbage (blob_id, since) VALUES ($1, $2) ON CONFLICT DO NOTHING`, blobID, micros(now)); err != nil {
+		return false, fmt.Errorf("drop questionnaire response: %w", err)
+	}
+	return true, nil
 }
 
 // ReaderMailboxes are a professional's PER mailboxes and the ORG mailboxes they are a
@@ -234,14 +277,18 @@ func (tx *Tx) ReaderMailboxes(ctx context.Context, idnat string) ([]int64, error
 	return out, rows.Err()
 }
 
-// Responses finds sent responses, newest first.
+// Responses finds responses in q.State (sent when ""), newest first.
 func (tx *Tx) Responses(ctx context.Context, q questionnaire.Query) ([]questionnaire.Found, error) {
-	where := []string{`r.state = 'sent'`}
 	var args []any
 	arg := func(v any) string {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
+	state := q.State
+	if state == "" {
+		state = questionnaire.StateSent
+	}
+	where := []string{`r.state = ` + arg(state)}
 	if q.ID != 0 {
 		where = append(where, `r.id = `+arg(q.ID))
 	}

@@ -11,7 +11,8 @@ import (
 
 // actionLabels says in French what each traced action is. The names are those the services
 // write (access.Action values, access.Trace* constants, the space, account and apitoken
-// services); a new action without a label shows its family's.
+// services, the messaging, the questionnaires); a new action without a label shows its
+// family's, and fails TestEveryTracedActionHasALabel, which reads them in the code.
 var actionLabels = map[string]string{
 	string(access.ActionRead):       "Lecture d'un document",
 	string(access.ActionList):       "Consultation de la fiche d'un document",
@@ -36,6 +37,26 @@ var actionLabels = map[string]string{
 	string(access.ActionWriteMail):    "Message d'un professionnel depuis le portail",
 	"mail.deliver":                    "Réception d'un message",
 	"mail.attachment_save":            "Enregistrement d'une pièce jointe dans le dossier",
+	"mail.acknowledge":                "Accusé de réception d'un message envoyé à son expéditeur",
+	"mail.xdm_file":                   "Classement dans le dossier des documents reçus par la messagerie",
+	"mail.retention":                  "Suppression des messageries inutilisées (traitement périodique)",
+
+	// The questionnaires (internal/questionnaire: its constants; the test holds them equal).
+	"questionnaire.receive":         "Réception d'un questionnaire d'un professionnel",
+	"questionnaire_response.read":   "Consultation d'une réponse à un questionnaire",
+	"questionnaire_response.settle": "Vérification de l'envoi interrompu d'une réponse à un questionnaire",
+
+	// The periodic jobs' and the operator's traces, on their own chains.
+	"record.release":       "Mise à disposition des documents au terme du délai d'annonce (traitement périodique)",
+	access.TraceMatrixLoad: "Chargement d'une matrice d'habilitations",
+	audit.AnchorAction:     "Ouverture de l'historique des accès",
+	"space.sweep":          "Ouverture et suppression des espaces à échéance (traitement périodique)",
+	"professional.create":  "Enregistrement d'un professionnel",
+	"account.create":       "Création d'un compte professionnel",
+	"catalogue.add":        "Ajout d'une application au catalogue",
+	"catalogue.update":     "Modification d'une application du catalogue",
+	"catalogue.status":     "Changement du statut d'une application du catalogue",
+	"catalogue.logo":       "Changement du logo d'une application du catalogue",
 
 	access.TraceSettingsRead:          "Consultation des paramètres d'accès",
 	access.TraceAuthorisationGrant:    "Autorisation d'accès donnée à un professionnel",
@@ -102,15 +123,19 @@ var actionLabels = map[string]string{
 
 // familyLabels says what an action of a family is, for an action without a label of its own.
 var familyLabels = map[string]string{
-	"document":       "Action sur un document",
-	"record":         "Action sur le dossier",
-	"access":         "Action sur les accès au dossier",
-	"space":          "Action sur l'espace santé",
-	"trace":          "Action sur l'historique des accès",
-	"representative": "Action sur les représentants légaux",
-	"apitoken":       "Action sur les jetons d'accès à l'API",
-	"auth":           "Connexion à l'espace",
-	"oauth":          "Accès d'une application",
+	"document":               "Action sur un document",
+	"record":                 "Action sur le dossier",
+	"access":                 "Action sur les accès au dossier",
+	"space":                  "Action sur l'espace santé",
+	"trace":                  "Action sur l'historique des accès",
+	"representative":         "Action sur les représentants légaux",
+	"apitoken":               "Action sur les jetons d'accès à l'API",
+	"auth":                   "Connexion à l'espace",
+	"oauth":                  "Accès d'une application",
+	"mail":                   "Action sur la messagerie",
+	"questionnaire":          "Action sur un questionnaire",
+	"questionnaire_response": "Action sur une réponse à un questionnaire",
+	"catalogue":              "Action sur le catalogue des applications",
 }
 
 // ActionLabel says in French what action is.
@@ -150,6 +175,30 @@ var otherReasons = map[string]string{
 	string(errs.Unavailable):     "Service indisponible : rien n'a été fait.",
 	string(errs.Internal):        "Erreur du service : rien n'a été fait.",
 	"existence_test":             "Test de l'existence de l'espace, sans accès à son contenu.",
+	"not_own_patient":            "Refusé : cet espace n'est pas celui de la personne connectée.",
+	"invalid_client":             "Refusé : l'application n'a pas pu s'authentifier.",
+
+	// The questionnaires (internal/questionnaire).
+	"not_sender":    "Refusé : seul le professionnel qui vous a envoyé le questionnaire (sa messagerie, ou celle de sa structure dont il est membre) lit votre réponse.",
+	"reply_found":   "Le service s'était interrompu pendant l'envoi : votre réponse était bien partie, elle est enregistrée comme envoyée.",
+	"reply_missing": "Le service s'était interrompu pendant l'envoi : votre réponse n'était pas partie, vous pouvez répondre à nouveau.",
+
+	// The messaging's refusals (mail.Reason), traced on the patient's chain when a message to
+	// or from their mailbox is refused.
+	"bad_address":      "Refusé : l'adresse est incorrecte.",
+	"unknown_mailbox":  "Refusé : cette messagerie n'existe pas.",
+	"sender_domain":    "Refusé : l'expéditeur n'appartient pas à l'espace de confiance de la messagerie de santé.",
+	"relay_denied":     "Refusé : ce destinataire est hors de l'espace de confiance de la messagerie de santé.",
+	"space_not_open":   "Refusé : l'espace santé n'est pas ouvert.",
+	"mailbox_disabled": "Refusé : cette messagerie ne reçoit plus de messages.",
+	"no_reply":         "Refusé : cette adresse ne reçoit pas de réponse.",
+	"patient_first":    "Refusé : vous pouvez répondre à un professionnel qui vous a écrit, tant qu'il n'a pas clos l'échange.",
+	"sender_not_own":   "Refusé : un message ne part que de la messagerie de qui l'envoie.",
+	"mailbox_full":     "Refusé : la messagerie est pleine.",
+	"too_big":          "Refusé : le message est trop volumineux.",
+	"malformed":        "Refusé : le message est illisible.",
+	"too_many_rcpts":   "Refusé : le message a trop de destinataires.",
+	"temporary":        "Échec temporaire du service : rien n'a été fait.",
 }
 
 // outcomeLabels say the outcome of a trace that records no reason.

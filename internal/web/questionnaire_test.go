@@ -48,7 +48,9 @@ func newQPortal(t *testing.T) *qPortal {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := questionnaire.NewService(questionnaire.Deps{Store: p.DB.Questionnaires(), Blobs: p.Blobs, Access: p.Access, Mail: msgs, Clock: p.Clock})
+	// The messages are in the mail environment's blobs (one store in carnet serve).
+	svc, err := questionnaire.NewService(questionnaire.Deps{Store: p.DB.Questionnaires(), Blobs: p.Blobs, MailBlobs: e.Blobs, Access: p.Access,
+		Mail: msgs, Clock: p.Clock})
 	if err != nil {
 		t.Fatal(err)
 	}
