@@ -25,6 +25,10 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	// The time zone database in the binary (about 450 kB): invitations name their zones
+	// (Europe/Paris, America/Cayenne…) and the agenda reads days in Paris; a host or container
+	// without zoneinfo would otherwise refuse every zone but UTC, or read Paris as a fixed +1.
+	_ "time/tzdata"
 
 	"github.com/carnet-sante/carnet/internal/errs"
 )

@@ -39,7 +39,7 @@ const (
 
 // Valid reports whether k is one of the kinds stored.
 func (k Kind) Valid() bool {
-	return k == KindReimbursement || k == KindAppointment || k == KindPersonal
+	return k == KindReimbursement || k == KindAppointment || k == KindPersonal || k == kindCancelledInvitation
 }
 
 // Label says the kind in French.
@@ -90,6 +90,13 @@ type Event struct {
 
 	CreatedBy audit.Actor // kind, id and name of who filed it
 	CreatedAt time.Time
+
+	// The events derived from the record (derived.go), never stored. What is the title
+	// without its kind (the report's own title, "" when it has none), so that a page names
+	// the kind in its reader's language; Documents are the logicalIds of every report the
+	// event is read from (a stay's report, its discharge letter…), Document the first.
+	What      string
+	Documents []string
 }
 
 // SourceReimbursement is the source of the events the insurer's reimbursement feed files.

@@ -64,6 +64,10 @@ type Appointment struct {
 	Sequence int       `json:"sequence,omitempty"`
 	Stamp    time.Time `json:"stamp,omitzero"`
 	AllDay   bool      `json:"allDay,omitempty"`
+	// Recurring: the invitation has a recurrence rule (RRULE, RDATE). Only its first instance
+	// is filed; the title says the appointment recurs, that the patient looks for the others
+	// in the invitation itself.
+	Recurring bool `json:"recurring,omitempty"`
 }
 
 // appointment limits: the payload of an event is bounded (maxPayload).
@@ -112,6 +116,9 @@ func (a *Appointment) title() string {
 		head = "Rendez-vous annulé"
 	}
 	t := head + " : " + what
+	if a.Recurring {
+		t += " (rendez-vous récurrent)"
+	}
 	if a.PractitionerName != "" {
 		t += " — " + a.PractitionerName
 	}

@@ -23,8 +23,19 @@ import (
 type Settings struct {
 	Feed          bool      // a feed is set
 	FeedDetails   bool      // the feed shows titles and places, not minimal titles
+	FeedCare      bool      // the feed shows the stays and consultations read from the record
 	FeedCreatedAt time.Time // when the current secret was made
 	RemindEmail   bool      // the day-before e-mail of upcoming events
+}
+
+// FeedOptions are what the patient chose their feed to show.
+type FeedOptions struct {
+	// Details: titles, places and details, not only the kind and the time.
+	Details bool
+	// Care: the hospital stays and consultations read from the record's reports (derived.go),
+	// which reveal what the reports say of one's care to the calendar's maker: the patient's
+	// choice, off unless they make it (feeds made before the choice existed show none).
+	Care bool
 }
 
 // FeedActorID is the actor ID the feed's fetches are traced under.
@@ -77,9 +88,9 @@ func (s *Service) Settings(ctx context.Context, r Request, patientID int64) (Set
 func settingsTarget() access.Target { return access.Target{Ref: ObjectAgenda + "/feed"} }
 
 // NewFeed makes a new secret for the patient's feed (revoking any previous one) and returns
-// it: the only time it exists outside the URL the patient copies. details chooses what the feed
+// it: the only time it exists outside the URL the patient copies. opt chooses what the feed
 // shows. Decided as managing access (access.ActionManageAccess), and traced.
-func (s *Service) NewFeed(ctx context.Context, r Request, patientID int64, details bool) (string, error) {
+func (s *Service) NewFeed(ctx context.Context, r Request, patientID int64, opt FeedOptions) (string, error) {
 	if err := holderOnly(r, patientID); err != nil {
 		return "", err
 	}
@@ -91,12 +102,26 @@ func (s *Service) NewFeed(ctx context.Context, r Request, patientID int64, detai
 	now := s.clock.Now()
 	_, err := access.Do(ctx, s.access, s.store.UpdateAgenda, r.Actor, r.Channel, patientID, access.ActionManageAccess,
 		settingsTarget(), r.BreakGlass, func(tx Tx, _ access.Decision) error {
-			return tx.SetAgendaFeed(ctx, patientID, HashFeedToken(token), details, now)
+			return tx.SetAgendaFeed(ctx, patientID, HashFeedToken(token), opt, now)
 		})
 	if err != nil {
 		return "", err
 	}
 	return token, nil
+}
+
+// SetFeedOptions changes what the patient's feed shows, keeping its address (the calendar app
+// subscribed to it need not be told): decided and traced as NewFeed. NotFound when the patient
+// has no feed.
+func (s *Service) SetFeedOptions(ctx context.Context, r Request, patientID int64, opt FeedOptions) error {
+	if err := holderOnly(r, patientID); err != nil {
+		return err
+	}
+	_, err := access.Do(ctx, s.access, s.store.UpdateAgenda, r.Actor, r.Channel, patientID, access.ActionManageAccess,
+		settingsTarget(), r.BreakGlass, func(tx Tx, _ access.Decision) error {
+			return tx.SetAgendaFeedOptions(ctx, patientID, opt)
+		})
+	return err
 }
 
 // RevokeFeed ends the patient's feed: its URL answers 404 from now on.
@@ -106,7 +131,7 @@ func (s *Service) RevokeFeed(ctx context.Context, r Request, patientID int64) er
 	}
 	_, err := access.Do(ctx, s.access, s.store.UpdateAgenda, r.Actor, r.Channel, patientID, access.ActionManageAccess,
 		settingsTarget(), r.BreakGlass, func(tx Tx, _ access.Decision) error {
-			return tx.SetAgendaFeed(ctx, patientID, "", false, s.clock.Now())
+			return tx.SetAgendaFeed(ctx, patientID, "", FeedOptions{}, s.clock.Now())
 		})
 	return err
 }
@@ -147,11 +172,12 @@ func (s *Service) FeedEvents(ctx context.Context, token string) (Feed, error) {
 	}
 	var (
 		f     Feed
+		opt   FeedOptions
 		found bool
 	)
 	if err := s.store.ViewAgenda(ctx, func(tx Tx) error {
 		var err error
-		f.PatientID, f.Details, found, err = tx.AgendaFeedOwner(ctx, HashFeedToken(token))
+		f.PatientID, opt, found, err = tx.AgendaFeedOwner(ctx, HashFeedToken(token))
 		return err
 	}); err != nil {
 		return Feed{}, err
@@ -162,10 +188,12 @@ func (s *Service) FeedEvents(ctx context.Context, token string) (Feed, error) {
 	now := s.clock.Now()
 	r := Request{Channel: audit.ChannelWeb, Actor: access.Actor{Kind: audit.ActorPatient, ID: FeedActorID,
 		Name: "Abonnement agenda (iCalendar)", PatientID: f.PatientID}}
-	evs, err := s.Timeline(ctx, r, f.PatientID, now.AddDate(-feedPast, 0, 0), now.AddDate(feedFuture, 0, 0))
+	// The stays and consultations only when the patient chose them: the record is not even
+	// searched otherwise.
+	evs, err := s.timeline(ctx, r, f.PatientID, now.AddDate(-feedPast, 0, 0), now.AddDate(feedFuture, 0, 0), opt.Care)
 	if err != nil {
 		return Feed{}, err
 	}
-	f.Events = evs
+	f.Details, f.Events = opt.Details, evs
 	return f, nil
 }

@@ -2,6 +2,7 @@ package agenda
 
 import (
 	"bytes"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -422,8 +423,15 @@ func icalEvent(props []icalProp, end int) (ICalEvent, error) {
 				return ev, icalErr(p.line, "the UID is empty or longer than 1024 bytes")
 			}
 		case "RECURRENCE-ID":
-			if _, _, err = icalTime(p); err == nil {
-				ev.RecurrenceID = p.value
+			// Normalised to UTC, so that one instance is named the same whatever zone the
+			// sender's software writes it in (TZID=Europe/Paris:…T093000 or …T073000Z).
+			var t time.Time
+			var allDay bool
+			if t, allDay, err = icalTime(p); err == nil {
+				ev.RecurrenceID = t.UTC().Format("20060102T150405Z")
+				if allDay {
+					ev.RecurrenceID = t.UTC().Format("20060102")
+				}
 			}
 		case "SEQUENCE":
 			ev.Sequence, err = strconv.Atoi(p.value)
@@ -534,11 +542,55 @@ var windowsZones = map[string]string{
 	"New Caledonia Standard Time": "Pacific/Noumea",
 }
 
+// windowsDisplayZones are the zones Microsoft's software names by their display name, after
+// the offset ("(UTC+01:00) Brussels, Copenhagen, Madrid, Paris"; older versions wrote "GMT",
+// French ones the cities in French): the cities name the zone, the offset is the standard
+// one and says nothing of summer time. France's, its neighbours' and its overseas
+// territories'.
+var windowsDisplayZones = map[string]string{
+	"Brussels, Copenhagen, Madrid, Paris":               "Europe/Paris",
+	"Bruxelles, Copenhague, Madrid, Paris":              "Europe/Paris",
+	"Amsterdam, Berlin, Bern, Rome, Stockholm, Vienna":  "Europe/Berlin",
+	"Amsterdam, Berlin, Berne, Rome, Stockholm, Vienne": "Europe/Berlin",
+	"Belgrade, Bratislava, Budapest, Ljubljana, Prague": "Europe/Budapest",
+	"Sarajevo, Skopje, Warsaw, Zagreb":                  "Europe/Warsaw",
+	"Dublin, Edinburgh, Lisbon, London":                 "Europe/London",
+	"Dublin, Édimbourg, Lisbonne, Londres":              "Europe/London",
+	"Coordinated Universal Time":                        "UTC",
+	"Temps universel coordonné":                         "UTC",
+	"Georgetown, La Paz, Manaus, San Juan":              "America/Martinique",
+	"Cayenne, Fortaleza":                                "America/Cayenne",
+	"Abu Dhabi, Muscat":                                 "Indian/Reunion",
+	"Abou Dabi, Mascate":                                "Indian/Reunion",
+	"Nairobi":                                           "Indian/Mayotte",
+	"Hawaii":                                            "Pacific/Tahiti",
+	"Solomon Is., New Caledonia":                        "Pacific/Noumea",
+	"Îles Salomon, Nouvelle-Calédonie":                  "Pacific/Noumea",
+}
+
+// windowsDisplayZone resolves a Windows display name, "" when name is none it knows.
+func windowsDisplayZone(name string) string {
+	rest, ok := strings.CutPrefix(name, "(UTC")
+	if !ok {
+		if rest, ok = strings.CutPrefix(name, "(GMT"); !ok {
+			return ""
+		}
+	}
+	i := strings.IndexByte(rest, ')')
+	if i < 0 || i > 7 {
+		return ""
+	}
+	return windowsDisplayZones[strings.TrimSpace(rest[i+1:])]
+}
+
 // icalZone resolves a TZID: an IANA name (Europe/Paris, America/Martinique…, with or without
-// the leading "/" of globally unique ids), a Windows name of a French zone, or UTC.
+// the leading "/" of globally unique ids), a Windows name (standard or display) of a French
+// or neighbouring zone, or UTC.
 func icalZone(tzid string, line int) (*time.Location, error) {
 	name := strings.TrimPrefix(strings.TrimSpace(tzid), "/")
 	if w, ok := windowsZones[name]; ok {
+		name = w
+	} else if w := windowsDisplayZone(name); w != "" {
 		name = w
 	}
 	switch name {
@@ -607,12 +659,41 @@ func icalClock(date, clock string, loc *time.Location, line int) (time.Time, err
 	if n[5] == 60 {
 		n[5] = 59 // a leap second, which Go's time does not count
 	}
-	t := time.Date(n[0], time.Month(n[1]), n[2], n[3], n[4], n[5], 0, loc)
+	t := time.Date(n[0], time.Month(n[1]), n[2], n[3], n[4], n[5], 0, time.UTC)
 	if n[0] < 1900 || n[0] > 2200 || t.Year() != n[0] || int(t.Month()) != n[1] || t.Day() != n[2] || n[3] > 23 ||
 		n[4] > 59 || n[5] > 59 {
 		return time.Time{}, icalErr(line, "a date or time that does not exist (or outside 1900-2200)")
 	}
-	return t, nil
+	if loc == time.UTC {
+		return t, nil
+	}
+	return icalLocal(t.Unix(), loc), nil
+}
+
+// icalLocal is the instant the wall clock wall (its seconds as if it were UTC) names in loc,
+// as RFC 5545 §3.3.5 reads a local time: one the clocks show twice (the hour repeated when
+// they go back) is its first occurrence; one they skip (going forward) is read with the offset
+// before the gap. Go's time.Date does not say which of the two it picks.
+func icalLocal(wall int64, loc *time.Location) time.Time {
+	// The offsets around it: a day either side holds any transition (they are months apart).
+	var offsets []int
+	for _, at := range []int64{wall - 86400, wall, wall + 86400} {
+		_, off := time.Unix(at, 0).In(loc).Zone()
+		if !slices.Contains(offsets, off) {
+			offsets = append(offsets, off)
+		}
+	}
+	// The largest offset makes the earliest instant: the first occurrence.
+	slices.Sort(offsets)
+	slices.Reverse(offsets)
+	for _, off := range offsets {
+		t := time.Unix(wall-int64(off), 0).In(loc)
+		if _, o := t.Zone(); o == off {
+			return t
+		}
+	}
+	_, before := time.Unix(wall-86400, 0).In(loc).Zone()
+	return time.Unix(wall-int64(before), 0).In(loc)
 }
 
 // icalDuration reads a DURATION (§3.3.6): [+]P then weeks, or days and a time part.

@@ -189,6 +189,58 @@ func TestParseICalendarRefuses(t *testing.T) {
 
 // FuzzParseICalendar: whatever the bytes, the reader returns an object or an Invalid error,
 // never panics, and what it returns holds its invariants.
+// Local times as RFC 5545 §3.3.5 reads them: the hour repeated when the clocks go back is its
+// first occurrence, the hour skipped when they go forward is read with the offset before the
+// gap; Windows display names of zones are understood; a RECURRENCE-ID names one instance
+// whatever zone it is written in.
+func TestParseICalendarZones(t *testing.T) {
+	one := func(t *testing.T, props ...string) agenda.ICalEvent {
+		t.Helper()
+		lines := append([]string{"BEGIN:VCALENDAR", "VERSION:2.0", "BEGIN:VEVENT", "UID:u1", "DTSTAMP:20260301T100000Z"}, props...)
+		cal, err := agenda.ParseICalendar([]byte(ics(append(lines, "END:VEVENT", "END:VCALENDAR")...)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cal.Events[0]
+	}
+	utc := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, tt := range []struct{ name, prop, want string }{
+		{"the repeated hour: its first occurrence", "DTSTART;TZID=Europe/Paris:20261025T023000", "2026-10-25T00:30:00Z"},
+		{"the hour before the change", "DTSTART;TZID=Europe/Paris:20261025T013000", "2026-10-24T23:30:00Z"},
+		{"the hour after the repeated one", "DTSTART;TZID=Europe/Paris:20261025T033000", "2026-10-25T02:30:00Z"},
+		{"a floating time, read in Paris", "DTSTART:20261025T023000", "2026-10-25T00:30:00Z"},
+		{"the skipped hour: the offset before the gap", "DTSTART;TZID=Europe/Paris:20260329T023000", "2026-03-29T01:30:00Z"},
+		{"Windows' display name", "DTSTART;TZID=\"(UTC+01:00) Brussels, Copenhagen, Madrid, Paris\":20260610T093000", "2026-06-10T07:30:00Z"},
+		{"Windows' display name, in French", "DTSTART;TZID=\"(UTC+01:00) Bruxelles, Copenhague, Madrid, Paris\":20260110T093000", "2026-01-10T08:30:00Z"},
+		{"Windows' display name, an overseas one", "DTSTART;TZID=\"(UTC-03:00) Cayenne, Fortaleza\":20260610T093000", "2026-06-10T12:30:00Z"},
+		{"Windows' standard name", "DTSTART;TZID=Romance Standard Time:20261025T023000", "2026-10-25T00:30:00Z"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := one(t, tt.prop).Start; !got.Equal(utc(tt.want)) {
+				t.Fatalf("%s: %v, want %s", tt.prop, got, tt.want)
+			}
+		})
+	}
+	a := one(t, "RECURRENCE-ID;TZID=Europe/Paris:20260417T093000", "DTSTART:20260418T073000Z")
+	b := one(t, "RECURRENCE-ID:20260417T073000Z", "DTSTART:20260418T073000Z")
+	if a.RecurrenceID != b.RecurrenceID || a.RecurrenceID != "20260417T073000Z" {
+		t.Fatalf("one instance, two names: %q %q", a.RecurrenceID, b.RecurrenceID)
+	}
+	if agenda.InvitationRef(1, "x", &a) != agenda.InvitationRef(1, "x", &b) {
+		t.Fatal("one instance, two references")
+	}
+	if _, err := agenda.ParseICalendar([]byte(ics("BEGIN:VCALENDAR", "VERSION:2.0", "BEGIN:VEVENT", "UID:u1", "DTSTAMP:20260301T100000Z",
+		"DTSTART;TZID=\"(UTC+05:00) Nowhere\":20260610T093000", "END:VEVENT", "END:VCALENDAR"))); !errs.Is(err, errs.Invalid) {
+		t.Fatalf("an unknown display name: %v", err)
+	}
+}
+
 func FuzzParseICalendar(f *testing.F) {
 	f.Add([]byte(invitation))
 	f.Add([]byte(ics("BEGIN:VCALENDAR", "VERSION:2.0", "METHOD:CANCEL", "BEGIN:VEVENT", "UID:u", "SEQUENCE:2",
@@ -196,6 +248,9 @@ func FuzzParseICalendar(f *testing.F) {
 	f.Add([]byte("BEGIN:VCALENDAR\nVERSION:2.0\nBEGIN:VEVENT\nUID:x\nDTSTAMP:20260301T100000Z\nDTSTART;VALUE=DATE:20260410\n" +
 		"DURATION:P1W\nSUMMARY;LANGUAGE=fr;X-A=\"a^'b^n\",c:t\\,\\;\\n\nEND:VEVENT\nEND:VCALENDAR\n"))
 	f.Add([]byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:x\r\n DTSTAMP\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"))
+	f.Add([]byte(ics("BEGIN:VCALENDAR", "VERSION:2.0", "BEGIN:VEVENT", "UID:u", "DTSTAMP:20260301T100000Z",
+		"RECURRENCE-ID;TZID=Europe/Paris:20261025T023000", "DTSTART;TZID=\"(UTC+01:00) Brussels, Copenhagen, Madrid, Paris\":20260329T023000",
+		"RRULE:FREQ=WEEKLY;COUNT=3", "END:VEVENT", "END:VCALENDAR")))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		cal, err := agenda.ParseICalendar(b)
 		if err != nil {

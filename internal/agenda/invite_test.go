@@ -67,11 +67,15 @@ func TestFileInvitation(t *testing.T) {
 	}
 
 	// Another professional sending the same UID files their own event, and cannot cancel the
-	// first one.
-	if filed, _, err := e.agenda.FileInvitation(ctx, smtpPro(other), e.pid, agenda.MethodCancel, agenda.ICalEvent{UID: ev.UID, Sequence: 5, Stamp: stamp}, ""); err != nil || filed != agenda.FiledUnchanged {
+	// first one: their cancellation is of their own UID (a placeholder, hidden), and their
+	// invitation of an older SEQUENCE is filed cancelled by it.
+	if filed, _, err := e.agenda.FileInvitation(ctx, smtpPro(other), e.pid, agenda.MethodCancel, agenda.ICalEvent{UID: ev.UID, Sequence: 5, Stamp: stamp}, ""); err != nil || filed != agenda.FiledCancelled {
 		t.Fatalf("another's cancellation: %s %v", filed, err)
 	}
-	if filed, _, err := e.agenda.FileInvitation(ctx, smtpPro(other), e.pid, agenda.MethodPublish, ev, ""); err != nil || filed != agenda.FiledCreated {
+	if got := mustEvent(t, e, a.ID); !strings.HasPrefix(got.Title, "Rendez-vous : ") {
+		t.Fatalf("another's cancellation touched the event: %+v", got)
+	}
+	if filed, _, err := e.agenda.FileInvitation(ctx, smtpPro(other), e.pid, agenda.MethodPublish, ev, ""); err != nil || filed != agenda.FiledCancelled {
 		t.Fatalf("another's invitation: %s %v", filed, err)
 	}
 

@@ -266,7 +266,7 @@ func TestFeed(t *testing.T) {
 	if err != nil || st.Feed || !st.RemindEmail {
 		t.Fatalf("defaults: %+v %v", st, err)
 	}
-	token, err := e.agenda.NewFeed(ctx, me, e.pid, false)
+	token, err := e.agenda.NewFeed(ctx, me, e.pid, agenda.FeedOptions{})
 	if err != nil || !agenda.ValidFeedToken(token) || len(token) < 22 {
 		t.Fatalf("new feed: %q %v", token, err)
 	}
@@ -302,7 +302,7 @@ func TestFeed(t *testing.T) {
 		t.Fatalf("no event in the feed")
 	}
 	// Renewed with details: the old secret is dead, the new one shows titles, escaped.
-	token2, err := e.agenda.NewFeed(ctx, me, e.pid, true)
+	token2, err := e.agenda.NewFeed(ctx, me, e.pid, agenda.FeedOptions{Details: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +326,7 @@ func TestFeed(t *testing.T) {
 			t.Fatalf("fetch of %q: %v", tok, err)
 		}
 	}
-	if _, err := e.agenda.NewFeed(ctx, pro(recordtest.RPPS(t, 1), "G15_10"), e.pid, false); !errs.Is(err, errs.Forbidden) {
+	if _, err := e.agenda.NewFeed(ctx, pro(recordtest.RPPS(t, 1), "G15_10"), e.pid, agenda.FeedOptions{}); !errs.Is(err, errs.Forbidden) {
 		t.Fatalf("a doctor makes a feed: %v", err)
 	}
 	if err := e.agenda.SetReminders(ctx, me, e.pid, false); err != nil {

@@ -24,6 +24,9 @@ type EventTx interface {
 	// AgendaEventByRef returns the event of source with reference ref, whoever's, if any (the
 	// references of appointments are unique across patients).
 	AgendaEventByRef(ctx context.Context, source, ref string) (Event, bool, error)
+	// AgendaEventsByRefPrefix returns the patient's events of source whose reference begins
+	// with prefix (the instances of a series of invitations), at most limit of them.
+	AgendaEventsByRefPrefix(ctx context.Context, patientID int64, source, prefix string, limit int) ([]Event, error)
 	// UpdateAgendaEvent rewrites what an event says (kind, start, end, title, detail, document,
 	// payload) by its id and patient.
 	UpdateAgendaEvent(ctx context.Context, e *Event) error
@@ -32,14 +35,16 @@ type EventTx interface {
 	// AgendaSettings returns the patient's feed and reminder settings (the defaults when none).
 	AgendaSettings(ctx context.Context, patientID int64) (Settings, error)
 	// SetAgendaFeed stores the hash of the patient's feed secret ("" revokes it).
-	SetAgendaFeed(ctx context.Context, patientID int64, hash string, details bool, at time.Time) error
+	SetAgendaFeed(ctx context.Context, patientID int64, hash string, opt FeedOptions, at time.Time) error
+	// SetAgendaFeedOptions changes what the patient's feed shows; NotFound when they have none.
+	SetAgendaFeedOptions(ctx context.Context, patientID int64, opt FeedOptions) error
 	// SetAgendaReminders stores whether the patient gets e-mail reminders.
 	SetAgendaReminders(ctx context.Context, patientID int64, email bool) error
 	// Patient returns the patient's identity traits (birth date and sex, for the reminders).
 	Patient(ctx context.Context, id int64) (space.Patient, error)
-	// AgendaFeedOwner returns the patient whose feed secret hashes to hash, and whether the
-	// feed shows details; found is false when no feed has that hash.
-	AgendaFeedOwner(ctx context.Context, hash string) (patientID int64, details, found bool, err error)
+	// AgendaFeedOwner returns the patient whose feed secret hashes to hash, and what the feed
+	// shows; found is false when no feed has that hash.
+	AgendaFeedOwner(ctx context.Context, hash string) (patientID int64, opt FeedOptions, found bool, err error)
 }
 
 // SourcePersonal is the source of the events the patient writes in their agenda.

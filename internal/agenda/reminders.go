@@ -147,13 +147,20 @@ func Reminders(rules []Rule, birth time.Time, sex space.Sex, from, to time.Time)
 // by start. Reminders are only shown to the person they are for: they are the patient's own
 // page, not their record.
 func (s *Service) Timeline(ctx context.Context, r Request, patientID int64, from, to time.Time) ([]Event, error) {
+	return s.timeline(ctx, r, patientID, from, to, true)
+}
+
+// timeline is Timeline, with the record's stays and consultations when withCare.
+func (s *Service) timeline(ctx context.Context, r Request, patientID int64, from, to time.Time, withCare bool) ([]Event, error) {
 	evs, err := s.List(ctx, r, patientID, from, to)
 	if err != nil {
 		return nil, err
 	}
-	care, err := s.fromDocuments(ctx, r, patientID, from, to)
-	if err != nil {
-		return nil, err
+	var care []Event
+	if withCare {
+		if care, err = s.fromDocuments(ctx, r, patientID, from, to); err != nil {
+			return nil, err
+		}
 	}
 	if len(care) > 0 {
 		evs = append(evs, care...)

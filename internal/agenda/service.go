@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/carnet-sante/carnet/internal/access"
+	"github.com/carnet-sante/carnet/internal/account"
 	"github.com/carnet-sante/carnet/internal/audit"
 	"github.com/carnet-sante/carnet/internal/clock"
 	"github.com/carnet-sante/carnet/internal/errs"
@@ -20,6 +21,10 @@ type Tx interface {
 	access.DecisionTx
 	EventTx
 	Space(ctx context.Context, patientID int64) (space.Space, error)
+	// ProfessionalByIdNat and Organisation: who sends an invitation (invite.go), from the
+	// directory; NotFound when it holds none.
+	ProfessionalByIdNat(ctx context.Context, idnat string) (account.Professional, error)
+	Organisation(ctx context.Context, id int64) (account.Organisation, error)
 	// InsertAgendaEvent stores e and sets its ID, unless the patient already has an event of
 	// e.Source with e.SourceRef: then it changes nothing and returns false.
 	InsertAgendaEvent(ctx context.Context, e *Event) (created bool, err error)
@@ -159,9 +164,8 @@ func (s *Service) visible(ctx context.Context, tx Tx, search *access.Search, pat
 	}
 	var ids []string
 	seen := map[string]bool{}
-	if keep != nil {
-		evs = slices.DeleteFunc(evs, func(e Event) bool { return !keep(&e) })
-	}
+	// A cancellation's placeholder is kept for the invitation it waits for, never shown.
+	evs = slices.DeleteFunc(evs, func(e Event) bool { return e.Kind == kindCancelledInvitation || keep != nil && !keep(&e) })
 	for _, e := range evs {
 		if e.Document != "" && !seen[e.Document] {
 			seen[e.Document] = true

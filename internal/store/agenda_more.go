@@ -78,15 +78,52 @@ func (tx *Tx) AgendaSettings(ctx context.Context, patientID int64) (agenda.Setti
 	case err != nil:
 		return agenda.Settings{}, fmt.Errorf("read agenda settings: %w", err)
 	}
-	st := agenda.Settings{Feed: hash.Valid && hash.String != "", FeedDetails: details == 1, RemindEmail: remind == 1}
+	opt := feedOptions(details)
+	st := agenda.Settings{Feed: hash.Valid && hash.String != "", FeedDetails: opt.Details, FeedCare: opt.Care, RemindEmail: remind == 1}
 	if st.Feed {
 		st.FeedCreatedAt = fromNullMicros(created)
 	}
 	return st, nil
 }
 
+// What a feed shows is kept in feed_details (migration 0023) as flags: feedDetails (1, the
+// column's meaning when it was made) and feedCare (2, the record's stays and consultations,
+// which the patient chooses since; a feed made before shows none).
+const (
+	feedDetails = 1
+	feedCare    = 2
+)
+
+func feedFlags(opt agenda.FeedOptions) int {
+	n := 0
+	if opt.Details {
+		n |= feedDetails
+	}
+	if opt.Care {
+		n |= feedCare
+	}
+	return n
+}
+
+func feedOptions(n int) agenda.FeedOptions {
+	return agenda.FeedOptions{Details: n&feedDetails != 0, Care: n&feedCare != 0}
+}
+
+// SetAgendaFeedOptions changes what the patient's feed shows.
+func (tx *Tx) SetAgendaFeedOptions(ctx context.Context, patientID int64, opt agenda.FeedOptions) error {
+	res, err := tx.exec(ctx, `UPDATE agenda_settings SET feed_details = $2 WHERE patient_id = $1 AND feed_hash IS NOT NULL`,
+		patientID, feedFlags(opt))
+	if err != nil {
+		return fmt.Errorf("set agenda feed options: %w", err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return errs.E(errs.NotFound, "no calendar feed to change")
+	}
+	return nil
+}
+
 // SetAgendaFeed stores the hash of the patient's feed secret; "" revokes it.
-func (tx *Tx) SetAgendaFeed(ctx context.Context, patientID int64, hash string, details bool, at time.Time) error {
+func (tx *Tx) SetAgendaFeed(ctx context.Context, patientID int64, hash string, opt agenda.FeedOptions, at time.Time) error {
 	var h any
 	var created any
 	if hash != "" {
@@ -95,7 +132,7 @@ func (tx *Tx) SetAgendaFeed(ctx context.Context, patientID int64, hash string, d
 	_, err := tx.exec(ctx, `INSERT INTO agenda_settings (patient_id, feed_hash, feed_details, feed_created_at)
 		VALUES ($1, $2, $3, $4) ON CONFLICT (patient_id) DO UPDATE SET feed_hash = excluded.feed_hash,
 		feed_details = excluded.feed_details, feed_created_at = excluded.feed_created_at`,
-		patientID, h, boolInt(details), created)
+		patientID, h, feedFlags(opt), created)
 	if err != nil {
 		return fmt.Errorf("set agenda feed: %w", err)
 	}
@@ -113,7 +150,7 @@ func (tx *Tx) SetAgendaReminders(ctx context.Context, patientID int64, email boo
 }
 
 // AgendaFeedOwner returns the patient whose feed secret hashes to hash.
-func (tx *Tx) AgendaFeedOwner(ctx context.Context, hash string) (int64, bool, bool, error) {
+func (tx *Tx) AgendaFeedOwner(ctx context.Context, hash string) (int64, agenda.FeedOptions, bool, error) {
 	var (
 		pid     int64
 		details int
@@ -121,11 +158,11 @@ func (tx *Tx) AgendaFeedOwner(ctx context.Context, hash string) (int64, bool, bo
 	err := tx.queryRow(ctx, `SELECT patient_id, feed_details FROM agenda_settings WHERE feed_hash = $1`, hash).Scan(&pid, &details)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return 0, false, false, nil
+		return 0, agenda.FeedOptions{}, false, nil
 	case err != nil:
-		return 0, false, false, fmt.Errorf("read agenda feed: %w", err)
+		return 0, agenda.FeedOptions{}, false, fmt.Errorf("read agenda feed: %w", err)
 	}
-	return pid, details == 1, true, nil
+	return pid, feedOptions(details), true, nil
 }
 
 func boolInt(b bool) int {

@@ -14,10 +14,14 @@ import (
 // link to the document it comes from when there is one. The reading is the agenda service's:
 // decided as a search of the record and traced.
 
-// agendaRow is an event as the page lists it.
+// agendaRow is an event as the page lists it: a stay read from several reports links to each.
 type agendaRow struct {
-	Date, End, Kind, Title, Detail, Document string
+	Date, End, Kind, Title, Detail string
+	Documents                      []agendaLink
 }
+
+// agendaLink is a link to a document an event comes from.
+type agendaLink struct{ URL, Label string }
 
 // agendaWindow is the period the page shows: two years back, one ahead.
 const (
@@ -46,11 +50,27 @@ func (w *Web) agendaPage(rw http.ResponseWriter, r *http.Request, id auth.Identi
 		if k := "agenda.kind." + string(e.Kind); catalogueHas(k) {
 			row.Kind = v.T(k)
 		}
+		if e.Source == agenda.SourceRecord {
+			// The record's stays and consultations: the kind in the reader's language, the
+			// report's title as written.
+			row.Title = row.Kind
+			if e.What != "" {
+				row.Title = v.T("agenda.derived.title", row.Kind, e.What)
+			}
+		}
 		if !e.End.IsZero() && !e.End.Equal(e.Start) {
 			row.End = eventDate(e.End)
 		}
-		if e.Document != "" {
-			row.Document = v.Base + "/documents/" + e.Document
+		docs := e.Documents
+		if len(docs) == 0 && e.Document != "" {
+			docs = []string{e.Document}
+		}
+		for n, d := range docs {
+			l := agendaLink{URL: v.Base + "/documents/" + d, Label: v.T("agenda.document")}
+			if len(docs) > 1 {
+				l.Label = v.T("agenda.document.n", n+1)
+			}
+			row.Documents = append(row.Documents, l)
 		}
 		if e.Start.Before(now) {
 			v.Past = append(v.Past, row)

@@ -61,7 +61,8 @@ func TestAgendaShowsStaysAndConsultations(t *testing.T) {
 	}
 	// In English, the kind is translated.
 	b.get("/langue/en?retour=/moi/agenda")
-	if pg = b.get("/moi/agenda"); !strings.Contains(pg.body, ">Hospital stay</span>") {
+	if pg = b.get("/moi/agenda"); !strings.Contains(pg.body, ">Hospital stay</span>") ||
+		!strings.Contains(pg.body, "Hospital stay: Hospitalisation en cardiologie") || strings.Contains(pg.body, "Séjour hospitalier") {
 		t.Errorf("the English kind: %.3000s", pg.body[strings.Index(pg.body, "<main"):])
 	}
 	b.get("/langue/fr?retour=/moi/agenda")
@@ -91,4 +92,22 @@ func TestAgendaShowsStaysAndConsultations(t *testing.T) {
 	if strings.Contains(pg.body, "confidentielle") {
 		t.Error("a report the child hides from their parents shows in the parent's view")
 	}
+}
+
+// The reports of one stay make one event on the page, linked to each report.
+func TestAgendaShowsOneStayForItsReports(t *testing.T) {
+	p := newHealthPortal(t)
+	b, _, ins := p.patientIn(t, 673, "Léa")
+	doctor := recordtest.RPPS(t, 68)
+	now := p.Clock.Now()
+	in, out := now.AddDate(0, 0, -20).Truncate(time.Hour), now.AddDate(0, 0, -16).Truncate(time.Hour)
+	report := depositReport(t, p, ins, doctor, "34112-3", "Hospitalisation en pneumologie", in, out, nil)
+	letter := depositReport(t, p, ins, doctor, "11490-0", "Lettre de liaison", in, out, nil)
+	pg := b.get("/moi/agenda")
+	if pg.status != 200 || strings.Count(pg.body, ">Séjour hospitalier</span>") != 1 ||
+		!strings.Contains(pg.body, `href="/moi/documents/`+report.LogicalID+`"`) || !strings.Contains(pg.body, `href="/moi/documents/`+letter.LogicalID+`"`) ||
+		!strings.Contains(pg.body, "Voir le document 2") {
+		t.Fatalf("the stay: %d %.4000s", pg.status, pg.body[strings.Index(pg.body, "<main"):])
+	}
+	checkHTML(t, pg.body, "fr")
 }

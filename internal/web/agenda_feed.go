@@ -18,6 +18,10 @@ import (
 // patient's and traces it. Request logs name the route pattern, never the path (see
 // internal/server), so the secret never reaches a log.
 
+// What the feed shows is the patient's choice (agenda.FeedOptions): the details, and the
+// stays and consultations read from the record, each off unless ticked; the choice may be
+// changed without renewing the address.
+//
 // agendaFeedRoutes mounts the subscription page (the holder's own: a feed and its e-mails
 // are the person's, not their representative's) and the feed.
 func (w *Web) agendaFeedRoutes() {
@@ -79,7 +83,7 @@ func (w *Web) feedChange(rw http.ResponseWriter, r *http.Request, id auth.Identi
 	ar, pid := agendaReq(req), req.Actor.PatientID
 	switch r.PostFormValue("action") {
 	case "creer":
-		token, err := w.d.Agenda.NewFeed(r.Context(), ar, pid, r.PostFormValue("details") == "1")
+		token, err := w.d.Agenda.NewFeed(r.Context(), ar, pid, feedOptionsOf(r))
 		if err != nil {
 			w.fail(rw, r, err)
 			return
@@ -87,6 +91,13 @@ func (w *Web) feedChange(rw http.ResponseWriter, r *http.Request, id auth.Identi
 		// Shown here, once: the page is the answer to the POST, so the secret is in no URL.
 		w.renderFeed(rw, r, id, req, token, "cree")
 		return
+	case "contenu":
+		// What the feed shows, its address kept.
+		if err := w.d.Agenda.SetFeedOptions(r.Context(), ar, pid, feedOptionsOf(r)); err != nil {
+			w.fail(rw, r, err)
+			return
+		}
+		http.Redirect(rw, r, "/moi/agenda/abonnement?fait=contenu", http.StatusSeeOther)
 	case "revoquer":
 		if err := w.d.Agenda.RevokeFeed(r.Context(), ar, pid); err != nil {
 			w.fail(rw, r, err)
@@ -107,6 +118,12 @@ func (w *Web) feedChange(rw http.ResponseWriter, r *http.Request, id auth.Identi
 	default:
 		w.notFound(rw, r)
 	}
+}
+
+// feedOptionsOf reads what the feed is to show from the form: nothing the patient did not
+// tick (the stays and consultations of the record are off unless chosen).
+func feedOptionsOf(r *http.Request) agenda.FeedOptions {
+	return agenda.FeedOptions{Details: r.PostFormValue("details") == "1", Care: r.PostFormValue("sejours") == "1"}
 }
 
 // feedICS: GET /agenda/{secret}.ics, the feed.

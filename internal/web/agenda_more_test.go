@@ -139,6 +139,25 @@ func TestAgendaFeedPages(t *testing.T) {
 		strings.Contains(ics.body, "IRM") {
 		t.Fatalf("the minimal feed: %d %q\n%s", ics.status, ics.header.Get("Content-Type"), ics.body)
 	}
+	// The record's stays and consultations are off unless chosen; the choice keeps the address.
+	if pg = b.get("/moi/agenda/abonnement"); !strings.Contains(pg.body, `id="sejours" name="sejours" value="1">`) {
+		t.Fatalf("the stays are chosen by default: %.3000s", pg.body)
+	}
+	pg = b.post("/moi/agenda/abonnement", url.Values{"action": {"contenu"}, "csrf_token": {csrf}, "details": {"0"}, "sejours": {"1"}})
+	if pg.status != http.StatusSeeOther {
+		t.Fatalf("the choice: %d %.500s", pg.status, pg.body)
+	}
+	if st, err := p.agenda.Settings(context.Background(), holderReq(pid), pid); err != nil || !st.FeedCare || st.FeedDetails || !st.Feed {
+		t.Fatalf("after the choice: %+v %v", st, err)
+	}
+	if pg = b.get(pg.location); !strings.Contains(pg.body, "Votre choix est enregistré") ||
+		!strings.Contains(pg.body, `id="sejours" name="sejours" value="1" checked>`) {
+		t.Fatalf("after the choice: %.3000s", pg.body)
+	}
+	checkHTML(t, pg.body, "fr")
+	if ics = anon.get("/agenda/" + m[1] + ".ics"); ics.status != http.StatusOK {
+		t.Fatalf("the address after the choice: %d", ics.status)
+	}
 	// Renewed with details: the old address is dead.
 	pg = b.post("/moi/agenda/abonnement", url.Values{"action": {"creer"}, "csrf_token": {csrf}, "details": {"1"}})
 	m2 := feedURL.FindStringSubmatch(pg.body)

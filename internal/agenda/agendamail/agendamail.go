@@ -8,22 +8,31 @@
 // rules on who feeds a record, hold as for an Appointment sent over FHIR. The access decision
 // knows professionals by their IdNat_PS; a message knows its sender by an address. What binds
 // them, honestly:
-//   - a message submitted here (mail.Submission) comes from the mailbox its sender
-//     authenticated to (the acceptance checks the From field against it), so the directory
-//     entry of that address is the sender: a PER mailbox's owner by their IdNat_PS, profession
-//     and specialty; an ORG or APP mailbox (a hospital's convocations software) by its
-//     organisation, as the national nomenclature names staff known to an organisation only:
-//     the structure's identifier and an internal one (IdNat_PS "3" + FINESS + "/" + the
-//     mailbox's local part, identity.PSFINESS; "5" + SIRET…);
+//   - a message submitted here (mail.Submission) was sent by whoever signed in to its mailbox
+//     (the acceptance checks the From field against it). A professional signs in with their
+//     own app password, to their PER mailbox or to an ORG mailbox they are a member of; the
+//     job names them (mail.InspectJob.Sender), and they are the actor, with the organisation
+//     whose mailbox it left from: a professional the patient blocked files nothing through a
+//     shared mailbox. An organisation's UIDs are one namespace whoever of its members sends:
+//     the event of a convocation is the ORG mailbox's, whichever secretary moves it.
+//   - an APP mailbox's software (a hospital's convocations system) signs in as no person: it
+//     is named as the national nomenclature names staff known to an organisation only, the
+//     structure's identifier and an internal one (IdNat_PS "3" + FINESS + "/" + the mailbox's
+//     local part, identity.PSFINESS; "5" + SIRET…). An ORG mailbox without a person named is
+//     refused: a shared mailbox must not stand in for the person who used it;
 //   - a message relayed by another operator of the trust space carries an address only: this
 //     operator's directory does not hold it, and the message no national identifier. Its
 //     invitation is not filed (a Finding says why): filing it under an address would let the
 //     decision pass a sender it cannot check against the patient's blocking.
+//
+// The practitioner the event names is the actor as the directory knows them, never the
+// ORGANIZER's CN, which is whatever the sender wrote.
 package agendamail
 
 import (
 	"context"
 	"path"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -95,7 +104,7 @@ func (i *Inspector) Inspect(ctx context.Context, d mail.Delivered) (mail.Finding
 	if len(cals) == 0 || d.Message.Channel == mail.System {
 		return f, nil
 	}
-	actor, why, err := i.sender(ctx, d)
+	actor, scope, why, err := i.sender(ctx, d)
 	if err != nil {
 		return f, err
 	}
@@ -106,24 +115,31 @@ func (i *Inspector) Inspect(ctx context.Context, d mail.Delivered) (mail.Finding
 	r := agenda.Request{Actor: actor, Channel: audit.ChannelSMTP}
 	var failures []string
 	for _, a := range cals {
+		what := partName(a)
 		if a.Broken {
-			failures = append(failures, codeUnreadable+"^Le fichier d'agenda "+a.Name+" est illisible (contenu mal encodé).")
+			failures = append(failures, codeUnreadable+"^"+capitalise(what)+" est illisible : son contenu est mal encodé.")
 			continue
 		}
 		cal, err := agenda.ParseICalendar(a.Data())
 		if err != nil {
-			failures = append(failures, codeUnreadable+"^Le fichier d'agenda "+a.Name+" est illisible ("+errs.MessageOf(err)+").")
+			failures = append(failures, codeUnreadable+"^"+capitalise(what)+" est illisible : ce n'est pas un agenda iCalendar valide (RFC 5545).")
+			continue
+		}
+		switch cal.Method {
+		case "", agenda.MethodPublish, agenda.MethodRequest, agenda.MethodCancel:
+		default:
+			failures = append(failures, codeRefused+"^"+capitalise(what)+" n'est pas ajoutée à l'agenda : ce n'est pas une invitation (méthode iTIP autre que PUBLISH, REQUEST ou CANCEL).")
 			continue
 		}
 		for _, ev := range cal.Events {
-			filed, _, err := i.agenda.FileInvitation(ctx, r, d.Job.PatientID, cal.Method, ev, d.View.Subject)
+			filed, _, err := i.agenda.FileInvitationFrom(ctx, r, d.Job.PatientID, scope, cal.Method, ev, d.View.Subject)
 			switch {
 			case err == nil:
 				if filed != agenda.FiledUnchanged {
 					f.Processed = true
 				}
 			case refusal(err):
-				failures = append(failures, codeRefused+"^L'invitation "+a.Name+" n'est pas ajoutée à l'agenda : "+refusalFR(err))
+				failures = append(failures, codeRefused+"^"+capitalise(what)+" n'est pas ajoutée à l'agenda : "+refusalFR(err))
 			default:
 				return mail.Finding{}, err
 			}
@@ -133,6 +149,25 @@ func (i *Inspector) Inspect(ctx context.Context, d mail.Delivered) (mail.Finding
 		f.Failure = strings.Join(failures, " ; ")
 	}
 	return f, nil
+}
+
+// partName names a calendar part in a finding: by the file name its sender gave it, and as
+// "l'invitation" when it has none (the messaging names such a part "piece-jointe-N", which
+// means nothing to whoever sent an invitation as an alternative part, RFC 6047).
+func partName(a *mail.Attachment) string {
+	if a.Name == "" || a.Name == "piece-jointe-"+strconv.Itoa(a.Index+1) {
+		return "l'invitation"
+	}
+	return "l'invitation « " + a.Name + " »"
+}
+
+// capitalise puts the first letter of a French label in upper case ("l'invitation" begins a
+// sentence).
+func capitalise(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // refusal reports whether err is the agenda's (or the decision's) answer to what the message
@@ -145,55 +180,82 @@ func refusal(err error) bool {
 	return false
 }
 
-// refusalFR says a refusal in French, with the service's own words (in English) for the
-// detail.
+// refusalFR says a refusal in French. The service's messages are English, for logs and
+// developers: none is embedded in what the sender reads.
 func refusalFR(err error) string {
 	switch errs.CodeOf(err) {
-	case errs.Forbidden, errs.NotFound:
+	case errs.Forbidden:
 		return "l'expéditeur n'est pas autorisé à alimenter le dossier de ce patient."
+	case errs.NotFound:
+		return "l'espace santé du patient destinataire n'existe plus."
 	case errs.Conflict:
-		return "l'espace du patient n'accepte pas de nouvel événement (" + errs.MessageOf(err) + ")."
+		return "l'espace santé du patient n'accepte plus de nouvel événement (il est fermé ou en cours de fermeture)."
 	}
-	return "l'invitation est incomplète ou incohérente (" + errs.MessageOf(err) + ")."
+	return "l'invitation est incomplète ou incohérente (identifiant, date de début ou de fin manquant ou invalide)."
 }
 
-// sender builds the actor of the message's sender, or says why there is none.
-func (i *Inspector) sender(ctx context.Context, d mail.Delivered) (access.Actor, string, error) {
+// sender builds the actor of the message's sender and the scope of its UIDs (see the package
+// comment), or says why there is none.
+func (i *Inspector) sender(ctx context.Context, d mail.Delivered) (actor access.Actor, scope, why string, err error) {
 	if d.Message.Channel != mail.Submission {
-		return access.Actor{}, "l'expéditeur relève d'un autre opérateur : son identité nationale (RPPS, FINESS) n'est pas connue ici, l'invitation n'est pas ajoutée à l'agenda.", nil
+		return access.Actor{}, "", "l'expéditeur relève d'un autre opérateur : son identité nationale (RPPS, FINESS) n'est pas connue ici, l'invitation n'est pas ajoutée à l'agenda.", nil
 	}
 	dp := i.dir.Load()
 	if dp == nil {
-		return access.Actor{}, "", errs.E(errs.Unavailable, "the agenda's inspector has no directory yet")
+		return access.Actor{}, "", "", errs.E(errs.Unavailable, "the agenda's inspector has no directory yet")
 	}
 	es, err := (*dp).Directory(ctx, mail.DirectoryQuery{Address: d.From.String(), Operator: true, Limit: 1})
 	if err != nil {
-		return access.Actor{}, "", err
+		return access.Actor{}, "", "", err
 	}
 	if len(es) == 0 {
-		return access.Actor{}, "la boîte d'expédition n'est pas dans l'annuaire.", nil
+		return access.Actor{}, "", "la boîte d'expédition n'est pas dans l'annuaire.", nil
 	}
 	e := es[0]
+	if d.Job.Sender != "" {
+		// The professional who signed in to send it: they act, whatever mailbox it left from.
+		a, err := i.agenda.Professional(ctx, d.Job.Sender)
+		switch {
+		case errs.Is(err, errs.NotFound):
+			return access.Actor{}, "", "la personne qui a envoyé le message n'est plus dans l'annuaire des professionnels.", nil
+		case err != nil:
+			return access.Actor{}, "", "", err
+		}
+		if e.Kind == mail.ORG {
+			// On behalf of the organisation whose mailbox it left from, which the trace
+			// names; its members share the UIDs of its convocations.
+			if e.StructureID != "" {
+				a.Org = e.StructureID
+			}
+			scope = "mailbox:" + strings.ToLower(e.Address)
+		}
+		return a, scope, "", nil
+	}
 	switch e.Kind {
 	case mail.PER:
+		// A job queued before the messaging named who signed in: a PER mailbox's passwords
+		// are its owner's only.
 		if e.IdNat != "" {
-			name := strings.TrimSpace(e.GivenName + " " + e.FamilyName)
-			if name == "" {
-				name = e.DisplayName
+			a, err := i.agenda.Professional(ctx, e.IdNat)
+			if err == nil {
+				return a, "", "", nil
 			}
-			return access.Actor{Kind: audit.ActorProfessional, ID: e.IdNat, Name: name, Org: e.StructureID,
-				Profession: e.Profession, Specialty: e.Specialty}, "", nil
+			if !errs.Is(err, errs.NotFound) {
+				return access.Actor{}, "", "", err
+			}
 		}
-	case mail.ORG, mail.APP:
+	case mail.APP:
 		if id, ok := staffID(e.StructureID, d.From.Local); ok {
 			name := e.DisplayName
 			if e.OrganisationName != "" && !strings.Contains(name, e.OrganisationName) {
 				name = strings.TrimSpace(name + " — " + e.OrganisationName)
 			}
-			return access.Actor{Kind: audit.ActorProfessional, ID: id, Name: name, Org: e.StructureID}, "", nil
+			return access.Actor{Kind: audit.ActorProfessional, ID: id, Name: name, Org: e.StructureID}, "", "", nil
 		}
+	case mail.ORG:
+		return access.Actor{}, "", "la boîte partagée d'une structure a envoyé le message sans que la personne qui l'a utilisée soit identifiée : l'invitation n'est pas ajoutée à l'agenda.", nil
 	}
-	return access.Actor{}, "la boîte d'expédition n'est rattachée à aucun professionnel ni aucune structure identifiés.", nil
+	return access.Actor{}, "", "la boîte d'expédition n'est rattachée à aucun professionnel ni aucune structure identifiés.", nil
 }
 
 // structurePS maps an IdNat_Struct's prefix to the IdNat_PS prefix of staff known to that

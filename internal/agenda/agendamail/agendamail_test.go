@@ -59,6 +59,7 @@ func (p *probe) wait(t *testing.T) mail.Finding {
 type env struct {
 	*mailtest.Env
 	agenda *agenda.Service
+	access *access.Service
 	probe  *probe
 	pid    int64
 	box    string // the patient's address
@@ -81,7 +82,7 @@ func newEnv(t *testing.T) *env {
 	p.in = in
 	in.Use(e.Mail) // as serve does, once the messaging runs
 	pid, box := e.Patient(t, 1)
-	return &env{Env: e, agenda: a, probe: p, pid: pid, box: box}
+	return &env{Env: e, agenda: a, access: acc, probe: p, pid: pid, box: box}
 }
 
 func (e *env) send(t *testing.T, addr, user, pass, from, msg string) {
@@ -197,7 +198,7 @@ func TestInvitationsOverSMTP(t *testing.T) {
 	}
 	paris, _ := time.LoadLocation("Europe/Paris")
 	if !ev.Start.Equal(time.Date(2026, 6, 10, 9, 30, 0, 0, paris)) || !ev.End.Equal(time.Date(2026, 6, 10, 10, 15, 0, 0, paris)) ||
-		ev.Title != "Rendez-vous : Consultation de cardiologie — Dr Claire Martin" || ev.Detail != "CHU, bâtiment B" ||
+		ev.Title != "Rendez-vous : Consultation de cardiologie — Claire MARTIN" || ev.Detail != "CHU, bâtiment B" ||
 		ev.Kind != agenda.KindAppointment || ev.CreatedBy.Kind != audit.ActorProfessional || ev.CreatedBy.ID != pro.IdNat ||
 		a.Version != 1 || a.Origin != agenda.OriginMail {
 		t.Fatalf("event: %+v %+v", ev, a)
@@ -271,5 +272,116 @@ func TestInvitationSenders(t *testing.T) {
 	}
 	if len(e.events(t)) != 1 {
 		t.Fatal("a relayed invitation was filed")
+	}
+}
+
+// orgMailbox makes an ORG mailbox of an organisation and its members, each with their own app
+// password.
+func orgMailbox(t *testing.T, e *env, members ...mailtest.Pro) (string, []string) {
+	t.Helper()
+	ctx := context.Background()
+	org := e.Organisation(t, "750100125", "Centre de cardiologie", "Paris")
+	box, err := e.Mail.CreateMailbox(ctx, e.Admin, mail.NewMailbox{Kind: mail.ORG, LocalPart: "secretariat.cardio", StructureID: org})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var passes []string
+	for _, m := range members {
+		if err := e.Mail.AddMember(ctx, e.Admin, box.Address.String(), m.IdNat); err != nil {
+			t.Fatal(err)
+		}
+		pass, _, err := e.Mail.CreateAppPassword(ctx, e.Admin, box.Address.String(), m.IdNat, "poste de "+m.IdNat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		passes = append(passes, pass)
+	}
+	return box.Address.String(), passes
+}
+
+// A professional the patient blocked, member of an organisation's mailbox, sends an invitation
+// from it with their own app password: they are the actor, the decision refuses them, the
+// trace names them, and the finding says why in French only. A member the patient did not block
+// files the event as themselves, on behalf of the organisation, named as the directory knows
+// them (not as the ORGANIZER's CN says); another member moves the same event (the
+// organisation's UIDs are one namespace).
+func TestInvitationFromOrganisationMailboxMembers(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	blocked := e.Professional(t, 1, "paul.roux", "ROUX", "Paul")
+	claire := e.Professional(t, 2, "claire.martin", "MARTIN", "Claire")
+	sophie := e.Professional(t, 3, "sophie.leroy", "LEROY", "Sophie")
+	from, passes := orgMailbox(t, e, blocked, claire, sophie)
+	holder := access.Actor{Kind: audit.ActorPatient, ID: "patient-1", Name: "Lucie Durand", PatientID: e.pid}
+	if err := e.access.Block(ctx, holder, audit.ChannelWeb, e.pid, blocked.IdNat); err != nil {
+		t.Fatal(err)
+	}
+
+	cal := strings.Replace(vevent("REQUEST", "org-1@cardio", 0, "20260501T080000Z", "20260610T093000", "", "Échographie"),
+		"CN=\"Dr Claire Martin\"", "CN=\"Pr Jean Dupont\"", 1)
+	e.send(t, e.Submission, from, passes[0], from, message(from, e.box, "org-blocked", cal, false))
+	f := e.probe.wait(t)
+	if f.Processed || !strings.HasPrefix(f.Failure, "AGENDA_REFUS^L'invitation n'est pas ajoutée à l'agenda : l'expéditeur n'est pas autorisé") {
+		t.Fatalf("the blocked member's finding: %+v", f)
+	}
+	if strings.ContainsAny(f.Failure, "()") || strings.Contains(f.Failure, "piece-jointe") {
+		t.Fatalf("the finding carries more than its French label: %q", f.Failure)
+	}
+	if evs := e.events(t); len(evs) != 0 {
+		t.Fatalf("the blocked member filed: %+v", evs)
+	}
+	var actor string
+	if err := e.DB.SQL().QueryRow(`SELECT actor_id FROM traces WHERE patient_id = $1 AND action = $2 AND outcome = 'denied'`,
+		e.pid, string(access.ActionDeposit)).Scan(&actor); err != nil {
+		t.Fatal(err)
+	}
+	if actor != blocked.IdNat {
+		t.Fatalf("the refusal names %q, want the member who sent it %s", actor, blocked.IdNat)
+	}
+
+	// Claire files it: the event is hers, on behalf of the organisation, named as the
+	// directory knows her whatever the CN says.
+	e.send(t, e.Submission, from, passes[1], from, message(from, e.box, "org-claire", cal, false))
+	if f := e.probe.wait(t); !f.Processed || f.Failure != "" {
+		t.Fatalf("Claire's finding: %+v", f)
+	}
+	evs := e.events(t)
+	if len(evs) != 1 || evs[0].CreatedBy.ID != claire.IdNat ||
+		evs[0].Title != "Rendez-vous : Échographie — Claire MARTIN" {
+		t.Fatalf("Claire's event: %+v", evs)
+	}
+	var org string
+	if err := e.DB.SQL().QueryRow(`SELECT actor_org FROM traces WHERE patient_id = $1 AND action = $2 AND outcome = 'allowed' AND actor_id = $3`,
+		e.pid, string(access.ActionDeposit), claire.IdNat).Scan(&org); err != nil || org != "1750100125" {
+		t.Fatalf("the trace's organisation: %q %v", org, err)
+	}
+	// Sophie moves it: the same event.
+	moved := vevent("REQUEST", "org-1@cardio", 1, "20260502T080000Z", "20260611T093000", "", "Échographie")
+	e.send(t, e.Submission, from, passes[2], from, message(from, e.box, "org-sophie", moved, false))
+	if f := e.probe.wait(t); !f.Processed || f.Failure != "" {
+		t.Fatalf("Sophie's finding: %+v", f)
+	}
+	if after := e.events(t); len(after) != 1 || after[0].ID != evs[0].ID || !strings.HasSuffix(after[0].Title, "— Sophie LEROY") {
+		t.Fatalf("after Sophie's update: %+v", after)
+	}
+}
+
+// The findings of an unreadable calendar name the part as the sender knows it, in French.
+func TestInvitationFindingsInFrench(t *testing.T) {
+	e := newEnv(t)
+	pro := e.Professional(t, 1, "claire.martin", "MARTIN", "Claire")
+	bad := strings.Replace(vevent("REQUEST", "x@chu", 0, "20260503T080000Z", "20260613T140000", "", "x"), "CHU\\,", "CHU\\q", 1)
+	e.send(t, e.Submission, pro.Address, pro.Password, pro.Address, message(pro.Address, e.box, "alt", bad, false))
+	if f := e.probe.wait(t); f.Failure != "AGENDA_ILLISIBLE^L'invitation est illisible : ce n'est pas un agenda iCalendar valide (RFC 5545)." {
+		t.Fatalf("an unnamed part: %q", f.Failure)
+	}
+	e.send(t, e.Submission, pro.Address, pro.Password, pro.Address, message(pro.Address, e.box, "att", bad, true))
+	if f := e.probe.wait(t); f.Failure != "AGENDA_ILLISIBLE^L'invitation « invitation.ics » est illisible : ce n'est pas un agenda iCalendar valide (RFC 5545)." {
+		t.Fatalf("a named part: %q", f.Failure)
+	}
+	reply := vevent("REPLY", "y@chu", 0, "20260503T080000Z", "20260613T140000", "", "x")
+	e.send(t, e.Submission, pro.Address, pro.Password, pro.Address, message(pro.Address, e.box, "reply", reply, false))
+	if f := e.probe.wait(t); !strings.HasPrefix(f.Failure, "AGENDA_REFUS^L'invitation n'est pas ajoutée à l'agenda : ce n'est pas une invitation") {
+		t.Fatalf("a reply: %q", f.Failure)
 	}
 }
