@@ -33,7 +33,8 @@ type MailSpec struct {
 	// Inbox messages of Size bytes are delivered into each mailbox's INBOX, from the next
 	// professional's mailbox, for the IMAP reads.
 	Inbox, Size int
-	// Password is the argon2id of the app passwords (carnet serve's: password.DefaultParams).
+	// Password is the mail service's argon2id parameters (those of app passwords made before
+	// the keyed hash; new ones are an HMAC, apppass.go).
 	Password password.Params
 }
 

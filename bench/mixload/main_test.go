@@ -72,8 +72,8 @@ func TestEveryOperationRuns(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Cheap argon2id for the app passwords: the server verifies with the parameters each
-		// hash names.
+		// The mail service's argon2id parameters (only app passwords made before the keyed
+		// hash use them); cheap, for a test.
 		cheap := password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32, MinLength: 12, MaxBytes: 1024}
 		boxes, err := benchseed.Mailboxes(ctx, db, benchseed.MailSpec{Domain: cfg.Domain, Seal: cfg.SealKey(master), Blobs: blobs,
 			First: 1, Count: 2, Inbox: 3, Size: 4096, Password: cheap}, now)

@@ -10,6 +10,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/errs"
 	"github.com/carnet-sante/carnet/internal/mail"
 	"github.com/carnet-sante/carnet/internal/mail/mailtest"
+	"github.com/carnet-sante/carnet/internal/password"
 	"github.com/carnet-sante/carnet/internal/shareddata"
 )
 
@@ -216,8 +217,29 @@ func TestAppPasswords(t *testing.T) {
 	if err := e.DB.SQL().QueryRow(`SELECT hash FROM mail_app_passwords WHERE public_id = $1`, ap.PublicID).Scan(&hash); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(hash, "$argon2id$") || strings.Contains(hash, strings.ReplaceAll(pass, "-", "")[8:]) {
+	if !strings.HasPrefix(hash, "hmac-sha256$") || strings.Contains(hash, strings.ReplaceAll(pass, "-", "")[8:]) {
 		t.Fatalf("stored: %s", hash)
+	}
+	if _, err := e.Mail.Authenticate(ctx, orgBox, wrongPassword(pass), "192.0.2.2"); mail.ReasonOf(err) != mail.ReasonAuthFailed {
+		t.Fatalf("a wrong password: %v", err)
+	}
+	// A password made before the keyed hash keeps its argon2id hash, and still opens the mailbox.
+	legacyPass, legacy, err := e.Mail.CreateAppPassword(ctx, e.Admin, orgBox, paul.IdNat, "Outlook")
+	if err != nil {
+		t.Fatal(err)
+	}
+	argon, err := password.Hash(strings.ToUpper(strings.ReplaceAll(legacyPass, "-", "")), mailtest.CheapParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.DB.SQL().Exec(`UPDATE mail_app_passwords SET hash = $1 WHERE public_id = $2`, argon, legacy.PublicID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Mail.Authenticate(ctx, orgBox, legacyPass, "192.0.2.3"); err != nil {
+		t.Fatalf("an argon2id password: %v", err)
+	}
+	if _, err := e.Mail.Authenticate(ctx, orgBox, wrongPassword(legacyPass), "192.0.2.4"); mail.ReasonOf(err) != mail.ReasonAuthFailed {
+		t.Fatalf("a wrong argon2id password: %v", err)
 	}
 	if err := e.Mail.RevokeAppPassword(ctx, e.Admin, orgBox, ap.PublicID); err != nil {
 		t.Fatal(err)
@@ -230,4 +252,13 @@ func TestAppPasswords(t *testing.T) {
 	if _, _, err := e.Mail.CreateAppPassword(ctx, e.Admin, patient, "", "x"); err == nil {
 		t.Fatal("a patient mailbox got an app password")
 	}
+}
+
+// wrongPassword changes an app password's last character.
+func wrongPassword(p string) string {
+	last := "A"
+	if strings.HasSuffix(p, "A") {
+		last = "B"
+	}
+	return p[:len(p)-1] + last
 }

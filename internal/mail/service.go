@@ -136,7 +136,7 @@ type Deps struct {
 	Blobs    blob.Store
 	Clock    clock.Clock
 	Key      []byte          // DeriveKey of the master key: rate-limit keys
-	Password password.Params // app passwords' argon2id parameters
+	Password password.Params // argon2id of the app passwords made before the keyed hash (apppass.go), still checked
 	Config   Config
 	Log      *slog.Logger
 	// Inspectors act on what messages delivered to patients carry (inspect.go).
@@ -152,7 +152,6 @@ type Service struct {
 	params password.Params
 	cfg    Config
 	log    *slog.Logger
-	dummy  string // a hash to verify against when the password names no account
 
 	inspectors []Inspector
 }
@@ -194,14 +193,10 @@ func NewService(d Deps) (*Service, error) {
 	if err := d.Password.Validate(); err != nil {
 		return nil, err
 	}
-	dummy, err := password.Hash("carnet-unknown-mail-account-placeholder", d.Password)
-	if err != nil {
-		return nil, err
-	}
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
-	return &Service{store: d.Store, blobs: d.Blobs, clock: d.Clock, key: d.Key, params: d.Password, cfg: c, log: d.Log, dummy: dummy,
+	return &Service{store: d.Store, blobs: d.Blobs, clock: d.Clock, key: d.Key, params: d.Password, cfg: c, log: d.Log,
 		inspectors: d.Inspectors}, nil
 }
 
