@@ -29,14 +29,8 @@ func (p *Portal) WriteColleague(ctx context.Context, actor access.Actor, to, sub
 	if IsPatient(addr) {
 		return Receipt{}, ErrPatientAddress
 	}
-	subject = CleanSubject(subject)
-	if subject == "" {
-		return Receipt{}, ErrNoSubject
-	}
-	if err := checkText(body); err != nil {
-		return Receipt{}, err
-	}
-	if err := p.checkFiles(files); err != nil {
+	subject, err = p.checkNew(subject, body, files)
+	if err != nil {
 		return Receipt{}, err
 	}
 	var sender Sender

@@ -37,14 +37,8 @@ func (p *Portal) Pharmacies(ctx context.Context, name, town string) ([]Directory
 // Decided as the use of the patient's mailbox (access.ActionSendMail) and traced; a message
 // the messaging refuses is traced refused, and nothing is stored.
 func (p *Portal) WritePharmacy(ctx context.Context, actor access.Actor, ch audit.Channel, patientID int64, to, subject, body string, files []File) (Receipt, error) {
-	subject = CleanSubject(subject)
-	if subject == "" {
-		return Receipt{}, ErrNoSubject
-	}
-	if err := checkText(body); err != nil {
-		return Receipt{}, err
-	}
-	if err := p.checkFiles(files); err != nil {
+	subject, err := p.checkNew(subject, body, files)
+	if err != nil {
 		return Receipt{}, err
 	}
 	addr, err := ParseAddress(strings.TrimSpace(to))

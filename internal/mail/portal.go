@@ -495,6 +495,19 @@ func (p *Portal) checkFiles(files []File) error {
 	return nil
 }
 
+// checkNew checks a new message written in the pages (to a patient, a colleague, a
+// pharmacy) and returns its subject cleaned: a subject, a text, files the portal sends.
+func (p *Portal) checkNew(subject, body string, files []File) (string, error) {
+	subject = CleanSubject(subject)
+	if subject == "" {
+		return "", ErrNoSubject
+	}
+	if err := checkText(body); err != nil {
+		return "", err
+	}
+	return subject, p.checkFiles(files)
+}
+
 func checkText(body string) error {
 	if !utf8.ValidString(body) || len(body) > maxBody {
 		return ErrTextTooLong
@@ -638,14 +651,8 @@ func (p *Portal) Recipient(ctx context.Context, actor access.Actor, ch audit.Cha
 // is decided (access.ActionWriteMail) and traced on the patient's chain before anything is
 // read of the patient; a message the messaging refuses (a space not open) is traced refused.
 func (p *Portal) Write(ctx context.Context, actor access.Actor, ch audit.Channel, patientID int64, subject, body string, end bool, files []File) (Receipt, error) {
-	subject = CleanSubject(subject)
-	if subject == "" {
-		return Receipt{}, ErrNoSubject
-	}
-	if err := checkText(body); err != nil {
-		return Receipt{}, err
-	}
-	if err := p.checkFiles(files); err != nil {
+	subject, err := p.checkNew(subject, body, files)
+	if err != nil {
 		return Receipt{}, err
 	}
 	if actor.Kind != audit.ActorProfessional {
@@ -657,7 +664,7 @@ func (p *Portal) Write(ctx context.Context, actor access.Actor, ch audit.Channel
 	idnat := actor.ID
 	var sender Sender
 	var pt space.Patient
-	err := p.store.ViewPortal(ctx, func(tx PortalTx) error {
+	err = p.store.ViewPortal(ctx, func(tx PortalTx) error {
 		var err error
 		if sender.Professional, err = tx.ProfessionalByIdNat(ctx, idnat); err != nil {
 			return err
