@@ -147,6 +147,13 @@ func fieldsOfPersonal(p agenda.Personal) personalFields {
 	return f
 }
 
+// agendaDay reads a day of the form (YYYY-MM-DD), within the years an agenda holds: a year 1
+// or 9999 is a typing slip, not an event (and year 1 is Go's zero time, "no date").
+func agendaDay(v string) (time.Time, bool) {
+	d, err := time.ParseInLocation(time.DateOnly, v, time.UTC)
+	return d, err == nil && d.Year() >= 1900 && d.Year() <= 2200
+}
+
 // personalOfForm reads the form. The problems are per field, in the page's language; none
 // when the map is empty.
 func personalOfForm(l Lang, form url.Values) (personalFields, agenda.Personal, map[string]string) {
@@ -158,13 +165,13 @@ func personalOfForm(l Lang, form url.Values) (personalFields, agenda.Personal, m
 	if f.Title == "" {
 		problems["titre"] = l.T("agmore.err.title")
 	}
-	day, err := time.ParseInLocation(time.DateOnly, f.Day, time.UTC)
-	if err != nil {
+	day, ok := agendaDay(f.Day)
+	if !ok {
 		problems["jour"] = l.T("agmore.err.day")
 	}
 	endDay := day
 	if f.EndDay != "" {
-		if endDay, err = time.ParseInLocation(time.DateOnly, f.EndDay, time.UTC); err != nil {
+		if endDay, ok = agendaDay(f.EndDay); !ok {
 			problems["fin_jour"] = l.T("agmore.err.day")
 		}
 	}
