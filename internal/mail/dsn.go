@@ -3,12 +3,8 @@ package mail
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"mime"
-	"mime/multipart"
 	"net/textproto"
 	"strings"
 	"time"
@@ -24,14 +20,6 @@ func (s *Service) composeBounce(ctx context.Context, o Outbound, msg StoredMessa
 	if err != nil {
 		return nil, err
 	}
-	var body bytes.Buffer
-	w := multipart.NewWriter(&body)
-	var rnd [12]byte
-	rand.Read(rnd[:])
-	if err := w.SetBoundary("carnet-dsn-" + hex.EncodeToString(rnd[:])); err != nil {
-		return nil, err
-	}
-
 	human := &strings.Builder{}
 	fmt.Fprintf(human, "Votre message n'a pas pu être remis à %s.\r\n", plural(len(o.Failed), "ce destinataire", "ces destinataires"))
 	fmt.Fprintf(human, "Your message could not be delivered to %s.\r\n\r\n", plural(len(o.Failed), "this recipient", "these recipients"))
@@ -39,13 +27,6 @@ func (s *Service) composeBounce(ctx context.Context, o Outbound, msg StoredMessa
 		fmt.Fprintf(human, "  <%s>: %s\r\n", f.Recipient, oneLine(f.Diagnostic))
 	}
 	fmt.Fprintf(human, "\r\n-- \r\n%s\r\n", s.cfg.Hostname)
-	part, err := w.CreatePart(textproto.MIMEHeader{"Content-Type": {"text/plain; charset=utf-8"},
-		"Content-Transfer-Encoding": {"8bit"}, "Content-Description": {"Notification"}})
-	if err != nil {
-		return nil, err
-	}
-	io.WriteString(part, human.String())
-
 	status := &strings.Builder{}
 	// Per-message fields (RFC 3464 §2.2).
 	fmt.Fprintf(status, "Reporting-MTA: dns; %s\r\n", s.cfg.Hostname)
@@ -68,41 +49,23 @@ func (s *Service) composeBounce(ctx context.Context, o Outbound, msg StoredMessa
 		fmt.Fprintf(status, "Diagnostic-Code: %s\r\n", diag)
 		fmt.Fprintf(status, "Last-Attempt-Date: %s\r\n", now.Format(time.RFC1123Z))
 	}
-	part, err = w.CreatePart(textproto.MIMEHeader{"Content-Type": {"message/delivery-status"}, "Content-Description": {"Delivery report"}})
-	if err != nil {
-		return nil, err
-	}
-	io.WriteString(part, status.String())
-
-	part, err = w.CreatePart(textproto.MIMEHeader{"Content-Type": {"text/rfc822-headers"}, "Content-Description": {"Undelivered message header"}})
-	if err != nil {
-		return nil, err
-	}
-	part.Write(orig)
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-
-	var out bytes.Buffer
-	hdr := [][2]string{
-		{"From", "\"Mail Delivery System\" <" + s.mailerDaemon().String() + ">"},
-		{"To", "<" + o.Sender + ">"},
-		{"Subject", mime.QEncoding.Encode("utf-8", "Message non remis / Undelivered mail")},
-		{"Date", now.Format(time.RFC1123Z)},
-		{"Message-ID", dsnMessageID(o, s.cfg.Hostname)},
-		{"Auto-Submitted", "auto-replied"},
-		{"MIME-Version", "1.0"},
-		{"Content-Type", "multipart/report; report-type=delivery-status; boundary=\"" + w.Boundary() + "\""},
-	}
-	if msg.MessageID != "" {
-		hdr = append(hdr, [2]string{"In-Reply-To", oneLine(msg.MessageID)}, [2]string{"References", oneLine(msg.MessageID)})
-	}
-	for _, f := range hdr {
-		fmt.Fprintf(&out, "%s: %s\r\n", f[0], f[1])
-	}
-	out.WriteString("\r\n")
-	out.Write(body.Bytes())
-	return out.Bytes(), nil
+	return report{reportType: "delivery-status", boundary: "carnet-dsn-",
+		human: textproto.MIMEHeader{"Content-Type": {"text/plain; charset=utf-8"},
+			"Content-Transfer-Encoding": {"8bit"}, "Content-Description": {"Notification"}}, humanText: human.String(),
+		machine:    textproto.MIMEHeader{"Content-Type": {"message/delivery-status"}, "Content-Description": {"Delivery report"}},
+		machineTxt: status.String(),
+		original:   textproto.MIMEHeader{"Content-Type": {"text/rfc822-headers"}, "Content-Description": {"Undelivered message header"}},
+		orig:       orig,
+		fields: [][2]string{
+			{"From", "\"Mail Delivery System\" <" + s.mailerDaemon().String() + ">"},
+			{"To", "<" + o.Sender + ">"},
+			{"Subject", mime.QEncoding.Encode("utf-8", "Message non remis / Undelivered mail")},
+			{"Date", now.Format(time.RFC1123Z)},
+			{"Message-ID", dsnMessageID(o, s.cfg.Hostname)},
+			{"Auto-Submitted", "auto-replied"},
+		},
+		inReplyTo: oneLine(msg.MessageID),
+	}.bytes()
 }
 
 // originalHeader reads the header section of a stored message (without its body, which holds

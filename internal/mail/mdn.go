@@ -3,13 +3,8 @@ package mail
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
 	"net/mail"
 	"net/textproto"
 	"strconv"
@@ -215,14 +210,6 @@ func (s *Service) composeMDN(ctx context.Context, d Delivered, recipient, to Add
 		return nil, err
 	}
 	code, label, _ := strings.Cut(failure, "^")
-	var body bytes.Buffer
-	w := multipart.NewWriter(&body)
-	var rnd [12]byte
-	rand.Read(rnd[:])
-	if err := w.SetBoundary("carnet-mdn-" + hex.EncodeToString(rnd[:])); err != nil {
-		return nil, err
-	}
-
 	human := &strings.Builder{}
 	received := d.Message.ReceivedAt.In(parisTime()).Format("02/01/2006 à 15:04")
 	if failure == "" {
@@ -232,74 +219,45 @@ func (s *Service) composeMDN(ctx context.Context, d Delivered, recipient, to Add
 		fmt.Fprintf(human, "  %s (code %s)\r\n\r\nCorrigez l'envoi avant de le soumettre à nouveau.\r\n", oneLine(label), oneLine(code))
 	}
 	fmt.Fprintf(human, "\r\nCet accusé est envoyé automatiquement : n'y répondez pas.\r\n-- \r\n%s\r\n", s.cfg.Hostname)
-	part, err := w.CreatePart(textproto.MIMEHeader{"Content-Type": {"text/plain; charset=utf-8"},
-		"Content-Transfer-Encoding": {"quoted-printable"}})
-	if err != nil {
-		return nil, err
-	}
-	qp := quotedprintable.NewWriter(part)
-	io.WriteString(qp, human.String())
-	if err := qp.Close(); err != nil {
-		return nil, err
-	}
-
 	// RFC 8098 §3.2: US-ASCII fields, one per line.
-	report := &strings.Builder{}
-	fmt.Fprintf(report, "Reporting-UA: %s; carnet\r\n", s.cfg.Hostname)
+	notification := &strings.Builder{}
+	fmt.Fprintf(notification, "Reporting-UA: %s; carnet\r\n", s.cfg.Hostname)
 	// Original-Recipient: the address the sender gave, which is the mailbox's (a patient's
 	// mailbox has no alias and forwards nothing), as the ANS volet asks.
-	fmt.Fprintf(report, "Original-Recipient: rfc822;%s\r\n", recipient)
-	fmt.Fprintf(report, "Final-Recipient: rfc822;%s\r\n", recipient)
+	fmt.Fprintf(notification, "Original-Recipient: rfc822;%s\r\n", recipient)
+	fmt.Fprintf(notification, "Final-Recipient: rfc822;%s\r\n", recipient)
 	if id := asciiLine(d.Message.MessageID); id != "" {
-		fmt.Fprintf(report, "Original-Message-ID: %s\r\n", id)
+		fmt.Fprintf(notification, "Original-Message-ID: %s\r\n", id)
 	}
 	if failure == "" {
-		report.WriteString("Disposition: automatic-action/MDN-sent-automatically; processed\r\n")
+		notification.WriteString("Disposition: automatic-action/MDN-sent-automatically; processed\r\n")
 	} else {
 		f := asciiLine(code) + "^" + asciiLine(label)
-		fmt.Fprintf(report, "Disposition: automatic-action/MDN-sent-automatically; processed/Error: %s\r\n", f)
-		fmt.Fprintf(report, "Error: %s\r\n", f)
+		fmt.Fprintf(notification, "Disposition: automatic-action/MDN-sent-automatically; processed/Error: %s\r\n", f)
+		fmt.Fprintf(notification, "Error: %s\r\n", f)
 	}
-	part, err = w.CreatePart(textproto.MIMEHeader{"Content-Type": {"message/disposition-notification"}})
-	if err != nil {
-		return nil, err
-	}
-	io.WriteString(part, report.String())
-
-	part, err = w.CreatePart(textproto.MIMEHeader{"Content-Type": {"text/rfc822-headers"}})
-	if err != nil {
-		return nil, err
-	}
-	part.Write(orig)
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-
 	subject := "Accusé de traitement : " + d.View.Subject
 	if failure != "" {
 		// The ANS volet's subject of an acknowledgement of failure, which receivers sort on.
 		subject = "[KO Intégration système !][" + asciiLine(code) + "] " + d.View.Subject
 	}
-	var out bytes.Buffer
-	hdr := [][2]string{
-		{"From", "<" + recipient.String() + ">"},
-		{"To", "<" + to.String() + ">"},
-		{"Subject", mime.QEncoding.Encode("utf-8", CleanSubject(subject))},
-		{"Date", now.Format(time.RFC1123Z)},
-		{"Message-ID", messageID},
-		{"Auto-Submitted", "auto-replied"}, // RFC 3834: nothing answers it automatically
-		{"MIME-Version", "1.0"},
-		{"Content-Type", "multipart/report; report-type=disposition-notification; boundary=\"" + w.Boundary() + "\""},
-	}
-	if id := asciiLine(d.Message.MessageID); id != "" {
-		hdr = append(hdr, [2]string{"In-Reply-To", id}, [2]string{"References", id})
-	}
-	for _, f := range hdr {
-		fmt.Fprintf(&out, "%s: %s\r\n", f[0], f[1])
-	}
-	out.WriteString("\r\n")
-	out.Write(body.Bytes())
-	return out.Bytes(), nil
+	return report{reportType: "disposition-notification", boundary: "carnet-mdn-",
+		human: textproto.MIMEHeader{"Content-Type": {"text/plain; charset=utf-8"},
+			"Content-Transfer-Encoding": {"quoted-printable"}}, humanQP: true, humanText: human.String(),
+		machine:    textproto.MIMEHeader{"Content-Type": {"message/disposition-notification"}},
+		machineTxt: notification.String(),
+		original:   textproto.MIMEHeader{"Content-Type": {"text/rfc822-headers"}},
+		orig:       orig,
+		fields: [][2]string{
+			{"From", "<" + recipient.String() + ">"},
+			{"To", "<" + to.String() + ">"},
+			{"Subject", mime.QEncoding.Encode("utf-8", CleanSubject(subject))},
+			{"Date", now.Format(time.RFC1123Z)},
+			{"Message-ID", messageID},
+			{"Auto-Submitted", "auto-replied"}, // RFC 3834: nothing answers it automatically
+		},
+		inReplyTo: asciiLine(d.Message.MessageID),
+	}.bytes()
 }
 
 // asciiLine makes a value fit for a field of message/disposition-notification, which is
