@@ -34,6 +34,25 @@ func firstAccess(t string) string {
 // query is keyed by patient and walks traces_by_patient_id (or traces_by_patient_actor when
 // the actor is known) backwards from the cursor.
 func (tx *Tx) TrailTraces(ctx context.Context, q trail.Query) ([]audit.Trace, error) {
+	query, args := trailQuery(q)
+	rows, err := tx.query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read the trail: %w", err)
+	}
+	defer rows.Close()
+	var out []audit.Trace
+	for rows.Next() {
+		t, err := scanTrace(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read the trail: %w", err)
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// trailQuery is the SQL of TrailTraces and its arguments.
+func trailQuery(q trail.Query) (string, []any) {
 	var b strings.Builder
 	args := []any{q.PatientID}
 	arg := func(v any) string {
@@ -78,20 +97,7 @@ func (tx *Tx) TrailTraces(ctx context.Context, q trail.Query) ([]audit.Trace, er
 		b.WriteString(` AND traces.id < ` + arg(q.Before))
 	}
 	b.WriteString(` ORDER BY traces.id DESC LIMIT ` + arg(q.Limit+1))
-	rows, err := tx.query(ctx, b.String(), args...)
-	if err != nil {
-		return nil, fmt.Errorf("read the trail: %w", err)
-	}
-	defer rows.Close()
-	var out []audit.Trace
-	for rows.Next() {
-		t, err := scanTrace(rows)
-		if err != nil {
-			return nil, fmt.Errorf("read the trail: %w", err)
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return b.String(), args
 }
 
 // likePrefix returns the LIKE pattern of the strings starting with p, its wildcards escaped.
@@ -108,14 +114,8 @@ func (tx *Tx) TrailFirstAccesses(ctx context.Context, patientID int64, idnats []
 	if len(idnats) == 0 {
 		return out, nil
 	}
-	args := []any{patientID}
-	parts := make([]string, len(idnats))
-	for i, id := range idnats {
-		args = append(args, id)
-		ph := "$" + strconv.Itoa(len(args))
-		parts[i] = `SELECT CAST(` + ph + ` AS TEXT), (` + firstAccessOf("t", "$1", ph) + `)`
-	}
-	rows, err := tx.query(ctx, strings.Join(parts, " UNION ALL "), args...)
+	query, args := firstAccessesQuery(patientID, idnats)
+	rows, err := tx.query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read first accesses: %w", err)
 	}
@@ -131,6 +131,18 @@ func (tx *Tx) TrailFirstAccesses(ctx context.Context, patientID int64, idnats []
 		}
 	}
 	return out, rows.Err()
+}
+
+// firstAccessesQuery is the SQL of TrailFirstAccesses and its arguments.
+func firstAccessesQuery(patientID int64, idnats []string) (string, []any) {
+	args := []any{patientID}
+	parts := make([]string, len(idnats))
+	for i, id := range idnats {
+		args = append(args, id)
+		ph := "$" + strconv.Itoa(len(args))
+		parts[i] = `SELECT CAST(` + ph + ` AS TEXT), (` + firstAccessOf("t", "$1", ph) + `)`
+	}
+	return strings.Join(parts, " UNION ALL "), args
 }
 
 // firstAccessOf is the query of the id of the first access of the professional actor to the
