@@ -38,7 +38,7 @@ func runOptout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fs.BoolVar(&dryRun, "dry-run", false, "validate only: write nothing to the database")
 		fs.StringVar(&rejectsPath, "rejects", "", "rejects file (default FILE.rejects.csv)")
 		fs.StringVar(&postalPath, "postal", "", "postal notices file (default FILE.postal.csv)")
-		fs.IntVar(&batch, "batch", 5000, "rows per transaction")
+		fs.IntVar(&batch, "batch", optout.DefaultBatch, "rows per transaction (memory grows with it)")
 		fs.IntVar(&cacheMiB, "cache-mib", 64, "SQLite: page cache of the import's writer, in MiB")
 	})
 	if err != nil {

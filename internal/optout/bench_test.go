@@ -11,7 +11,7 @@ import (
 )
 
 var (
-	benchBatch = flag.Int("batch", 5000, "BenchmarkImport: rows per transaction")
+	benchBatch = flag.Int("batch", optout.DefaultBatch, "BenchmarkImport: rows per transaction")
 	benchFile  = flag.String("file", "", "BenchmarkImport: import this file (bench/optoutgen makes one) instead of 20,000 generated rows")
 	benchCache = flag.Int("cache", 0, "BenchmarkImport: SQLite write cache in MiB (TuneForBulkImport, as carnet optout import does; 0: not tuned)")
 )
@@ -19,7 +19,7 @@ var (
 // BenchmarkImport measures the opt-out import in rows per second, on the engine selected by
 // CARNET_TEST_DATABASE (a third of the rows with no e-mail, so with a postal notice):
 //
-//	go test -run '^$' -bench Import -benchtime 1x ./internal/optout/ [-args -batch 5000]
+//	go test -run '^$' -bench Import -benchtime 1x ./internal/optout/ [-args -batch 20000]
 //
 // With -file, it imports a file of bench/optoutgen's (a profile of a large import:
 // -cpuprofile, which `carnet optout import` does not have).
