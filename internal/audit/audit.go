@@ -17,7 +17,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"io"
+	"hash"
 	"strconv"
 	"strings"
 	"time"
@@ -167,42 +167,78 @@ func DeriveKey(master []byte) (Key, error) {
 
 // Seal computes the hash of an entry at position seq of a chain after prevHash.
 func (k Key) Seal(chain string, seq int64, prevHash string, e Entry) string {
-	m := hmac.New(sha256.New, k)
-	field := func(s string) { writeField(m, s) }
-	num := func(v int64) { field(strconv.FormatInt(v, 10)) }
-	// Every field is length-prefixed, so no two different entries encode alike.
-	field("carnet-trace-v1")
-	field(chain)
-	num(seq)
-	field(prevHash)
-	num(e.At.UnixMicro())
-	field(string(e.Actor.Kind))
-	field(e.Actor.ID)
-	field(e.Actor.Name)
-	field(e.Actor.Org)
-	field(string(e.Channel))
-	field(e.Action)
-	num(e.PatientID)
-	field(e.Object)
-	field(string(e.Outcome))
-	field(e.Reason)
-	field(e.Detail)
-	return hex.EncodeToString(m.Sum(nil))
+	return k.Sealer().Seal(chain, seq, prevHash, e)
 }
 
 // SealHead seals a chain head, so that the head cannot be rewound to hide a truncated tail.
 func (k Key) SealHead(chain string, lastSeq int64, lastHash string) string {
-	m := hmac.New(sha256.New, k)
-	for _, f := range []string{"carnet-trace-head-v1", chain, strconv.FormatInt(lastSeq, 10), lastHash} {
-		writeField(m, f)
-	}
-	return hex.EncodeToString(m.Sum(nil))
+	return k.Sealer().SealHead(chain, lastSeq, lastHash)
 }
 
-// writeField writes s length-prefixed, so that no two different sequences of fields encode
+// Sealer computes seals under one key, many in a row: its HMAC is keyed once and reset
+// between seals, and the fields are encoded into a buffer it keeps, where Key.Seal keyed a
+// new HMAC (two SHA-256 blocks) and allocated for every field. A batch of traces or a check
+// of the whole log uses one. Not safe for concurrent use.
+type Sealer struct {
+	mac hash.Hash
+	buf []byte
+}
+
+// Sealer returns a sealer for k.
+func (k Key) Sealer() *Sealer {
+	return &Sealer{mac: hmac.New(sha256.New, k), buf: make([]byte, 0, 256)}
+}
+
+// Seal is Key.Seal.
+func (s *Sealer) Seal(chain string, seq int64, prevHash string, e Entry) string {
+	// Every field is length-prefixed, so no two different entries encode alike.
+	b := appendField(s.buf[:0], "carnet-trace-v1")
+	b = appendField(b, chain)
+	b = appendNum(b, seq)
+	b = appendField(b, prevHash)
+	b = appendNum(b, e.At.UnixMicro())
+	b = appendField(b, string(e.Actor.Kind))
+	b = appendField(b, e.Actor.ID)
+	b = appendField(b, e.Actor.Name)
+	b = appendField(b, e.Actor.Org)
+	b = appendField(b, string(e.Channel))
+	b = appendField(b, e.Action)
+	b = appendNum(b, e.PatientID)
+	b = appendField(b, e.Object)
+	b = appendField(b, string(e.Outcome))
+	b = appendField(b, e.Reason)
+	b = appendField(b, e.Detail)
+	return s.sum(b)
+}
+
+// SealHead is Key.SealHead.
+func (s *Sealer) SealHead(chain string, lastSeq int64, lastHash string) string {
+	b := appendField(s.buf[:0], "carnet-trace-head-v1")
+	b = appendField(b, chain)
+	b = appendNum(b, lastSeq)
+	b = appendField(b, lastHash)
+	return s.sum(b)
+}
+
+func (s *Sealer) sum(b []byte) string {
+	s.buf = b[:0] // keep what it grew to
+	s.mac.Reset()
+	s.mac.Write(b)
+	var sum [sha256.Size]byte
+	var out [2 * sha256.Size]byte
+	hex.Encode(out[:], s.mac.Sum(sum[:0]))
+	return string(out[:])
+}
+
+// appendNum appends v's decimal digits as a field.
+func appendNum(b []byte, v int64) []byte {
+	var d [20]byte
+	return appendField(b, string(strconv.AppendInt(d[:0], v, 10)))
+}
+
+// appendField appends s length-prefixed, so that no two different sequences of fields encode
 // alike.
-func writeField(w io.Writer, s string) {
-	var n [binary.MaxVarintLen64]byte
-	w.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
-	io.WriteString(w, s)
+func appendField(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
 }

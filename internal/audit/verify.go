@@ -39,7 +39,7 @@ type Head struct {
 
 // Verifier checks chains one trace at a time, in (chain, seq) order, in constant memory.
 type Verifier struct {
-	key      Key
+	sealer   *Sealer // the key's: one goroutine uses a verifier
 	problems []Problem
 	checked  int64
 	chains   int64
@@ -51,7 +51,7 @@ type Verifier struct {
 }
 
 // NewVerifier returns a verifier for chains sealed with key.
-func NewVerifier(key Key) *Verifier { return &Verifier{key: key} }
+func NewVerifier(key Key) *Verifier { return &Verifier{sealer: key.Sealer()} }
 
 func (v *Verifier) report(k ProblemKind, chain string, seq, id int64, format string, args ...any) {
 	v.problems = append(v.problems, Problem{Kind: k, Chain: chain, Seq: seq, TraceID: id, Detail: fmt.Sprintf(format, args...)})
@@ -78,7 +78,7 @@ func (v *Verifier) Add(t Trace) {
 		report(Reordered, "written before the trace now preceding it (id %d)", v.prevID)
 	}
 	switch {
-	case !hmac.Equal([]byte(v.key.Seal(t.Chain, t.Seq, t.PrevHash, t.Entry)), []byte(t.Hash)):
+	case !hmac.Equal([]byte(v.sealer.Seal(t.Chain, t.Seq, t.PrevHash, t.Entry)), []byte(t.Hash)):
 		report(Altered, "its content or position does not match its seal")
 	case t.PrevHash != v.prevHash && t.Seq == v.expected:
 		report(Broken, "it does not follow the trace before it")
@@ -94,7 +94,7 @@ func (v *Verifier) Add(t Trace) {
 // checks. Call it after the chain's traces (and for a head left with no trace at all).
 func (v *Verifier) EndChain(h Head, lastSeen int64, lastHash string) {
 	switch {
-	case !hmac.Equal([]byte(v.key.SealHead(h.Chain, h.LastSeq, h.LastHash)), []byte(h.Seal)):
+	case !hmac.Equal([]byte(v.sealer.SealHead(h.Chain, h.LastSeq, h.LastHash)), []byte(h.Seal)):
 		v.report(Altered, h.Chain, h.LastSeq, 0, "the chain head was changed (its seal does not match): the end of the chain may have been cut")
 	case lastSeen < h.LastSeq:
 		v.report(Missing, h.Chain, lastSeen+1, 0, "the chain ends at #%d but its head records #%d: traces at the end are gone", lastSeen, h.LastSeq)

@@ -43,14 +43,15 @@ func (tx *Tx) appendTo(ctx context.Context, chain string, e audit.Entry) (audit.
 		}
 	}
 	t := audit.Trace{Chain: chain, Seq: lastSeq + 1, Entry: e, PrevHash: lastHash}
-	t.Hash = tx.db.key.Seal(chain, t.Seq, lastHash, e)
+	sealer := tx.db.key.Sealer()
+	t.Hash = sealer.Seal(chain, t.Seq, lastHash, e)
 	var patient sql.NullInt64
 	if e.PatientID != 0 {
 		patient = sql.NullInt64{Int64: e.PatientID, Valid: true}
 	}
 	args := []any{chain, t.Seq, micros(e.At), string(e.Actor.Kind), e.Actor.ID, e.Actor.Name, e.Actor.Org,
 		string(e.Channel), e.Action, patient, e.Object, string(e.Outcome), e.Reason, t.PrevHash, t.Hash,
-		tx.db.key.SealHead(chain, t.Seq, t.Hash), e.Detail}
+		sealer.SealHead(chain, t.Seq, t.Hash), e.Detail}
 	if tx.db.dialect == Postgres {
 		// One round trip for the trace and the head: PostgreSQL runs both statements of a
 		// data-modifying WITH, and round trips are what a PostgreSQL write costs.
@@ -175,13 +176,14 @@ func (tx *Tx) AppendTraces(ctx context.Context, es []audit.Entry) error {
 		t.channel, t.action, t.object = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
 		t.outcome, t.reason, t.detail = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
 	}
+	sealer := tx.db.key.Sealer()
 	var add func(chain string, e audit.Entry)
 	add = func(chain string, e audit.Entry) {
 		h := heads[chain]
 		if h.seq == 0 && chain != audit.RootAnchor {
 			add(audit.AnchorChain(chain), audit.Anchor(chain, e.At, e.Channel))
 		}
-		seq, hash := h.seq+1, tx.db.key.Seal(chain, h.seq+1, h.hash, e)
+		seq, hash := h.seq+1, sealer.Seal(chain, h.seq+1, h.hash, e)
 		var patient *int64
 		if e.PatientID != 0 {
 			patient = &e.PatientID
@@ -223,7 +225,7 @@ func (tx *Tx) AppendTraces(ctx context.Context, es []audit.Entry) error {
 			if h.stored {
 				w = &write[1]
 			}
-			w.chain, w.seq, w.hash, w.seal = append(w.chain, c), append(w.seq, h.seq), append(w.hash, h.hash), append(w.seal, tx.db.key.SealHead(c, h.seq, h.hash))
+			w.chain, w.seq, w.hash, w.seal = append(w.chain, c), append(w.seq, h.seq), append(w.hash, h.hash), append(w.seal, sealer.SealHead(c, h.seq, h.hash))
 		}
 	}
 	for i, tail := range []string{"", `ON CONFLICT (chain) DO UPDATE SET last_seq = excluded.last_seq, last_hash = excluded.last_hash, seal = excluded.seal`} {
