@@ -146,7 +146,12 @@ func (im *Importer) Run(ctx context.Context, path string, opt Options) (Counts, 
 			return Counts{}, err
 		}
 	}
-	run := runState{im: im, opt: opt, runStart: start, rejects: csv.NewWriter(opt.Rejects)}
+	// A person whose space was created since the import of this file began (by this run, or
+	// by the run it resumes) is a duplicate of an earlier row; one created before is a space
+	// that existed. Judged from this run's start, a duplicate of a row committed before an
+	// interruption was counted as existing and missing from the rejects: the resumed import
+	// did not end as an uninterrupted one.
+	run := runState{im: im, opt: opt, importStart: cp.StartedAt.Truncate(time.Microsecond), rejects: csv.NewWriter(opt.Rejects)}
 	if opt.DryRun {
 		run.seen = map[uint64]int32{}
 	} else {
@@ -272,12 +277,14 @@ func (c *Counts) add(o Counts) {
 }
 
 type runState struct {
-	im       *Importer
-	opt      Options
-	runStart time.Time
-	counts   Counts
-	rejects  *csv.Writer
-	postal   *csv.Writer // nil in a dry run
+	im  *Importer
+	opt Options
+	// importStart: when the import of this file began, the run it resumes included (as
+	// stored: to the microsecond, as the spaces' creation times).
+	importStart time.Time
+	counts      Counts
+	rejects     *csv.Writer
+	postal      *csv.Writer // nil in a dry run
 	// seen: in a dry run only, the people earlier batches would have created: a 64-bit hash
 	// of their INS and their birth date (days since 1970), all a later row's checks read of
 	// them (a duplicate, a parent and their age). About 20 bytes a row: a dry run of a
@@ -311,7 +318,7 @@ func (rs *runState) batch(ctx context.Context, b readBatch) (Counts, error) {
 				if err := rs.reject(b.lines[i], o.Err); err != nil {
 					return err
 				}
-			case o.Existed != nil && !o.Existed.CreatedAt.Before(rs.runStart):
+			case o.Existed != nil && !o.Existed.CreatedAt.Before(rs.importStart):
 				c.Duplicates++
 				if err := rs.reject(b.lines[i], errs.E(errs.Conflict, "duplicate: an earlier row of this file has the same INS")); err != nil {
 					return err
@@ -378,7 +385,7 @@ func (rs *runState) earlier(matricule string) (space.Patient, bool) {
 		return space.Patient{}, false
 	}
 	return space.Patient{INS: identity.INS{Matricule: matricule}, BirthDate: time.Unix(int64(days)*86400, 0).UTC(),
-		CreatedAt: rs.runStart}, true
+		CreatedAt: rs.importStart}, true
 }
 
 func hashINS(m string) uint64 {

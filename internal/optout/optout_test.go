@@ -281,3 +281,96 @@ func sha(tb testing.TB, path string) string {
 	}
 	return fmt.Sprintf("%x", sha256sum(b))
 }
+
+// An import interrupted and resumed ends as one that ran through: the same people, spaces,
+// parent links, queued notices, traces, the same rejects and postal notices (with their
+// activation codes) and the same counts, with a duplicate, a minor and refusals on either
+// side of the interruption.
+func TestInterruptedImportEndsAsAnUninterruptedOne(t *testing.T) {
+	type outcome struct {
+		counts          optout.Counts
+		rejects, postal string
+		state           string
+	}
+	state := func(e *env) string {
+		var b strings.Builder
+		for _, q := range []string{
+			`SELECT id || ' ' || ins || ' ' || birth_name || ' ' || given_names || ' ' || birth_date || ' ' || email || ' ' || postal_address FROM patients ORDER BY id`,
+			`SELECT patient_id || ' ' || state || ' ' || activation_hash || ' ' || version FROM spaces ORDER BY patient_id`,
+			`SELECT patient_id || ' ' || representative_id || ' ' || role FROM representatives ORDER BY patient_id, representative_id`,
+			`SELECT patient_id || ' ' || notice_key FROM notice_outbox ORDER BY patient_id, notice_key`,
+			`SELECT action || ' ' || outcome || ' ' || COALESCE(patient_id, 0) || ' ' || reason || ' ' || COUNT(*) FROM traces
+				GROUP BY action, outcome, patient_id, reason ORDER BY action, outcome, patient_id, reason`,
+		} {
+			rows, err := e.db.SQL().Query(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var s string
+				if err := rows.Scan(&s); err != nil {
+					t.Fatal(err)
+				}
+				b.WriteString(s + "\n")
+			}
+			rows.Close()
+			b.WriteString("--\n")
+		}
+		res, err := e.db.VerifyTraces(context.Background(), storetest.Key)
+		if err != nil || !res.OK() {
+			t.Fatalf("trace log: %v %v", err, res.Problems)
+		}
+		return b.String()
+	}
+	// interruptAfter: the batches committed before the run is cut (0: never).
+	run := func(interruptAfter int) outcome {
+		e := newEnv(t)
+		path := e.write(t, "optout.csv", sample(t))
+		var rej, post bytes.Buffer
+		opt := optout.Options{BatchSize: 1, Rejects: &rej, Postal: &post, By: by}
+		if interruptAfter > 0 {
+			ctx, cancel := context.WithCancel(context.Background())
+			batches := 0
+			opt.Progress = func(optout.Progress) {
+				if batches++; batches == interruptAfter {
+					cancel()
+				}
+			}
+			if _, err := e.im.Run(ctx, path, opt); !errors.Is(err, context.Canceled) {
+				t.Fatalf("interrupted run: %v", err)
+			}
+			opt.Progress = nil
+			e.clock.Advance(time.Minute) // the operator starts it again
+		}
+		if _, err := e.im.Run(context.Background(), path, opt); err != nil {
+			t.Fatal(err)
+		}
+		cp, err := e.db.LoadCheckpoint(context.Background(), sha(t, path))
+		if err != nil || cp.FinishedAt.IsZero() {
+			t.Fatalf("checkpoint: %+v %v", cp, err)
+		}
+		return outcome{counts: cp.Counts, rejects: rej.String(), postal: post.String(), state: state(e)}
+	}
+	through := run(0)
+	if through.counts.Duplicates != 1 || through.counts.Created != 3 {
+		t.Fatalf("uninterrupted run: %+v", through.counts)
+	}
+	// Cut after line 5 (batches of one row): the duplicate (line 8) of line 2 and the unknown
+	// parent come after the cut, the minor's parents before it; cut after line 3: the minor
+	// comes after its parents' batch.
+	for _, after := range []int{2, 4, 7} {
+		got := run(after)
+		if got.counts != through.counts {
+			t.Errorf("cut after %d batches: counts %+v, uninterrupted %+v", after, got.counts, through.counts)
+		}
+		if got.rejects != through.rejects {
+			t.Errorf("cut after %d batches: rejects\n%s\nuninterrupted:\n%s", after, got.rejects, through.rejects)
+		}
+		if got.postal != through.postal {
+			t.Errorf("cut after %d batches: postal notices\n%s\nuninterrupted:\n%s", after, got.postal, through.postal)
+		}
+		if got.state != through.state {
+			t.Errorf("cut after %d batches: store\n%s\nuninterrupted:\n%s", after, got.state, through.state)
+		}
+	}
+}
