@@ -36,6 +36,9 @@ type Checkpoint struct {
 	StartedAt  time.Time
 	UpdatedAt  time.Time
 	FinishedAt time.Time
+	// The sizes of the rejects and postal files once the batch's lines were written (-1: not
+	// known, an output that is not a file): what a resumed run cuts them back to.
+	RejectsSize, PostalSize int64
 }
 
 // Counts of an import.
@@ -51,11 +54,16 @@ type Counts struct {
 type Checkpoints interface {
 	LoadCheckpoint(ctx context.Context, fileSHA256 string) (Checkpoint, error) // NotFound when none
 	SaveCheckpoint(ctx context.Context, c Checkpoint) error
+	// SaveCheckpointIn saves c in tx, the transaction of the batch it records: the checkpoint
+	// moves with its batch or not at all. A checkpoint saved after the commit would, after a
+	// crash in between, send the resumed run through the batch again, to find every row of
+	// it a duplicate of itself.
+	SaveCheckpointIn(ctx context.Context, tx space.Tx, c Checkpoint) error
 }
 
 // Spaces is what the import needs of the space service.
 type Spaces interface {
-	CreateBatch(ctx context.Context, by space.By, rows []space.NewSpace, beforeCommit func([]space.Outcome) error) ([]space.Outcome, error)
+	CreateBatch(ctx context.Context, by space.By, rows []space.NewSpace, beforeCommit func(space.Tx, []space.Outcome) error) ([]space.Outcome, error)
 	CheckBatch(ctx context.Context, rows []space.NewSpace, earlier func(matricule string) (space.Patient, bool)) ([]space.Outcome, error)
 }
 
@@ -101,6 +109,51 @@ func New(spaces Spaces, checkpoints Checkpoints, clk clock.Clock) *Importer {
 // syncer is a writer that can be made durable (an *os.File).
 type syncer interface{ Sync() error }
 
+// file is an output that is a file (an *os.File): its size goes in the checkpoint, and a
+// resumed run cuts off what a batch that did not commit had written to it.
+type file interface {
+	Stat() (os.FileInfo, error)
+	Truncate(size int64) error
+}
+
+// outputSize returns the size of the output w, -1 if it is not a file.
+func outputSize(w io.Writer) (int64, error) {
+	f, ok := w.(file)
+	if !ok {
+		return -1, nil
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("size of an output: %w", err)
+	}
+	return fi.Size(), nil
+}
+
+// cutBack truncates the output w (named name) to the size a checkpoint recorded: the lines
+// past it belong to a batch that did not commit. A file shorter than that lost lines of
+// committed batches (postal notices with the only copy of their activation codes): the run
+// stops rather than go on with a partial file.
+func cutBack(w io.Writer, name string, recorded int64) error {
+	f, ok := w.(file)
+	if !ok || recorded < 0 {
+		return nil
+	}
+	now, err := outputSize(w)
+	if err != nil {
+		return err
+	}
+	switch {
+	case now < recorded:
+		return errs.E(errs.Conflict, "the %s file has %d bytes, fewer than the %d it had when the interrupted import last committed: "+
+			"it was changed since; restore it, or import into new output files from a fresh start", name, now, recorded)
+	case now > recorded:
+		if err := f.Truncate(recorded); err != nil {
+			return fmt.Errorf("cut the %s file back to its last committed batch: %w", name, err)
+		}
+	}
+	return nil
+}
+
 // Run imports the file at path. It returns the counts of this run (and, through the
 // checkpoint, of all runs on this file).
 func (im *Importer) Run(ctx context.Context, path string, opt Options) (Counts, error) {
@@ -129,7 +182,8 @@ func (im *Importer) Run(ctx context.Context, path string, opt Options) (Counts, 
 		return Counts{}, err
 	}
 	start := im.clock.Now()
-	cp := Checkpoint{FileSHA256: sum, FileName: path, NextLine: 2, NextOffset: int64(len(headerLine)), StartedAt: start}
+	cp := Checkpoint{FileSHA256: sum, FileName: path, NextLine: 2, NextOffset: int64(len(headerLine)), StartedAt: start,
+		RejectsSize: -1, PostalSize: -1}
 	if !opt.DryRun {
 		switch prev, err := im.checkpoints.LoadCheckpoint(ctx, sum); {
 		case err == nil && !prev.FinishedAt.IsZero():
@@ -138,6 +192,12 @@ func (im *Importer) Run(ctx context.Context, path string, opt Options) (Counts, 
 		case err == nil:
 			cp = prev // resume
 			cp.FileName = path
+			if err := cutBack(opt.Rejects, "rejects", cp.RejectsSize); err != nil {
+				return Counts{}, err
+			}
+			if err := cutBack(opt.Postal, "postal notices", cp.PostalSize); err != nil {
+				return Counts{}, err
+			}
 			if _, err := f.Seek(cp.NextOffset, io.SeekStart); err != nil {
 				return Counts{}, fmt.Errorf("resume %s: %w", path, err)
 			}
@@ -145,13 +205,28 @@ func (im *Importer) Run(ctx context.Context, path string, opt Options) (Counts, 
 		case !errs.Is(err, errs.NotFound):
 			return Counts{}, err
 		}
+		if cp.UpdatedAt.IsZero() {
+			// A new import (or a new run of one done in full): its checkpoint is saved before
+			// the first batch, with the outputs' sizes, so that a run cut in its very first
+			// batch is resumed, and its lines cut, like any other.
+			cp.UpdatedAt = start
+			if cp.RejectsSize, err = outputSize(opt.Rejects); err != nil {
+				return Counts{}, err
+			}
+			if cp.PostalSize, err = outputSize(opt.Postal); err != nil {
+				return Counts{}, err
+			}
+			if err := im.checkpoints.SaveCheckpoint(ctx, cp); err != nil {
+				return Counts{}, err
+			}
+		}
 	}
 	// A person whose space was created since the import of this file began (by this run, or
 	// by the run it resumes) is a duplicate of an earlier row; one created before is a space
 	// that existed. Judged from this run's start, a duplicate of a row committed before an
 	// interruption was counted as existing and missing from the rejects: the resumed import
 	// did not end as an uninterrupted one.
-	run := runState{im: im, opt: opt, importStart: cp.StartedAt.Truncate(time.Microsecond), rejects: csv.NewWriter(opt.Rejects)}
+	run := runState{im: im, opt: opt, importStart: cp.StartedAt.Truncate(time.Microsecond), rejects: csv.NewWriter(opt.Rejects), cp: &cp}
 	if opt.DryRun {
 		run.seen = map[uint64]int32{}
 	} else {
@@ -170,18 +245,12 @@ func (im *Importer) Run(ctx context.Context, path string, opt Options) (Counts, 
 		if b.err != nil {
 			return run.counts, fmt.Errorf("read %s: %w", path, b.err)
 		}
+		// The batch moves cp on (in its transaction, when it writes one).
 		c, err := run.batch(ctx, b)
 		if err != nil {
 			return run.counts, err
 		}
-		cp.Counts.add(c)
 		run.counts.add(c)
-		cp.NextLine, cp.NextOffset, cp.UpdatedAt = b.nextLine, b.nextOffset, im.clock.Now()
-		if !opt.DryRun {
-			if err := im.checkpoints.SaveCheckpoint(ctx, cp); err != nil {
-				return run.counts, err
-			}
-		}
 		if opt.Progress != nil {
 			opt.Progress(Progress{BytesDone: b.nextOffset, BytesTotal: size, Counts: run.counts, Elapsed: im.clock.Now().Sub(start)})
 		}
@@ -282,6 +351,7 @@ type runState struct {
 	// importStart: when the import of this file began, the run it resumes included (as
 	// stored: to the microsecond, as the spaces' creation times).
 	importStart time.Time
+	cp          *Checkpoint // the import's checkpoint, moved on by each batch (not saved in a dry run)
 	counts      Counts
 	rejects     *csv.Writer
 	postal      *csv.Writer // nil in a dry run
@@ -358,13 +428,31 @@ func (rs *runState) batch(ctx context.Context, b readBatch) (Counts, error) {
 		}
 		return nil
 	}
-	if len(b.rows) == 0 {
-		return c, tally(nil)
+	// next is the checkpoint once this batch is in: after it in the file, its counts added,
+	// the outputs' sizes with its lines written.
+	next := func() (Checkpoint, error) {
+		cp := *rs.cp
+		cp.Counts.add(c)
+		cp.NextLine, cp.NextOffset, cp.UpdatedAt = b.nextLine, b.nextOffset, rs.im.clock.Now()
+		var err error
+		if cp.RejectsSize, err = outputSize(rs.opt.Rejects); err != nil {
+			return cp, err
+		}
+		if rs.postal != nil {
+			if cp.PostalSize, err = outputSize(rs.opt.Postal); err != nil {
+				return cp, err
+			}
+		}
+		return cp, nil
 	}
-	if rs.opt.DryRun {
-		out, err := rs.im.spaces.CheckBatch(ctx, b.rows, rs.earlier)
-		if err != nil {
-			return c, err
+	switch {
+	case rs.opt.DryRun:
+		var out []space.Outcome
+		if len(b.rows) > 0 {
+			var err error
+			if out, err = rs.im.spaces.CheckBatch(ctx, b.rows, rs.earlier); err != nil {
+				return c, err
+			}
 		}
 		for i, o := range out {
 			if o.Err == nil && o.Existed == nil {
@@ -372,10 +460,43 @@ func (rs *runState) batch(ctx context.Context, b readBatch) (Counts, error) {
 				rs.seen[hashINS(p.INS.Matricule)] = int32(p.BirthDate.Unix() / 86400)
 			}
 		}
-		return c, tally(out)
+		if err := tally(out); err != nil {
+			return c, err
+		}
+		cp, err := next()
+		*rs.cp = cp // not saved: a dry run writes nothing
+		return c, err
+	case len(b.rows) == 0: // every record refused on reading: nothing for the spaces to do
+		if err := tally(nil); err != nil {
+			return c, err
+		}
+		cp, err := next()
+		if err == nil {
+			err = rs.im.checkpoints.SaveCheckpoint(ctx, cp)
+		}
+		if err != nil {
+			return c, err
+		}
+		*rs.cp = cp
+		return c, nil
 	}
-	_, err := rs.im.spaces.CreateBatch(ctx, rs.opt.By, b.rows, tally)
-	return c, err
+	var saved Checkpoint
+	_, err := rs.im.spaces.CreateBatch(ctx, rs.opt.By, b.rows, func(tx space.Tx, out []space.Outcome) error {
+		if err := tally(out); err != nil {
+			return err
+		}
+		cp, err := next()
+		if err != nil {
+			return err
+		}
+		saved = cp
+		return rs.im.checkpoints.SaveCheckpointIn(ctx, tx, cp)
+	})
+	if err != nil {
+		return c, err
+	}
+	*rs.cp = saved
+	return c, nil
 }
 
 // earlier, for a dry run, finds the people earlier batches would have created.

@@ -32,8 +32,10 @@ type Outcome struct {
 // nothing of the batch was written.
 //
 // beforeCommit, if not nil, sees the outcomes before the commit: what it must keep (the
-// activation codes of postal notices) it keeps durably there, or fails and nothing is written.
-func (s *Service) CreateBatch(ctx context.Context, by By, rows []NewSpace, beforeCommit func([]Outcome) error) ([]Outcome, error) {
+// activation codes of postal notices) it keeps durably there, or fails and nothing is written;
+// what the caller records of the batch in the store (the import's checkpoint) it writes in tx,
+// so that it commits with the batch or not at all.
+func (s *Service) CreateBatch(ctx context.Context, by By, rows []NewSpace, beforeCommit func(tx Tx, out []Outcome) error) ([]Outcome, error) {
 	now := s.clock.Now()
 	var out []Outcome
 	update := s.store.UpdateSpaces
@@ -53,7 +55,7 @@ func (s *Service) CreateBatch(ctx context.Context, by By, rows []NewSpace, befor
 			return err
 		}
 		if beforeCommit != nil {
-			return beforeCommit(out)
+			return beforeCommit(tx, out)
 		}
 		return nil
 	})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/carnet-sante/carnet/internal/optout"
+	"github.com/carnet-sante/carnet/internal/space"
 )
 
 var _ optout.Checkpoints = (*DB)(nil)
@@ -16,9 +17,10 @@ func (db *DB) LoadCheckpoint(ctx context.Context, fileSHA256 string) (optout.Che
 	var started, updated int64
 	var finished sql.NullInt64
 	err := db.read.QueryRowContext(ctx, `SELECT file_sha256, file_name, next_line, next_offset, rows_read, created,
-		existed, duplicates, rejected, started_at, updated_at, finished_at FROM optout_imports WHERE file_sha256 = $1`, fileSHA256).
+		existed, duplicates, rejected, started_at, updated_at, finished_at, rejects_size, postal_size
+		FROM optout_imports WHERE file_sha256 = $1`, fileSHA256).
 		Scan(&c.FileSHA256, &c.FileName, &c.NextLine, &c.NextOffset, &c.Counts.Rows, &c.Counts.Created, &c.Counts.Existed,
-			&c.Counts.Duplicates, &c.Counts.Rejected, &started, &updated, &finished)
+			&c.Counts.Duplicates, &c.Counts.Rejected, &started, &updated, &finished, &c.RejectsSize, &c.PostalSize)
 	if err != nil {
 		return c, notFound(err, "import checkpoint")
 	}
@@ -28,15 +30,31 @@ func (db *DB) LoadCheckpoint(ctx context.Context, fileSHA256 string) (optout.Che
 
 // SaveCheckpoint records the progress of the import of a file.
 func (db *DB) SaveCheckpoint(ctx context.Context, c optout.Checkpoint) error {
-	_, err := db.write.ExecContext(ctx, `INSERT INTO optout_imports (file_sha256, file_name, next_line, next_offset,
-		rows_read, created, existed, duplicates, rejected, started_at, updated_at, finished_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+	return db.Update(ctx, func(tx *Tx) error { return tx.saveCheckpoint(ctx, c) })
+}
+
+// SaveCheckpointIn records the progress of the import of a file in tx, the transaction of the
+// batch it records (a space.Tx of this store).
+func (db *DB) SaveCheckpointIn(ctx context.Context, tx space.Tx, c optout.Checkpoint) error {
+	t, ok := tx.(*Tx)
+	if !ok || t.db != db {
+		return fmt.Errorf("save import checkpoint: %T is not a transaction of this store", tx)
+	}
+	return t.saveCheckpoint(ctx, c)
+}
+
+func (tx *Tx) saveCheckpoint(ctx context.Context, c optout.Checkpoint) error {
+	_, err := tx.exec(ctx, `INSERT INTO optout_imports (file_sha256, file_name, next_line, next_offset,
+		rows_read, created, existed, duplicates, rejected, started_at, updated_at, finished_at, rejects_size, postal_size)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 		ON CONFLICT (file_sha256) DO UPDATE SET file_name = excluded.file_name, next_line = excluded.next_line,
 			next_offset = excluded.next_offset, rows_read = excluded.rows_read, created = excluded.created,
 			existed = excluded.existed, duplicates = excluded.duplicates, rejected = excluded.rejected,
-			started_at = excluded.started_at, updated_at = excluded.updated_at, finished_at = excluded.finished_at`,
+			started_at = excluded.started_at, updated_at = excluded.updated_at, finished_at = excluded.finished_at,
+			rejects_size = excluded.rejects_size, postal_size = excluded.postal_size`,
 		c.FileSHA256, c.FileName, c.NextLine, c.NextOffset, c.Counts.Rows, c.Counts.Created, c.Counts.Existed,
-		c.Counts.Duplicates, c.Counts.Rejected, micros(c.StartedAt), micros(c.UpdatedAt), nullMicros(c.FinishedAt))
+		c.Counts.Duplicates, c.Counts.Rejected, micros(c.StartedAt), micros(c.UpdatedAt), nullMicros(c.FinishedAt),
+		c.RejectsSize, c.PostalSize)
 	if err != nil {
 		return fmt.Errorf("save import checkpoint: %w", err)
 	}
