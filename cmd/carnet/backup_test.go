@@ -395,7 +395,7 @@ func TestRestoreRefusesDamage(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "new")
 		code, out, errOut := restore(dir)
 		id := filepath.Base(victim)
-		if code != 1 || !strings.Contains(out, "blob "+id+": blob corrupted") || !strings.Contains(errOut, "1 of 3 blobs the documents refer to are missing or corrupted") {
+		if code != 1 || !strings.Contains(out, "blob "+id+": blob corrupted") || !strings.Contains(errOut, "1 of 3 blobs the database refers to are missing or corrupted") {
 			t.Fatalf("restore of a corrupted blob: %d\n%s\n%s", code, out, errOut)
 		}
 		unverified(dir)

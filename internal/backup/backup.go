@@ -212,11 +212,11 @@ func Backup(ctx context.Context, src Source, dest string, opt Options) (*Manifes
 		// erased by a deletion committed since: the data directory has lost it.
 		for id, doc := range gone {
 			if _, again := missing[id]; again {
-				return nil, errs.E(errs.Internal, "blob %s of document %s is missing from %s although the database still refers to it: the data directory has lost it (run `carnet blobs verify`)", id, doc, src.Blobs)
+				return nil, errs.E(errs.Internal, "blob %s of %s is missing from %s although the database still refers to it: the data directory has lost it (run `carnet blobs verify`)", id, doc, src.Blobs)
 			}
 		}
 		if attempt == opt.Attempts {
-			return nil, errs.E(errs.Unavailable, "documents kept being deleted during the backup (%d snapshots): run it again at a quieter time", attempt)
+			return nil, errs.E(errs.Unavailable, "documents or messages kept being deleted during the backup (%d snapshots): run it again at a quieter time", attempt)
 		}
 		missing = gone
 	}

@@ -366,3 +366,83 @@ func TestBackupCarriesKeyFiles(t *testing.T) {
 		t.Fatalf("restore under the new key alone: %+v %v", res, err)
 	}
 }
+
+// Every table whose rows refer to a blob is read by the backup (blobRefs): a table added with
+// a blob_id and forgotten there would leave its blobs out of every backup, and a restore's
+// checks would not see them missing.
+func TestEveryBlobTableIsBackedUp(t *testing.T) {
+	e := newEnv(t)
+	rows, err := e.rec.DB.SQL().QueryContext(ctx, `SELECT m.name FROM sqlite_master m, pragma_table_info(m.name) c
+		WHERE m.type = 'table' AND c.name = 'blob_id' AND m.name <> 'blob_garbage' ORDER BY m.name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var table string
+		if err := rows.Scan(&table); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if !strings.Contains(strings.Join(blobRefs, "\n"), " FROM "+table+" ") {
+			t.Errorf("table %s refers to blobs and the backup does not read it (files.go, blobRefs)", table)
+		}
+	}
+	if err := rows.Err(); err != nil || n < 4 {
+		t.Fatalf("%d tables with blobs: %v", n, err)
+	}
+}
+
+// A message's blob (a patient's or a professional's mail) is backed up and checked on restore
+// as a document's is: before, only documents' blobs were, and a restored carnet had lost every
+// message while its checks passed.
+func TestBackupKeepsMessageBlobs(t *testing.T) {
+	e := newEnv(t)
+	e.deposit(t, 1, 1000)
+	msg := []byte("Subject: =?utf-8?q?r=C3=A9sultat?=\r\n\r\nvotre bilan est normal\r\n")
+	ref, err := e.rec.Blobs.Put(ctx, bytes.NewReader(msg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.rec.DB.SQL().ExecContext(ctx, `INSERT INTO mail_messages (channel, envelope_from, header_from, message_id,
+		blob_id, size, sha256, received_at) VALUES ('relay', 'dr@hopital.mssante.fr', 'dr@hopital.mssante.fr', '<m1@hopital>', $1, $2, $3, 0)`,
+		ref.ID, ref.Size, ref.SHA256); err != nil {
+		t.Fatal(err)
+	}
+	dest := filepath.Join(t.TempDir(), "b")
+	m, err := Backup(ctx, e.source(), dest, Options{Keys: keys()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Blobs.Count != 2 || !blobFiles(t, filepath.Join(dest, BlobsDir))[ref.ID] {
+		t.Fatalf("the message's blob is not in the backup: %+v", m.Blobs)
+	}
+	dir := t.TempDir()
+	res, err := Restore(ctx, dest, Target{DataDir: dir, Database: filepath.Join(dir, "carnet.db")}, restoreOptions())
+	if err != nil || res.Blobs != 2 {
+		t.Fatalf("restore: %+v %v", res, err)
+	}
+	restored, err := blob.NewFS(filepath.Join(dir, "blobs"), testMaster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := restored.Open(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(got, msg) {
+		t.Fatalf("restored message: %q %v", got, err)
+	}
+	// A backup that lost the message's bytes does not restore.
+	if err := os.Remove(filepath.Join(dest, BlobsDir, ref.ID[:2], ref.ID[2:4], ref.ID)); err != nil {
+		t.Fatal(err)
+	}
+	dir = t.TempDir()
+	_, err = Restore(ctx, dest, Target{DataDir: dir, Database: filepath.Join(dir, "carnet.db")}, restoreOptions())
+	if err == nil {
+		t.Fatal("a backup without the message's blob restored")
+	}
+}

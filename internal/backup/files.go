@@ -27,40 +27,50 @@ const readable = `is_current AND status <> 'deleted'`
 // sidecarSuffix ends the name of a blob's key sidecar (internal/blob/keys.go).
 const sidecarSuffix = ".key"
 
-// blobRef is a blob a document refers to, and what its plaintext must be.
+// blobRef is a blob a row refers to, and what its plaintext must be.
 type blobRef struct {
-	id, doc       string // doc: a logical id of a document referring to it, for messages
+	id, doc       string // doc: the row referring to it ("document <logical id>", "message <id>"…), for messages
 	size          int64
 	sha256, sha1  string
 	mid, leafName string
 }
 
-// eachRef calls fn with every blob the readable documents of db refer to, once each, in the
+// blobRefs lists every row of carnet's that refers to a blob, as (blob id, size, SHA-256,
+// SHA-1 or ”, what refers to it): a document's current version (an older one's bytes are
+// gone with its replacement), a message as received (the patients' and professionals' mail),
+// a questionnaire a message carried and a patient's answer to one. A capability that stores
+// blobs elsewhere must add its table here, or its blobs are left out of backups and out of
+// the restore's checks; TestEveryBlobTableIsBackedUp compares this list with the schema.
+var blobRefs = []string{
+	`SELECT blob_id, size, sha256, sha1, 'document ' || logical_id FROM documents WHERE ` + readable + ` AND blob_id <> ''`,
+	`SELECT blob_id, size, sha256, '', 'message ' || id FROM mail_messages WHERE blob_id <> ''`,
+	`SELECT blob_id, size, sha256, '', 'questionnaire ' || id FROM questionnaires WHERE blob_id <> ''`,
+	`SELECT blob_id, size, sha256, '', 'questionnaire answer ' || id FROM questionnaire_responses WHERE blob_id <> ''`,
+}
+
+// eachRef calls fn with every blob the rows of db refer to (blobRefs), once each, in the
 // order of their ids, so that the blobs of one fan-out directory come together. The query
 // lives here rather than in the store because it runs on a snapshot file, not on the server's
-// database. Documents are the only rows that refer to blobs today: a capability that stores
-// blobs elsewhere (attachments of messages) must add its table here, or its blobs are left
-// out of backups. The ids come from a database that may come from elsewhere (a backup), so
-// they are checked before they become file names.
+// database. The ids come from a database that may come from elsewhere (a backup), so they are
+// checked before they become file names.
 func eachRef(ctx context.Context, db *sql.DB, fn func(blobRef) error) error {
-	rows, err := db.QueryContext(ctx, `SELECT blob_id, size, sha256, sha1, logical_id FROM documents
-		WHERE `+readable+` AND blob_id <> '' ORDER BY blob_id`)
+	rows, err := db.QueryContext(ctx, strings.Join(blobRefs, ` UNION ALL `)+` ORDER BY 1`)
 	if err != nil {
-		return fmt.Errorf("list the documents' blobs: %w", err)
+		return fmt.Errorf("list the blobs: %w", err)
 	}
 	defer rows.Close()
 	prev := ""
 	for rows.Next() {
 		var r blobRef
 		if err := rows.Scan(&r.id, &r.size, &r.sha256, &r.sha1, &r.doc); err != nil {
-			return fmt.Errorf("list the documents' blobs: %w", err)
+			return fmt.Errorf("list the blobs: %w", err)
 		}
 		if r.id == prev {
 			continue
 		}
 		prev = r.id
 		if !validID(r.id) {
-			return errs.E(errs.Invalid, "document %s refers to blob %q, which is not a blob id", r.doc, r.id)
+			return errs.E(errs.Invalid, "%s refers to blob %q, which is not a blob id", r.doc, r.id)
 		}
 		r.mid, r.leafName = r.id[:2], r.id[2:4]
 		if err := fn(r); err != nil {

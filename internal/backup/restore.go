@@ -252,7 +252,7 @@ func copyTree(ctx context.Context, src, dst string, opt RestoreOptions) (copySta
 	return stats.s, err
 }
 
-// checkBlobs reads back every blob a readable document of the database refers to.
+// checkBlobs reads back every blob the database refers to (blobRefs).
 func checkBlobs(ctx context.Context, database, blobDir string, opt RestoreOptions, res *Restored) error {
 	blobs, err := opt.OpenBlobs(blobDir)
 	if err != nil {
@@ -282,7 +282,7 @@ func checkBlobs(ctx context.Context, database, blobDir string, opt RestoreOption
 		if err != nil {
 			bad++
 			if len(res.Problems) < maxProblems {
-				res.Problems = append(res.Problems, fmt.Sprintf("document %s, blob %s: %v", r.doc, r.id, err))
+				res.Problems = append(res.Problems, fmt.Sprintf("%s, blob %s: %v", r.doc, r.id, err))
 			}
 			return nil
 		}
@@ -295,7 +295,7 @@ func checkBlobs(ctx context.Context, database, blobDir string, opt RestoreOption
 		return err
 	}
 	if bad > 0 {
-		return errs.E(errs.Invalid, "%d of %d blobs the documents refer to are missing or corrupted", bad, res.Blobs+int64(bad))
+		return errs.E(errs.Invalid, "%d of %d blobs the database refers to are missing or corrupted", bad, res.Blobs+int64(bad))
 	}
 	return nil
 }
