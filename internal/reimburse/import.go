@@ -3,7 +3,9 @@ package reimburse
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -459,52 +461,75 @@ func (rs *run) readMonths(ctx context.Context, tx Tx, p space.Patient, months []
 }
 
 // fileMonths deposits the statements of some months of one person (one submission, all or
-// none), then files their new acts' events.
+// none), then files their new acts' events. A month whose statement in force already says
+// exactly what the new one would (its acts, rendered the day that version was deposited) is
+// not deposited again: a run cut after its deposit and before the events' transaction left
+// it so, and the run after only files the events, as an uninterrupted run would have.
 func (rs *run) fileMonths(ctx context.Context, p space.Patient, months []*month) error {
 	var sum Summary
-	items := make([]record.Item, len(months))
+	var items []record.Item
+	doc := make([]string, len(months)) // the statement each month's events link to ('' until deposited)
+	deposited := make([]int, 0, len(months))
 	now := rs.im.clock.Now()
 	for i, m := range months {
 		acts := append(slices.Clone(m.prior), m.fresh...)
 		st := statement{Insurer: rs.opt.Insurer, Patient: p, Month: m.first, Acts: acts, Issued: now}
-		items[i] = record.Item{Deposit: rs.deposit(p, m, acts), Content: st.render()}
+		if m.old != nil && m.old.SHA256 != "" {
+			again := st
+			again.Issued = m.old.Submitted
+			if h := sha256.Sum256(again.render()); hex.EncodeToString(h[:]) == m.old.SHA256 {
+				doc[i] = m.old.LogicalID
+				continue
+			}
+		}
+		items = append(items, record.Item{Deposit: rs.deposit(p, m, acts), Content: st.render()})
+		deposited = append(deposited, i)
 		if m.old != nil {
-			items[i].Replaces = m.old.LogicalID
+			items[len(items)-1].Replaces = m.old.LogicalID
 			sum.Replaced++
 		} else {
 			sum.Deposited++
 		}
+	}
+	for _, m := range months {
 		sum.Events += int64(len(m.fresh))
 	}
 	if rs.opt.DryRun {
 		rs.count(sum)
 		return nil
 	}
-	docs, err := rs.im.records.DepositAll(ctx, rs.opt.Request, items)
-	if err != nil {
-		if !rowError(err) {
-			return err
-		}
-		for _, m := range months {
-			rs.rejectAll(m.fresh, err)
-		}
-		return nil
-	}
 	b := agenda.Batch{Source: agenda.SourceReimbursement, Class: "60", Type: "REMB"}
-	for i, m := range months {
-		if m.old != nil {
-			b.Relinks = append(b.Relinks, agenda.Relink{From: m.old.LogicalID, To: docs[i].LogicalID})
+	if len(items) > 0 {
+		docs, err := rs.im.records.DepositAll(ctx, rs.opt.Request, items)
+		if err != nil {
+			if !rowError(err) {
+				return err
+			}
+			for _, m := range months {
+				rs.rejectAll(m.fresh, err)
+			}
+			return nil
 		}
+		for k, i := range deposited {
+			doc[i] = docs[k].LogicalID
+			if m := months[i]; m.old != nil {
+				b.Relinks = append(b.Relinks, agenda.Relink{From: m.old.LogicalID, To: doc[i]})
+			}
+		}
+	}
+	for i, m := range months {
 		for _, a := range m.fresh {
-			b.Events = append(b.Events, event(a, docs[i].LogicalID))
+			b.Events = append(b.Events, event(a, doc[i]))
 		}
 	}
 	added, err := rs.im.agenda.Add(ctx, agenda.Request{Actor: rs.opt.Request.Actor, Channel: rs.opt.Request.Channel}, p.ID, b)
 	if err != nil {
 		if !rowError(err) {
+			rs.count(Summary{Deposited: sum.Deposited, Replaced: sum.Replaced}) // they are in, whatever happens next
 			return err
 		}
-		// The statements are in: a later run files these events (the acts are still new then).
+		// The statements are in: a later run files these events (the acts are still new then,
+		// and their statements found already saying so are not deposited again).
 		sum.Events = 0
 		rs.count(sum)
 		for _, m := range months {

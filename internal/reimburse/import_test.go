@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -414,4 +415,64 @@ func BenchmarkImport(b *testing.B) {
 		b.Fatalf("%+v %v", sum, err)
 	}
 	b.ReportMetric(float64(n)/elapsed.Seconds(), "acts/s")
+}
+
+// failingAgenda fails the agenda's writes while fail is set, as a crash between a month's
+// statement (deposited in its own transaction) and its events' transaction would leave it.
+type failingAgenda struct {
+	agenda.Store
+	fail bool
+}
+
+func (f *failingAgenda) UpdateAgenda(ctx context.Context, fn func(agenda.Tx) error) error {
+	if f.fail {
+		return errors.New("the disk went away")
+	}
+	return f.Store.UpdateAgenda(ctx, fn)
+}
+
+// A run cut between a month's statement and its events ends, once run again, as a run that
+// went through: one version of the statement, one deposit trace, the events filed and linked
+// to it. Before, the second run deposited the same statement again (a second version, a
+// second trace).
+func TestRunCutBeforeTheEventsEndsAsAnUninterruptedOne(t *testing.T) {
+	type end struct{ documents, traces, events int }
+	run := func(cut bool) end {
+		e := newEnv(t)
+		ins := recordtest.TestINS(t, 1)
+		e.Patient(t, ins)
+		file := header + ins.Matricule + ";2026-02-03;;consultation;;GS;;MARTIN Claire;30,00;21,00;R1\n" +
+			ins.Matricule + ";2026-02-10;;pharmacie;;;;Pharmacie du Centre;12.40;8,06;R2\n" +
+			ins.Matricule + ";2026-03-02;;consultation;;G;;MARTIN Claire;26,50;18,55;R3\n"
+		fa := &failingAgenda{Store: e.DB.Agenda(), fail: cut}
+		ag, err := agenda.NewService(agenda.Deps{Store: fa, Access: e.Access, Clock: e.Clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		im, err := reimburse.New(reimburse.Deps{Store: e.DB.Reimbursements(), Records: e.Records, Agenda: ag, Clock: e.Clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		opt := func() reimburse.Options { return reimburse.Options{Request: operator, Rejects: &bytes.Buffer{}} }
+		if cut {
+			s, err := im.Run(context.Background(), strings.NewReader(file), opt())
+			if err == nil || s.Deposited != 2 {
+				t.Fatalf("cut run: %+v %v (its two statements are in, and it says so)", s, err)
+			}
+			fa.fail = false
+			e.Clock.Advance(time.Hour)
+		}
+		s, err := im.Run(context.Background(), strings.NewReader(file), opt())
+		if err != nil || s.Events != 3 {
+			t.Fatalf("run: %+v %v", s, err)
+		}
+		if cut && (s.Deposited != 0 || s.Replaced != 0) {
+			t.Errorf("run after the cut deposited statements again: %+v", s)
+		}
+		return end{e.count(t, "documents"), e.count(t, "traces"), e.count(t, "agenda_events")}
+	}
+	through, cut := run(false), run(true)
+	if through != cut {
+		t.Fatalf("cut then run again: %+v; uninterrupted: %+v", cut, through)
+	}
 }
