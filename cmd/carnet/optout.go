@@ -22,7 +22,8 @@ Creates a space for every person of the insurer's CSV file (header: ins, birth_n
 given_names, birth_date, sex, and optionally ins_oid, used_name, email, phone, postal_address,
 parent_ins with parents separated by '|'; ',' or ';' separated). Parents come before their
 children, or already have a space. Running it again creates nothing twice; an interrupted run
-resumes after its last committed batch. Bad rows go to the rejects file (line, code, reason);
+resumes after its last committed batch, and cuts the rejects and postal files back to what
+that batch had written (keep them as they are between the two runs). Bad rows go to the rejects file (line, code, reason);
 people without e-mail go to the postal file with their activation code, for printing: keep it
 safe, it opens their space.`
 
