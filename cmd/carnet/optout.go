@@ -23,7 +23,8 @@ given_names, birth_date, sex, and optionally ins_oid, used_name, email, phone, p
 parent_ins with parents separated by '|'; ',' or ';' separated). Parents come before their
 children, or already have a space. Running it again creates nothing twice; an interrupted run
 resumes after its last committed batch, and cuts the rejects and postal files back to what
-that batch had written (keep them as they are between the two runs). Bad rows go to the rejects file (line, code, reason);
+that batch had written (keep them as they are between the two runs; what is cut is kept in
+the same name with .cut added). Bad rows go to the rejects file (line, code, reason);
 people without e-mail go to the postal file with their activation code, for printing: keep it
 safe, it opens their space.`
 

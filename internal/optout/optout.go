@@ -130,9 +130,11 @@ func outputSize(w io.Writer) (int64, error) {
 }
 
 // cutBack truncates the output w (named name) to the size a checkpoint recorded: the lines
-// past it belong to a batch that did not commit. A file shorter than that lost lines of
-// committed batches (postal notices with the only copy of their activation codes): the run
-// stops rather than go on with a partial file.
+// past it belong to a batch that did not commit. They are kept aside first, in the file's
+// name with ".cut" added, when the output is a file with a name: nothing an operator may
+// still need (lines another import appended to the same file, say) is ever thrown away. A
+// file shorter than recorded lost lines of committed batches (postal notices with the only
+// copy of their activation codes): the run stops rather than go on with a partial file.
 func cutBack(w io.Writer, name string, recorded int64) error {
 	f, ok := w.(file)
 	if !ok || recorded < 0 {
@@ -147,11 +149,38 @@ func cutBack(w io.Writer, name string, recorded int64) error {
 		return errs.E(errs.Conflict, "the %s file has %d bytes, fewer than the %d it had when the interrupted import last committed: "+
 			"it was changed since; restore it, or import into new output files from a fresh start", name, now, recorded)
 	case now > recorded:
+		if n, ok := w.(interface{ Name() string }); ok {
+			if err := keepAside(n.Name(), recorded); err != nil {
+				return fmt.Errorf("keep aside what the %s file holds past its last committed batch: %w", name, err)
+			}
+		}
 		if err := f.Truncate(recorded); err != nil {
 			return fmt.Errorf("cut the %s file back to its last committed batch: %w", name, err)
 		}
 	}
 	return nil
+}
+
+// keepAside appends what the file at path holds past offset to path+".cut", durably.
+func keepAside(path string, offset int64) error {
+	src, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(path+".cut", os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(dst, io.NewSectionReader(src, offset, 1<<62)); err != nil {
+		dst.Close()
+		return err
+	}
+	if err := dst.Sync(); err != nil {
+		dst.Close()
+		return err
+	}
+	return dst.Close()
 }
 
 // Run imports the file at path. It returns the counts of this run (and, through the

@@ -441,6 +441,12 @@ func TestResumedImportCutsTheOutputsOfABatchThatDidNotCommit(t *testing.T) {
 			}
 			return string(b)
 		}
+		if failAt > 0 {
+			// What was cut is kept aside: the lines of the batch that did not commit.
+			if _, err := os.Stat(filepath.Join(e.dir, "postal.csv.cut")); failAt == 1 && err != nil {
+				t.Errorf("cut in batch 1: the postal notice cut is not kept aside: %v", err)
+			}
+		}
 		return outcome{read("rejects.csv"), withoutCodes(t, read("postal.csv")), storeState(t, e)}
 	}
 	through := run(0)
