@@ -112,10 +112,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	medical, err := profile.NewService(profile.Deps{Store: db.Profile(), Access: rs.access, Catalog: rs.catalog, Clock: clk})
-	if err != nil {
-		return err
-	}
+	medical := rs.profile
 	api, records := newFHIR(db, clk, cfg, rs, medical, log), rs.records
 	// The médecins traitants' alerts and the mailbox inactivity rule go through the messaging,
 	// which starts after the queue.
@@ -318,6 +315,7 @@ type recordServices struct {
 	access  *access.Service
 	records *record.Service
 	trail   *trail.Service
+	profile *profile.Service
 	archive *archive.Service
 }
 
@@ -344,11 +342,16 @@ func newRecordServices(ctx context.Context, db *store.DB, clk clock.Clock, space
 	if err != nil {
 		return nil, err
 	}
-	arch, err := archive.NewService(archive.Deps{Records: records, Trail: tr, Spaces: spaces, Catalog: catalog, Clock: clk, Agenda: ag})
+	medical, err := profile.NewService(profile.Deps{Store: db.Profile(), Access: acc, Catalog: catalog, Clock: clk})
 	if err != nil {
 		return nil, err
 	}
-	return &recordServices{catalog: catalog, access: acc, records: records, trail: tr, archive: arch}, nil
+	arch, err := archive.NewService(archive.Deps{Records: records, Trail: tr, Spaces: spaces, Catalog: catalog, Clock: clk, Agenda: ag,
+		Profile: medical})
+	if err != nil {
+		return nil, err
+	}
+	return &recordServices{catalog: catalog, access: acc, records: records, trail: tr, profile: medical, archive: arch}, nil
 }
 
 // newFHIR builds the FHIR API over the record's services.

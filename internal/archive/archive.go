@@ -11,12 +11,15 @@
 //	                    for a re-import that loses nothing
 //	traces.json         the trail of every access to the space, as the holder reads it
 //	agenda.json         the agenda's events (reimbursements, appointments…), when carnet keeps one
+//	profile.json        the medical profile's items (history, treatments, allergies, measurements…),
+//	                    as the profile keeps them (not yet in bundle.json, nor brought back by an
+//	                    import: the profile has no import that keeps each item's author and dates)
 //	documents/<id>.<ext> the original bytes of each document
 //	manifest.json       the format, and the size and SHA-256 of every file above (last: a
 //	                    truncated archive has none)
 //
 // Every read goes through the services that decide and trace it (record.Export,
-// trail.List); the archive package reads nothing of its own. The import reads a carnet
+// trail.List, agenda.List, profile.List); the archive package reads nothing of its own. The import reads a carnet
 // archive, or an IHE XDM package (internal/xdm), and hands the documents to record.Import,
 // which decides once (access.ActionImport) and traces each document.
 package archive
@@ -39,6 +42,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/errs"
 	"github.com/carnet-sante/carnet/internal/fhir"
 	"github.com/carnet-sante/carnet/internal/fhir/r4"
+	"github.com/carnet-sante/carnet/internal/profile"
 	"github.com/carnet-sante/carnet/internal/record"
 	"github.com/carnet-sante/carnet/internal/space"
 	"github.com/carnet-sante/carnet/internal/terminology"
@@ -66,6 +70,9 @@ type Deps struct {
 	Clock   clock.Clock
 	// Agenda, when set, adds the patient's agenda (agenda.json) to exports and imports.
 	Agenda *agenda.Service
+	// Profile, when set, adds the medical profile (profile.json, and its table in
+	// index.html) to exports.
+	Profile *profile.Service
 }
 
 // Service exports and imports spaces.
@@ -132,6 +139,7 @@ type content struct {
 	docs    *record.Exported
 	trail   []trail.Item
 	events  []agenda.Event
+	profile []profile.Item
 	at      time.Time
 }
 
@@ -151,6 +159,22 @@ func (s *Service) read(ctx context.Context, req record.Request, patientID int64)
 	if s.d.Agenda != nil {
 		if c.events, err = s.d.Agenda.List(ctx, agenda.Request{Actor: req.Actor, Channel: req.Channel}, patientID, time.Time{}, time.Time{}); err != nil {
 			return content{}, fmt.Errorf("read the agenda: %w", err)
+		}
+	}
+	if s.d.Profile != nil {
+		pr := profile.Request{Actor: req.Actor, Channel: req.Channel}
+		q := profile.Query{PatientID: patientID, Limit: profile.MaxLimit}
+		for {
+			page, err := s.d.Profile.List(ctx, pr, q)
+			if err != nil {
+				return content{}, fmt.Errorf("read the profile: %w", err)
+			}
+			c.profile = append(c.profile, page.Items...)
+			if !page.More || len(page.Items) == 0 {
+				break
+			}
+			last := page.Items[len(page.Items)-1]
+			q.AfterAt, q.AfterID = last.At, last.ID
 		}
 	}
 	f := trail.Filter{Limit: trail.MaxLimit}
@@ -265,6 +289,16 @@ func (s *Service) Export(ctx context.Context, req record.Request, patientID int6
 				Type: e.Type, Source: e.Source, SourceRef: e.SourceRef, Document: e.Document, Payload: e.Payload}
 		}
 		if err := putJSON("agenda.json", events); err != nil {
+			return err
+		}
+	}
+	if s.d.Profile != nil {
+		items := make([]profile.Item, len(c.profile))
+		for i, it := range c.profile {
+			it.PatientID = 0 // this instance's own key: meaningless elsewhere
+			items[i] = it
+		}
+		if err := putJSON("profile.json", items); err != nil {
 			return err
 		}
 	}

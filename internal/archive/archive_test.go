@@ -21,6 +21,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/errs"
 	"github.com/carnet-sante/carnet/internal/fhir/fhirtest"
 	"github.com/carnet-sante/carnet/internal/identity"
+	"github.com/carnet-sante/carnet/internal/profile"
 	"github.com/carnet-sante/carnet/internal/record"
 	"github.com/carnet-sante/carnet/internal/record/recordtest"
 )
@@ -387,5 +388,54 @@ func TestAgendaTravelsWithTheSpace(t *testing.T) {
 	rep, err = c.archive.Import(ctx, recordtest.Holder(pidC), pidC, bytes.NewReader(zipped), int64(len(zipped)), lim)
 	if err != nil || rep.EventsRefused != 2 || rep.EventsImported != 0 {
 		t.Fatalf("a patient's import of the insurer's events: %+v %v", rep, err)
+	}
+}
+
+// The medical profile goes with the space: its items in profile.json, as the profile keeps
+// them, and in the index page, read through the profile's own decision and traced.
+func TestProfileTravelsWithTheExport(t *testing.T) {
+	in := newInstance(t)
+	ctx := context.Background()
+	pid := in.Patient(t, recordtest.TestINS(t, 1))
+	medical, err := profile.NewService(profile.Deps{Store: in.DB.Profile(), Access: in.Access, Catalog: in.Catalog, Clock: in.Clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder := recordtest.Holder(pid)
+	pr := profile.Request{Actor: holder.Actor, Channel: holder.Channel}
+	allergy, err := medical.Add(ctx, pr, pid, profile.Item{Section: profile.SectionAllergies,
+		Allergy: &profile.Allergy{Text: "Pénicilline", Type: "allergy", Status: "active"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := medical.Add(ctx, pr, pid, profile.Item{Section: profile.SectionBloodGroup,
+		BloodGroup: &profile.BloodGroup{ABO: "AB", Rh: "-"}}); err != nil {
+		t.Fatal(err)
+	}
+	files := unzip(t, export(t, in, holder, pid))
+	var items []profile.Item
+	if err := json.Unmarshal(files["profile.json"], &items); err != nil {
+		t.Fatalf("profile.json: %v\n%s", err, files["profile.json"])
+	}
+	if len(items) != 2 || !slices.ContainsFunc(items, func(it profile.Item) bool {
+		return it.ID == allergy.ID && it.Allergy != nil && it.Allergy.Text == "Pénicilline" && it.PatientID == 0
+	}) {
+		t.Fatalf("profile.json: %+v", items)
+	}
+	index := string(files["index.html"])
+	for _, want := range []string{"Profil médical", "Allergies", "Pénicilline", "AB -"} {
+		if !strings.Contains(index, want) {
+			t.Errorf("index.html does not say %q", want)
+		}
+	}
+	var m archive.Manifest
+	if err := json.Unmarshal(files["manifest.json"], &m); err != nil || !slices.ContainsFunc(m.Files, func(f archive.File) bool { return f.Path == "profile.json" }) {
+		t.Fatalf("manifest: %+v %v", m.Files, err)
+	}
+	// The profile's read is traced as the profile traces it.
+	if traces := in.Traces(t, pid); !slices.ContainsFunc(traces, func(s string) bool {
+		return strings.HasPrefix(s, "record.search allowed self") && strings.Contains(s, "profile shown=2 ") && strings.Contains(s, allergy.ID)
+	}) {
+		t.Fatalf("no trace of the profile's read: %q", traces)
 	}
 }

@@ -3,10 +3,12 @@ package archive
 import (
 	"html/template"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/carnet-sante/carnet/internal/audit"
+	"github.com/carnet-sante/carnet/internal/profile"
 	"github.com/carnet-sante/carnet/internal/record"
 	"github.com/carnet-sante/carnet/internal/terminology"
 )
@@ -40,6 +42,13 @@ Le fichier <code>bundle.json</code> reprend l'ensemble au format FHIR R4, lisibl
 {{else}}<tr><td colspan="7">Aucun document.</td></tr>
 {{end}}</tbody>
 </table>
+{{if .Profile}}<table>
+<caption>Profil médical</caption>
+<thead><tr><th scope="col">Date</th><th scope="col">Rubrique</th><th scope="col">Élément</th></tr></thead>
+<tbody>
+{{range .Profile}}<tr><td>{{.Date}}</td><td>{{.Section}}</td><td>{{.What}}</td></tr>
+{{end}}</tbody>
+</table>{{end}}
 {{if .Events}}<table>
 <caption>Agenda</caption>
 <thead><tr><th scope="col">Date</th><th scope="col">Événement</th><th scope="col">Détail</th></tr></thead>
@@ -62,6 +71,7 @@ Le fichier <code>bundle.json</code> reprend l'ensemble au format FHIR R4, lisibl
 type indexDoc struct{ Date, Type, Title, Author, Space, State, Path string }
 type indexTrace struct{ At, Who, Action, Outcome string }
 type indexEvent struct{ Date, Title, Detail string }
+type indexItem struct{ Date, Section, What string }
 
 // paris is the time zone the dates of the page are written in.
 var paris = func() *time.Location {
@@ -77,6 +87,7 @@ func writeIndex(w io.Writer, c content, cat *terminology.Catalog) error {
 		Documents                []indexDoc
 		Traces                   []indexTrace
 		Events                   []indexEvent
+		Profile                  []indexItem
 	}{
 		Name:      strings.TrimSpace(c.patient.GivenNames + " " + c.patient.BirthName),
 		BirthDate: c.patient.BirthDate.Format("02/01/2006"),
@@ -108,6 +119,10 @@ func writeIndex(w io.Writer, c content, cat *terminology.Catalog) error {
 		v.Documents = append(v.Documents, indexDoc{Date: d.ServiceStart.In(paris).Format("02/01/2006"), Type: typ, Title: d.Title,
 			Author: strings.Join(authors, ", "), Space: spaceLabels[d.Space], State: state, Path: documentPath(d)})
 	}
+	for i := range c.profile {
+		it := &c.profile[i]
+		v.Profile = append(v.Profile, indexItem{Date: it.At.In(paris).Format("02/01/2006"), Section: it.Section.Label(), What: itemText(it)})
+	}
 	for _, e := range c.events {
 		v.Events = append(v.Events, indexEvent{Date: e.Start.In(paris).Format("02/01/2006"), Title: e.Title, Detail: e.Detail})
 	}
@@ -130,4 +145,47 @@ var spaceLabels = map[terminology.Space]string{
 	terminology.SpaceProfile:        "Profil médical",
 	terminology.SpaceReimbursements: "Remboursements",
 	terminology.SpacePersonal:       "Espace personnel",
+}
+
+// itemText says a profile item in a few words, from what it holds: its text, or its code's
+// display, or its value.
+func itemText(it *profile.Item) string {
+	pick := func(vals ...string) string {
+		for _, v := range vals {
+			if v = strings.TrimSpace(v); v != "" {
+				return v
+			}
+		}
+		return ""
+	}
+	switch {
+	case it.Condition != nil:
+		return pick(it.Condition.Text, it.Condition.Code.Display, it.Condition.Code.Code)
+	case it.Treatment != nil:
+		return strings.TrimSpace(pick(it.Treatment.Text, it.Treatment.Medication.Display, it.Treatment.Medication.Code) + " " + it.Treatment.Dosage)
+	case it.Allergy != nil:
+		return pick(it.Allergy.Text, it.Allergy.Substance.Display, it.Allergy.Substance.Code)
+	case it.Family != nil:
+		return strings.TrimSpace(pick(it.Family.Relationship.Display, it.Family.Relationship.Code) + " : " +
+			pick(it.Family.Text, it.Family.Condition.Display, it.Family.Condition.Code))
+	case it.Vaccination != nil:
+		return pick(it.Vaccination.Text, it.Vaccination.Vaccine.Display, it.Vaccination.Vaccine.Code)
+	case it.Measurement != nil:
+		m := it.Measurement
+		if len(m.Components) > 0 {
+			parts := make([]string, len(m.Components))
+			for i, c := range m.Components {
+				parts[i] = strconv.FormatFloat(c.Value, 'f', -1, 64) + " " + c.Unit
+			}
+			return m.Code + " : " + strings.Join(parts, " / ")
+		}
+		return m.Code + " : " + strconv.FormatFloat(m.Value, 'f', -1, 64) + " " + m.Unit
+	case it.Wish != nil:
+		return pick(it.Wish.Text, it.Wish.Consent, it.Wish.Kind)
+	case it.Contact != nil:
+		return strings.TrimSpace(it.Contact.Name + " " + it.Contact.Phone)
+	case it.BloodGroup != nil:
+		return it.BloodGroup.ABO + " " + it.BloodGroup.Rh
+	}
+	return ""
 }

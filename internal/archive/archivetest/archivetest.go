@@ -9,6 +9,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/access"
 	"github.com/carnet-sante/carnet/internal/agenda"
 	"github.com/carnet-sante/carnet/internal/archive"
+	"github.com/carnet-sante/carnet/internal/profile"
 	"github.com/carnet-sante/carnet/internal/record/recordtest"
 	"github.com/carnet-sante/carnet/internal/space"
 	"github.com/carnet-sante/carnet/internal/trail"
@@ -38,7 +39,12 @@ func New(tb testing.TB, e *recordtest.Env) (*archive.Service, *trail.Service) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	a, err := archive.NewService(archive.Deps{Records: e.Records, Trail: tr, Spaces: spaces, Catalog: e.Catalog, Clock: e.Clock, Agenda: ag})
+	medical, err := profile.NewService(profile.Deps{Store: e.DB.Profile(), Access: e.Access, Catalog: e.Catalog, Clock: e.Clock})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	a, err := archive.NewService(archive.Deps{Records: e.Records, Trail: tr, Spaces: spaces, Catalog: e.Catalog, Clock: e.Clock, Agenda: ag,
+		Profile: medical})
 	if err != nil {
 		tb.Fatal(err)
 	}
