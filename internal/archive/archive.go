@@ -6,14 +6,16 @@
 //
 //	index.html          a page in French listing everything, readable without any software
 //	bundle.json         a FHIR R4 Bundle (collection): the Patient, a DocumentReference per
-//	                    document (its attachment URL is the document's file), an AuditEvent per trace
+//	                    document (its attachment URL is the document's file), the medical
+//	                    profile's resources (AllergyIntolerance, Condition, Observation…), an
+//	                    AuditEvent per trace
 //	record.json         carnet's own metadata of each document, exactly as the record keeps it,
 //	                    for a re-import that loses nothing
 //	traces.json         the trail of every access to the space, as the holder reads it
 //	agenda.json         the agenda's events (reimbursements, appointments…), when carnet keeps one
 //	profile.json        the medical profile's items (history, treatments, allergies, measurements…),
-//	                    as the profile keeps them (not yet in bundle.json, nor brought back by an
-//	                    import: the profile has no import that keeps each item's author and dates)
+//	                    as the profile keeps them (not brought back by an import yet: the profile
+//	                    has no import that keeps each item's author and dates)
 //	documents/<id>.<ext> the original bytes of each document
 //	manifest.json       the format, and the size and SHA-256 of every file above (last: a
 //	                    truncated archive has none)
@@ -202,8 +204,11 @@ func (s *Service) Bundle(ctx context.Context, req record.Request, patientID int6
 }
 
 func (s *Service) bundle(c content, url func(d *record.Document) string) (r4.Bundle, error) {
-	return fhir.EverythingBundle(fhir.SpaceContent{Patient: c.patient, State: c.state, Documents: c.docs.Documents,
-		Trail: c.trail, At: c.at}, s.d.Catalog, url)
+	sc := fhir.SpaceContent{Patient: c.patient, State: c.state, Documents: c.docs.Documents, Profile: c.profile, Trail: c.trail, At: c.at}
+	if s.d.Profile != nil {
+		sc.Measures = s.d.Profile.Measures()
+	}
+	return fhir.EverythingBundle(sc, s.d.Catalog, url)
 }
 
 // documentPath is where a document's bytes lie in the archive.

@@ -428,6 +428,13 @@ func TestProfileTravelsWithTheExport(t *testing.T) {
 			t.Errorf("index.html does not say %q", want)
 		}
 	}
+	// And in the FHIR Bundle, as the profile's own resources, valid.
+	for _, want := range []string{`"resourceType": "AllergyIntolerance"`, `"fullUrl": "AllergyIntolerance/` + allergy.ID + `"`, `"resourceType": "Observation"`} {
+		if !bytes.Contains(files["bundle.json"], []byte(want)) {
+			t.Errorf("bundle.json does not hold %s", want)
+		}
+	}
+	fhirtest.Validate(t, files["bundle.json"])
 	var m archive.Manifest
 	if err := json.Unmarshal(files["manifest.json"], &m); err != nil || !slices.ContainsFunc(m.Files, func(f archive.File) bool { return f.Path == "profile.json" }) {
 		t.Fatalf("manifest: %+v %v", m.Files, err)

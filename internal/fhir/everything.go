@@ -4,12 +4,14 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/carnet-sante/carnet/internal/errs"
 	"github.com/carnet-sante/carnet/internal/fhir/r4"
+	"github.com/carnet-sante/carnet/internal/profile"
 	"github.com/carnet-sante/carnet/internal/record"
 	"github.com/carnet-sante/carnet/internal/space"
 	"github.com/carnet-sante/carnet/internal/terminology"
@@ -23,11 +25,16 @@ type SpaceContent struct {
 	State     space.State
 	Documents []record.Document
 	Trail     []trail.Item
-	At        time.Time // when the export was made
+	// Profile is the medical profile's items, encoded as the profile's FHIR resources
+	// (AllergyIntolerance, Condition… profile.go) with Measures; wishes have no resource yet.
+	Profile  []profile.Item
+	Measures *profile.Measures
+	At       time.Time // when the export was made
 }
 
 // EverythingBundle writes a space as one FHIR Bundle of type collection: the Patient, a
-// DocumentReference for each document, an AuditEvent for each trace. attachment gives each
+// DocumentReference for each document, the medical profile's resources, an AuditEvent for each
+// trace. attachment gives each
 // document's content URL (in an archive, the path of its file next to the bundle).
 func EverythingBundle(c SpaceContent, cat *terminology.Catalog, attachment func(d *record.Document) string) (r4.Bundle, error) {
 	b := r4.Bundle{Type: "collection", Timestamp: r4.InstantOf(c.At.UTC())}
@@ -50,6 +57,17 @@ func EverythingBundle(c SpaceContent, cat *terminology.Catalog, attachment func(
 		dr.Content[0].Attachment.URL = attachment(d)
 		if err := add("DocumentReference/"+d.LogicalID, dr); err != nil {
 			return r4.Bundle{}, err
+		}
+	}
+	for i := range c.Profile {
+		it := &c.Profile[i]
+		for _, k := range profileKinds {
+			if c.Measures != nil && slices.Contains(k.sections, it.Section) {
+				if err := add(k.name+"/"+it.ID, k.encode(c.Measures, it)); err != nil {
+					return r4.Bundle{}, err
+				}
+				break
+			}
 		}
 	}
 	for _, it := range c.Trail {

@@ -172,7 +172,7 @@ func observationCodes(ms *profile.Measures, categories []string) []string {
 	return out
 }
 
-func encodeObservation(a *API, it *profile.Item) r4.Resource {
+func encodeObservation(ms *profile.Measures, it *profile.Item) r4.Resource {
 	r := r4.Observation{ID: it.ID, Meta: itemMeta(it), Extension: entered(it), Identifier: identifiers(it),
 		Status: r4.ObservationStatusFinal, Subject: r4.Ptr(patientRef(it)), Issued: r4.InstantOf(it.Written),
 		Performer: []r4.Reference{*authorRef(it.Author, it.PatientID)}}
@@ -195,18 +195,18 @@ func encodeObservation(a *API, it *profile.Item) r4.Resource {
 		return r
 	}
 	m := it.Measurement
-	ms, _ := a.d.Profile.Measures().Get(m.Code)
-	r.Category = category(ms.Category)
-	r.Code = r4.CodeableConcept{Coding: []r4.Coding{{System: r4.SystemLOINC, Code: m.Code}}, Text: ms.Label}
+	measure, _ := ms.Get(m.Code)
+	r.Category = category(measure.Category)
+	r.Code = r4.CodeableConcept{Coding: []r4.Coding{{System: r4.SystemLOINC, Code: m.Code}}, Text: measure.Label}
 	r.EffectiveDateTime = r4.DateTimeOf(m.Taken)
 	r.Note = notes(m.Note)
 	if len(m.Components) == 0 {
-		r.ValueQuantity = quantity(m.Value, m.Unit, ms.Display)
+		r.ValueQuantity = quantity(m.Value, m.Unit, measure.Display)
 		return r
 	}
 	for _, c := range m.Components {
 		label, display := c.Code, c.Unit
-		for _, cm := range ms.Components {
+		for _, cm := range measure.Components {
 			if cm.Code == c.Code {
 				label, display = cm.Label, cm.Display
 			}

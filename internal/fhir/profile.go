@@ -31,7 +31,7 @@ type profileKind struct {
 	// decode reads a resource sent by a client into an item and the patient it names.
 	decode func(raw []byte) (profile.Item, *r4.Reference, error)
 	// encode writes an item as the resource.
-	encode func(a *API, it *profile.Item) r4.Resource
+	encode func(ms *profile.Measures, it *profile.Item) r4.Resource
 	// params are the search parameters of the type beyond the patient and _count.
 	params map[string]bool
 }
@@ -102,7 +102,7 @@ func (a *API) writeItem(w http.ResponseWriter, status int, k *profileKind, it *p
 	if status == http.StatusCreated {
 		w.Header().Set("Location", a.d.BaseURL+"/"+k.name+"/"+it.ID+"/_history/"+strconv.Itoa(it.Version))
 	}
-	a.write(w, status, k.encode(a, it))
+	a.write(w, status, k.encode(a.d.Profile.Measures(), it))
 }
 
 // readItem reads the body of a create or update into an item of k and its patient's id.
@@ -225,7 +225,7 @@ func (a *API) profileSearch(k *profileKind) func(http.ResponseWriter, *http.Requ
 		}
 		for i := range page.Items {
 			e := r4.BundleEntry{FullURL: a.d.BaseURL + "/" + k.name + "/" + page.Items[i].ID, Search: &r4.BundleSearch{Mode: "match"}}
-			if err := e.SetResource(k.encode(a, &page.Items[i])); err != nil {
+			if err := e.SetResource(k.encode(a.d.Profile.Measures(), &page.Items[i])); err != nil {
 				a.fail(w, r, err)
 				return
 			}

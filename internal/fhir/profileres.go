@@ -52,7 +52,7 @@ func decodeAllergy(raw []byte) (profile.Item, *r4.Reference, error) {
 	return it, &r.Patient, p.err("AllergyIntolerance")
 }
 
-func encodeAllergy(a *API, it *profile.Item) r4.Resource {
+func encodeAllergy(ms *profile.Measures, it *profile.Item) r4.Resource {
 	al := it.Allergy
 	r := r4.AllergyIntolerance{ID: it.ID, Meta: itemMeta(it), Extension: entered(it), Identifier: identifiers(it),
 		ClinicalStatus: statusConcept(r4.SystemAllergyClinical, al.Status), Type: al.Type, Criticality: al.Criticality,
@@ -105,7 +105,7 @@ func decodeCondition(raw []byte) (profile.Item, *r4.Reference, error) {
 	return it, &r.Subject, p.err("Condition")
 }
 
-func encodeCondition(a *API, it *profile.Item) r4.Resource {
+func encodeCondition(ms *profile.Measures, it *profile.Item) r4.Resource {
 	c := it.Condition
 	kind := "medical"
 	if c.Surgical {
@@ -168,7 +168,7 @@ func decodeTreatment(raw []byte) (profile.Item, *r4.Reference, error) {
 	return it, &r.Subject, p.err("MedicationStatement")
 }
 
-func encodeTreatment(a *API, it *profile.Item) r4.Resource {
+func encodeTreatment(ms *profile.Measures, it *profile.Item) r4.Resource {
 	t := it.Treatment
 	r := r4.MedicationStatement{ID: it.ID, Meta: itemMeta(it), Extension: entered(it), Identifier: identifiers(it),
 		Status: t.Status, MedicationCodeableConcept: conceptOf(t.Medication, t.Text), Subject: patientRef(it),
@@ -211,7 +211,7 @@ func decodeVaccination(raw []byte) (profile.Item, *r4.Reference, error) {
 	return it, &r.Patient, p.err("Immunization")
 }
 
-func encodeVaccination(a *API, it *profile.Item) r4.Resource {
+func encodeVaccination(ms *profile.Measures, it *profile.Item) r4.Resource {
 	v := it.Vaccination
 	primary := it.Author.Kind == "professional"
 	r := r4.Immunization{ID: it.ID, Meta: itemMeta(it), Extension: entered(it), Identifier: identifiers(it),
@@ -261,7 +261,7 @@ func decodeFamily(raw []byte) (profile.Item, *r4.Reference, error) {
 	return it, &r.Patient, p.err("FamilyMemberHistory")
 }
 
-func encodeFamily(a *API, it *profile.Item) r4.Resource {
+func encodeFamily(ms *profile.Measures, it *profile.Item) r4.Resource {
 	f := it.Family
 	cond := r4.FamilyMemberHistoryCondition{}
 	if cc := conceptOf(f.Condition, f.Text); cc != nil {
@@ -359,7 +359,7 @@ func decodeRelated(raw []byte) (profile.Item, *r4.Reference, error) {
 	return it, &r.Patient, p.err("RelatedPerson")
 }
 
-func encodeRelated(a *API, it *profile.Item) r4.Resource {
+func encodeRelated(ms *profile.Measures, it *profile.Item) r4.Resource {
 	c := it.Contact
 	role := r4.CodeableConcept{Coding: []r4.Coding{{System: SystemContactRole, Code: codeTrustedPerson, Display: "Personne de confiance"}}}
 	if it.Section == profile.SectionEmergencyContacts {
