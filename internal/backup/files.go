@@ -304,14 +304,32 @@ func prune(ctx context.Context, snap, dst string) (int, error) {
 			}
 		})
 	}()
-	cur, more := <-refs
+	// The listing's result is in errc by the time refs is closed (the send comes before the
+	// deferred close): a listing that failed half-way must not pass for one that ended, or
+	// every blob after the point it failed at would be removed from the backup.
+	var listErr error
+	listed := false
+	next := func() (string, bool, error) {
+		id, ok := <-refs
+		if !ok && !listed {
+			listed, listErr = true, <-errc
+		}
+		return id, ok, listErr
+	}
+	cur, more, err := next()
+	if err != nil {
+		return 0, err
+	}
 	removed := 0
 	err = walkBlobs(dst, func(leaf string, names []string) error {
 		dirty := false
 		for _, name := range names {
 			id := strings.TrimSuffix(name, sidecarSuffix)
 			for more && cur < id {
-				cur, more = <-refs
+				var err error
+				if cur, more, err = next(); err != nil {
+					return err
+				}
 			}
 			if more && cur == id {
 				continue
@@ -333,10 +351,9 @@ func prune(ctx context.Context, snap, dst string) (int, error) {
 		return 0, err
 	}
 	for more { // let eachRef finish, to learn whether it failed
-		_, more = <-refs
-	}
-	if err := <-errc; err != nil {
-		return 0, err
+		if _, more, err = next(); err != nil {
+			return 0, err
+		}
 	}
 	return removed, nil
 }

@@ -146,8 +146,9 @@ func cutBack(w io.Writer, name string, recorded int64) error {
 	}
 	switch {
 	case now < recorded:
-		return errs.E(errs.Conflict, "the %s file has %d bytes, fewer than the %d it had when the interrupted import last committed: "+
-			"it was changed since; restore it, or import into new output files from a fresh start", name, now, recorded)
+		return errs.E(errs.Conflict, "the %s file has %d bytes, fewer than the %d the interrupted import had written to it when it last "+
+			"committed: it was moved, emptied or cut since; put it back as the import left it (its first %d bytes are the committed "+
+			"batches' lines) and run the same command again", name, now, recorded, recorded)
 	case now > recorded:
 		if n, ok := w.(interface{ Name() string }); ok {
 			if err := keepAside(n.Name(), recorded); err != nil {

@@ -413,6 +413,9 @@ type month struct {
 	fresh []Act            // the acts new in this run
 	prior []Act            // the acts filed before, from their events
 	old   *record.Document // the statement in force, nil when none
+	// linked: the statements the events of prior link to (the one in force, or, after a run
+	// cut before its events moved, the version it replaced).
+	linked []string
 }
 
 // byMonth gathers acts by month, in the order of the months.
@@ -449,6 +452,9 @@ func (rs *run) readMonths(ctx context.Context, tx Tx, p space.Patient, months []
 			return nil, err
 		}
 		for _, e := range evs {
+			if e.Document != "" && !slices.Contains(m.linked, e.Document) {
+				m.linked = append(m.linked, e.Document)
+			}
 			a, err := decodePayload(e.SourceRef, e.Payload)
 			if err != nil {
 				return errs.Wrap(errs.Conflict, err, "the statement of %s cannot be rebuilt: an act filed before is unreadable",
@@ -468,6 +474,7 @@ func (rs *run) readMonths(ctx context.Context, tx Tx, p space.Patient, months []
 func (rs *run) fileMonths(ctx context.Context, p space.Patient, months []*month) error {
 	var sum Summary
 	var items []record.Item
+	b := agenda.Batch{Source: agenda.SourceReimbursement, Class: "60", Type: "REMB"}
 	doc := make([]string, len(months)) // the statement each month's events link to ('' until deposited)
 	deposited := make([]int, 0, len(months))
 	now := rs.im.clock.Now()
@@ -479,6 +486,13 @@ func (rs *run) fileMonths(ctx context.Context, p space.Patient, months []*month)
 			again.Issued = m.old.Submitted
 			if h := sha256.Sum256(again.render()); hex.EncodeToString(h[:]) == m.old.SHA256 {
 				doc[i] = m.old.LogicalID
+				// The cut run's relink did not happen either: the earlier acts' events still
+				// link to the version the statement in force replaced.
+				for _, d := range m.linked {
+					if d != m.old.LogicalID {
+						b.Relinks = append(b.Relinks, agenda.Relink{From: d, To: m.old.LogicalID})
+					}
+				}
 				continue
 			}
 		}
@@ -498,7 +512,6 @@ func (rs *run) fileMonths(ctx context.Context, p space.Patient, months []*month)
 		rs.count(sum)
 		return nil
 	}
-	b := agenda.Batch{Source: agenda.SourceReimbursement, Class: "60", Type: "REMB"}
 	if len(items) > 0 {
 		docs, err := rs.im.records.DepositAll(ctx, rs.opt.Request, items)
 		if err != nil {

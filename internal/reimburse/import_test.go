@@ -476,3 +476,61 @@ func TestRunCutBeforeTheEventsEndsAsAnUninterruptedOne(t *testing.T) {
 		t.Fatalf("cut then run again: %+v; uninterrupted: %+v", cut, through)
 	}
 }
+
+// The same cut, in a month that had a statement already: the run after it finds the new
+// version in force and moves the earlier act's event to it, as the cut run would have.
+func TestRunCutBeforeTheEventsMovesTheEarlierEvents(t *testing.T) {
+	type end struct {
+		documents, traces, events int
+		stale                     []string // events linked to a statement no longer in force
+	}
+	run := func(cut bool) end {
+		e := newEnv(t)
+		ins := recordtest.TestINS(t, 1)
+		pid := e.Patient(t, ins)
+		first := header + ins.Matricule + ";2026-02-03;;consultation;;GS;;MARTIN Claire;30,00;21,00;R1\n"
+		second := first + ins.Matricule + ";2026-02-10;;pharmacie;;;;Pharmacie du Centre;12.40;8,06;R2\n"
+		fa := &failingAgenda{Store: e.DB.Agenda()}
+		ag, err := agenda.NewService(agenda.Deps{Store: fa, Access: e.Access, Clock: e.Clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		im, err := reimburse.New(reimburse.Deps{Store: e.DB.Reimbursements(), Records: e.Records, Agenda: ag, Clock: e.Clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		opt := func() reimburse.Options { return reimburse.Options{Request: operator, Rejects: &bytes.Buffer{}} }
+		if _, err := im.Run(context.Background(), strings.NewReader(first), opt()); err != nil {
+			t.Fatal(err)
+		}
+		e.Clock.Advance(time.Hour)
+		if cut {
+			fa.fail = true
+			if _, err := im.Run(context.Background(), strings.NewReader(second), opt()); err == nil {
+				t.Fatal("the cut run went through")
+			}
+			fa.fail = false
+			e.Clock.Advance(time.Hour)
+		}
+		if s, err := im.Run(context.Background(), strings.NewReader(second), opt()); err != nil || s.Events != 1 {
+			t.Fatalf("run: %+v %v", s, err)
+		}
+		inForce := map[string]bool{}
+		for _, d := range e.statements(t, pid) {
+			if d.Status == record.Approved {
+				inForce[d.LogicalID] = true
+			}
+		}
+		var stale []string
+		for _, ev := range e.events(t, pid) {
+			if !inForce[ev.Document] {
+				stale = append(stale, ev.SourceRef)
+			}
+		}
+		return end{e.count(t, "documents"), e.count(t, "traces"), e.count(t, "agenda_events"), stale}
+	}
+	through, cut := run(false), run(true)
+	if len(cut.stale) > 0 || cut.documents != through.documents || cut.events != through.events {
+		t.Fatalf("cut then run again: %+v; uninterrupted: %+v", cut, through)
+	}
+}
