@@ -417,6 +417,20 @@ func BenchmarkImport(b *testing.B) {
 	b.ReportMetric(float64(n)/elapsed.Seconds(), "acts/s")
 }
 
+// importerOver returns an importer of e whose agenda is kept in store.
+func (e *env) importerOver(tb testing.TB, store agenda.Store) *reimburse.Importer {
+	tb.Helper()
+	ag, err := agenda.NewService(agenda.Deps{Store: store, Access: e.Access, Clock: e.Clock})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	im, err := reimburse.New(reimburse.Deps{Store: e.DB.Reimbursements(), Records: e.Records, Agenda: ag, Clock: e.Clock})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return im
+}
+
 // failingAgenda fails the agenda's writes while fail is set, as a crash between a month's
 // statement (deposited in its own transaction) and its events' transaction would leave it.
 type failingAgenda struct {
@@ -445,14 +459,7 @@ func TestRunCutBeforeTheEventsEndsAsAnUninterruptedOne(t *testing.T) {
 			ins.Matricule + ";2026-02-10;;pharmacie;;;;Pharmacie du Centre;12.40;8,06;R2\n" +
 			ins.Matricule + ";2026-03-02;;consultation;;G;;MARTIN Claire;26,50;18,55;R3\n"
 		fa := &failingAgenda{Store: e.DB.Agenda(), fail: cut}
-		ag, err := agenda.NewService(agenda.Deps{Store: fa, Access: e.Access, Clock: e.Clock})
-		if err != nil {
-			t.Fatal(err)
-		}
-		im, err := reimburse.New(reimburse.Deps{Store: e.DB.Reimbursements(), Records: e.Records, Agenda: ag, Clock: e.Clock})
-		if err != nil {
-			t.Fatal(err)
-		}
+		im := e.importerOver(t, fa)
 		opt := func() reimburse.Options { return reimburse.Options{Request: operator, Rejects: &bytes.Buffer{}} }
 		if cut {
 			s, err := im.Run(context.Background(), strings.NewReader(file), opt())
@@ -491,14 +498,7 @@ func TestRunCutBeforeTheEventsMovesTheEarlierEvents(t *testing.T) {
 		first := header + ins.Matricule + ";2026-02-03;;consultation;;GS;;MARTIN Claire;30,00;21,00;R1\n"
 		second := first + ins.Matricule + ";2026-02-10;;pharmacie;;;;Pharmacie du Centre;12.40;8,06;R2\n"
 		fa := &failingAgenda{Store: e.DB.Agenda()}
-		ag, err := agenda.NewService(agenda.Deps{Store: fa, Access: e.Access, Clock: e.Clock})
-		if err != nil {
-			t.Fatal(err)
-		}
-		im, err := reimburse.New(reimburse.Deps{Store: e.DB.Reimbursements(), Records: e.Records, Agenda: ag, Clock: e.Clock})
-		if err != nil {
-			t.Fatal(err)
-		}
+		im := e.importerOver(t, fa)
 		opt := func() reimburse.Options { return reimburse.Options{Request: operator, Rejects: &bytes.Buffer{}} }
 		if _, err := im.Run(context.Background(), strings.NewReader(first), opt()); err != nil {
 			t.Fatal(err)
