@@ -21,9 +21,10 @@
 //	                    truncated archive has none)
 //
 // Every read goes through the services that decide and trace it (record.Export,
-// trail.List, agenda.List, profile.List); the archive package reads nothing of its own. The import reads a carnet
-// archive, or an IHE XDM package (internal/xdm), and hands the documents to record.Import,
-// which decides once (access.ActionImport) and traces each document.
+// trail.List, agenda.List, profile.List); the archive package reads nothing of its own. The
+// import reads a carnet archive, or an IHE XDM package (internal/xdm), and hands the
+// documents to record.Import, which decides once (access.ActionImport) and traces each
+// document.
 package archive
 
 import (

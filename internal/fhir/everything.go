@@ -33,9 +33,9 @@ type SpaceContent struct {
 }
 
 // EverythingBundle writes a space as one FHIR Bundle of type collection: the Patient, a
-// DocumentReference for each document, the medical profile's resources, an AuditEvent for each
-// trace. attachment gives each
-// document's content URL (in an archive, the path of its file next to the bundle).
+// DocumentReference for each document, the medical profile's resources, an AuditEvent for
+// each trace. attachment gives each document's content URL (in an archive, the path of its
+// file next to the bundle).
 func EverythingBundle(c SpaceContent, cat *terminology.Catalog, attachment func(d *record.Document) string) (r4.Bundle, error) {
 	b := r4.Bundle{Type: "collection", Timestamp: r4.InstantOf(c.At.UTC())}
 	pid := strconv.FormatInt(c.Patient.ID, 10)
@@ -60,9 +60,12 @@ func EverythingBundle(c SpaceContent, cat *terminology.Catalog, attachment func(
 		}
 	}
 	for i := range c.Profile {
+		if c.Measures == nil {
+			break // no encoding of measurements without their measures
+		}
 		it := &c.Profile[i]
 		for _, k := range profileKinds {
-			if c.Measures != nil && slices.Contains(k.sections, it.Section) {
+			if slices.Contains(k.sections, it.Section) {
 				if err := add(k.name+"/"+it.ID, k.encode(c.Measures, it)); err != nil {
 					return r4.Bundle{}, err
 				}
