@@ -21,9 +21,11 @@ import (
 const exportUsage = `usage: carnet export --ins INS --legal-request REF --to FILE [flags]
 
 Writes a patient's whole space into FILE, a zip archive: index.html (a page in French
-listing everything), bundle.json (FHIR R4: Patient, DocumentReference, AuditEvent),
-record.json (the documents' metadata as the record keeps them), traces.json (the trail),
-documents/ (the original bytes) and manifest.json (the SHA-256 of every file).
+listing everything), bundle.json (FHIR R4: Patient, DocumentReference, the profile's
+resources, AuditEvent), record.json (the documents' metadata as the record keeps them),
+traces.json (the trail), agenda.json (the agenda's events), profile.json (the medical
+profile's items), documents/ (the original bytes) and manifest.json (the SHA-256 of every
+file).
 
 The operator exports a space only on a legal request (a judge's requisition): its
 reference is required and written in the patient's trail with the export. The patient
@@ -36,8 +38,9 @@ const importUsage = `usage: carnet import --ins INS FILE [flags]
 
 Brings a former record into a patient's open space: FILE is an archive written by carnet
 export (or by the patient's own download), or an IHE XDM package (IHE_XDM.ZIP). Each
-document keeps what it was (identifiers, authors, dates, labels, status); each is traced in
-the patient's trail. Running it twice imports nothing twice; an interrupted import run again
+document, agenda event and profile item keeps what it was (identifiers, authors, dates,
+labels, status); each is traced in the patient's trail. A space that already has its blood
+group or its trusted person keeps its own. Running it twice imports nothing twice; an interrupted import run again
 ends in the same state.
 
 The settings are those of ` + "`carnet serve --help`" + `.`
@@ -142,6 +145,11 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: %d document(s) imported, %d already present\n", rep.Format, rep.Imported, rep.Present)
+	if rep.Format == archive.Format {
+		fmt.Fprintf(stdout, "agenda: %d event(s) imported, %d already present, %d refused\n", rep.EventsImported, rep.EventsPresent, rep.EventsRefused)
+		fmt.Fprintf(stdout, "profile: %d item(s) imported, %d already present, %d left out (the space has its own)\n",
+			rep.ProfileImported, rep.ProfilePresent, rep.ProfileKept)
+	}
 	return nil
 }
 

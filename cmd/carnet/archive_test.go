@@ -15,6 +15,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/clock"
 	"github.com/carnet-sante/carnet/internal/identity"
 	"github.com/carnet-sante/carnet/internal/jobs"
+	"github.com/carnet-sante/carnet/internal/profile"
 	"github.com/carnet-sante/carnet/internal/record"
 	"github.com/carnet-sante/carnet/internal/record/recordtest"
 	"github.com/carnet-sante/carnet/internal/space"
@@ -108,6 +109,10 @@ func TestExportAndImportCommands(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if _, err := rsA.profile.Add(context.Background(), profile.Request{Actor: doctor.Actor, Channel: doctor.Channel}, pidA,
+		profile.Item{Section: profile.SectionHistory, Condition: &profile.Condition{Text: "Asthme", Status: "active"}}); err != nil {
+		t.Fatal(err)
+	}
 
 	file := filepath.Join(t.TempDir(), "export.zip")
 	if code, _, errOut := cmdA("export", "--ins", insText, "--to", file); code == 0 || !strings.Contains(errOut, "réquisition") && !strings.Contains(errOut, "legal request") {
@@ -128,11 +133,11 @@ func TestExportAndImportCommands(t *testing.T) {
 	}
 	rsB, pidB := instanceOf(t, dbB, ins)
 	code, out, errOut = cmdB("import", "--ins", insText, file)
-	if code != 0 || !strings.Contains(out, "3 document(s) imported, 0 already present") {
+	if code != 0 || !strings.Contains(out, "3 document(s) imported, 0 already present") || !strings.Contains(out, "profile: 1 item(s) imported, 0 already present") {
 		t.Fatalf("import: %d %s %s", code, out, errOut)
 	}
 	code, out, errOut = cmdB("import", "--ins", insText, file)
-	if code != 0 || !strings.Contains(out, "0 document(s) imported, 3 already present") {
+	if code != 0 || !strings.Contains(out, "0 document(s) imported, 3 already present") || !strings.Contains(out, "profile: 0 item(s) imported, 1 already present") {
 		t.Fatalf("second import: %d %s %s", code, out, errOut)
 	}
 	legal := record.Request{Actor: (&admin{by: operatorActor()}).operator("check"), Channel: "cli"}

@@ -14,8 +14,7 @@
 //	traces.json         the trail of every access to the space, as the holder reads it
 //	agenda.json         the agenda's events (reimbursements, appointments…), when carnet keeps one
 //	profile.json        the medical profile's items (history, treatments, allergies, measurements…),
-//	                    as the profile keeps them (not brought back by an import yet: the profile
-//	                    has no import that keeps each item's author and dates)
+//	                    as the profile keeps them, newest first
 //	documents/<id>.<ext> the original bytes of each document
 //	manifest.json       the format, and the size and SHA-256 of every file above (last: a
 //	                    truncated archive has none)
@@ -23,8 +22,10 @@
 // Every read goes through the services that decide and trace it (record.Export,
 // trail.List, agenda.List, profile.List); the archive package reads nothing of its own. The
 // import reads a carnet archive, or an IHE XDM package (internal/xdm), and hands the
-// documents to record.Import, which decides once (access.ActionImport) and traces each
-// document.
+// documents to record.Import, the events to agenda.Add and the profile's items to
+// profile.Import, each of which decides (access.ActionImport for the record and the profile)
+// and traces what it files. The trail is not replayed: the new space's trail says what
+// happened in it, the import first.
 package archive
 
 import (
@@ -73,8 +74,8 @@ type Deps struct {
 	Clock   clock.Clock
 	// Agenda, when set, adds the patient's agenda (agenda.json) to exports and imports.
 	Agenda *agenda.Service
-	// Profile, when set, adds the medical profile (profile.json, and its table in
-	// index.html) to exports.
+	// Profile, when set, adds the medical profile (profile.json, its table in index.html, its
+	// resources in bundle.json) to exports and imports.
 	Profile *profile.Service
 }
 

@@ -286,15 +286,22 @@ func TestExportReimportedEqualsTheOriginal(t *testing.T) {
 		t.Fatalf("%d documents after two imports, want 7", n)
 	}
 	// Each imported document is in the trail.
-	imported := 0
-	for _, s := range b.Traces(t, pidB) {
-		if strings.HasPrefix(s, "space.import allowed operator") && strings.Contains(s, " document/") {
-			imported++
+	if n := importTraces(t, b, pidB, "document/"); n != 7 {
+		t.Fatalf("%d documents traced as imported, want 7", n)
+	}
+}
+
+// importTraces counts the operator's allowed import traces of objects named prefix… in the
+// patient's trail.
+func importTraces(t *testing.T, in *instance, pid int64, prefix string) int {
+	t.Helper()
+	n := 0
+	for _, s := range in.Traces(t, pid) {
+		if strings.HasPrefix(s, "space.import allowed operator") && strings.Contains(s, " "+prefix) {
+			n++
 		}
 	}
-	if imported != 7 {
-		t.Fatalf("%d documents traced as imported, want 7", imported)
-	}
+	return n
 }
 
 func TestImportRefusesWhatIsNotThisPatientsOrIsDamaged(t *testing.T) {
@@ -445,4 +452,171 @@ func TestProfileTravelsWithTheExport(t *testing.T) {
 	}) {
 		t.Fatalf("no trace of the profile's read: %q", traces)
 	}
+}
+
+// profileOf reads a patient's whole profile as the operator on a legal request does, in a
+// form two instances can compare: what each item is and was, without this instance's keys.
+func profileOf(t *testing.T, in *instance, medical *profile.Service, pid int64) []profile.Item {
+	t.Helper()
+	op := operator("check")
+	page, err := medical.List(context.Background(), profile.Request{Actor: op.Actor, Channel: op.Channel},
+		profile.Query{PatientID: pid, Limit: profile.MaxLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range page.Items {
+		it := &page.Items[i]
+		it.VersionID, it.PatientID = "", 0
+		for _, tm := range []*time.Time{&it.Written, &it.Changed, &it.Created, &it.At} {
+			*tm = tm.UTC()
+		}
+		if it.Measurement != nil {
+			it.Measurement.Taken = it.Measurement.Taken.UTC()
+		}
+	}
+	slices.SortFunc(page.Items, func(a, b profile.Item) int { return strings.Compare(a.ID, b.ID) })
+	return page.Items
+}
+
+func profileService(t *testing.T, in *instance) *profile.Service {
+	t.Helper()
+	medical, err := profile.NewService(profile.Deps{Store: in.DB.Profile(), Access: in.Access, Catalog: in.Catalog, Clock: in.Clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return medical
+}
+
+// A profile re-imported into a fresh instance is the original: each item's id, version,
+// author, dates, category and content, hidden or not; a second import files nothing; a space
+// that already has its blood group keeps its own.
+func TestProfileReimportedEqualsTheOriginal(t *testing.T) {
+	ctx := context.Background()
+	a := newInstance(t)
+	ins := recordtest.TestINS(t, 21)
+	pidA := a.Patient(t, ins)
+	medA := profileService(t, a)
+	holder := recordtest.Holder(pidA)
+	hr := profile.Request{Actor: holder.Actor, Channel: holder.Channel}
+	doc := recordtest.Doctor(recordtest.RPPS(t, 4))
+	add := func(r profile.Request, it profile.Item) profile.Item {
+		t.Helper()
+		got, err := medA.Add(ctx, r, pidA, it)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Clock.Advance(time.Hour)
+		return got
+	}
+	allergy := add(hr, profile.Item{Section: profile.SectionAllergies, Allergy: &profile.Allergy{Text: "Pénicilline", Type: "allergy", Status: "active"}})
+	if _, err := medA.Update(ctx, hr, allergy.ID, profile.Item{Section: profile.SectionAllergies,
+		Allergy: &profile.Allergy{Text: "Pénicilline G", Type: "allergy", Status: "active", Criticality: "high"}}, 1); err != nil {
+		t.Fatal(err)
+	}
+	add(profile.Request{Actor: doc.Actor, Channel: doc.Channel}, profile.Item{Section: profile.SectionHistory,
+		Condition: &profile.Condition{Text: "Asthme", Status: "active", Onset: "2009"}})
+	hidden := add(hr, profile.Item{Section: profile.SectionTreatments, Treatment: &profile.Treatment{Text: "Ventoline", Status: "active"}})
+	if _, err := medA.Hide(ctx, hr, hidden.ID); err != nil {
+		t.Fatal(err)
+	}
+	add(hr, profile.Item{Section: profile.SectionMeasurements, Measurement: &profile.Measurement{Code: "29463-7", Value: 150, Unit: "[lb_av]",
+		Taken: a.Clock.Now().Add(-48 * time.Hour)}})
+	add(hr, profile.Item{Section: profile.SectionBloodGroup, BloodGroup: &profile.BloodGroup{ABO: "O", Rh: "+"}})
+	add(hr, profile.Item{Section: profile.SectionWishes, Wish: &profile.Wish{Kind: profile.WishAdvanceDirectives, Text: "Pas d'acharnement", Date: "2025-02-01"}})
+	want := profileOf(t, a, medA, pidA)
+	if len(want) != 6 {
+		t.Fatalf("the original profile holds %d items, want 6", len(want))
+	}
+	zipped := export(t, a, holder, pidA)
+
+	b := newInstance(t)
+	b.Clock.Advance(a.Clock.Now().Sub(b.Clock.Now())) // later than what it imports
+	pidB := b.Patient(t, ins)
+	medB := profileService(t, b)
+	lim := archive.DefaultLimits(20 << 20)
+	rep, err := b.archive.Import(ctx, operator(""), pidB, bytes.NewReader(zipped), int64(len(zipped)), lim)
+	if err != nil || rep.ProfileImported != 6 || rep.ProfilePresent != 0 {
+		t.Fatalf("import: %+v %v", rep, err)
+	}
+	got := profileOf(t, b, medB, pidB)
+	if wj, gj := jsonOf(t, want), jsonOf(t, got); wj != gj {
+		t.Fatalf("re-imported profile differs:\n got %s\nwant %s", gj, wj)
+	}
+	rep, err = b.archive.Import(ctx, operator(""), pidB, bytes.NewReader(zipped), int64(len(zipped)), lim)
+	if err != nil || rep.ProfileImported != 0 || rep.ProfilePresent != 6 {
+		t.Fatalf("second import: %+v %v", rep, err)
+	}
+	if n := importTraces(t, b, pidB, "profile/"); n != 6 {
+		t.Fatalf("%d profile items traced as imported, want 6", n)
+	}
+	if i := slices.IndexFunc(got, func(it profile.Item) bool { return it.ID == hidden.ID }); i < 0 || !got[i].Hidden {
+		t.Fatal("the item hidden from professionals is not hidden after the import")
+	}
+
+	// A space that has its own blood group keeps it.
+	c := newInstance(t)
+	c.Clock.Advance(a.Clock.Now().Sub(c.Clock.Now()))
+	pidC := c.Patient(t, ins)
+	medC := profileService(t, c)
+	own, err := medC.Add(ctx, profile.Request{Actor: recordtest.Holder(pidC).Actor, Channel: audit.ChannelWeb}, pidC,
+		profile.Item{Section: profile.SectionBloodGroup, BloodGroup: &profile.BloodGroup{ABO: "A", Rh: "-"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err = c.archive.Import(ctx, recordtest.Holder(pidC), pidC, bytes.NewReader(zipped), int64(len(zipped)), lim)
+	if err != nil || rep.ProfileImported != 5 || rep.ProfileKept != 1 {
+		t.Fatalf("import into a space with its blood group: %+v %v", rep, err)
+	}
+	groups, err := medC.List(ctx, profile.Request{Actor: recordtest.Holder(pidC).Actor, Channel: audit.ChannelWeb},
+		profile.Query{PatientID: pidC, Sections: []profile.Section{profile.SectionBloodGroup}})
+	if err != nil || len(groups.Items) != 1 || groups.Items[0].ID != own.ID {
+		t.Fatalf("blood groups after the import: %+v %v", groups.Items, err)
+	}
+}
+
+// An archive whose profile names another space's item is refused, and files none of its
+// items.
+func TestProfileImportRefusesAnotherSpacesItem(t *testing.T) {
+	ctx := context.Background()
+	in := newInstance(t)
+	med := profileService(t, in)
+	other := in.Patient(t, recordtest.TestINS(t, 31))
+	theirs, err := med.Add(ctx, profile.Request{Actor: recordtest.Holder(other).Actor, Channel: audit.ChannelWeb}, other,
+		profile.Item{Section: profile.SectionAllergies, Allergy: &profile.Allergy{Text: "Arachide", Status: "active"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := in.Patient(t, recordtest.TestINS(t, 32))
+	author := profile.Author{Kind: audit.ActorPatient, ID: "account-x"}
+	at := in.Clock.Now().Add(-time.Hour)
+	items := []profile.Item{
+		{Section: profile.SectionHistory, Condition: &profile.Condition{Text: "Migraine", Status: "active"}, Author: author,
+			Written: at, Changed: at, Created: at, ID: "6f1c1a52-3b0e-4d55-9a63-0d7b1c1e2f10"},
+		{Section: profile.SectionAllergies, Allergy: &profile.Allergy{Text: "Arachide", Status: "active"}, Author: author,
+			Written: at, Changed: at, Created: at, ID: theirs.ID},
+	}
+	med2 := profileService(t, in)
+	_, err = med2.Import(ctx, profile.Request{Actor: recordtest.Holder(pid).Actor, Channel: audit.ChannelWeb}, pid, items)
+	if !errs.Is(err, errs.Conflict) || !strings.Contains(err.Error(), "profile item 2") {
+		t.Fatalf("import of another space's item: %v, want a Conflict naming item 2", err)
+	}
+	if got := profileOf(t, in, med, pid); len(got) != 0 {
+		t.Fatalf("%d items filed by a refused import", len(got))
+	}
+	// Bad content is refused before anything is decided.
+	items[1].ID, items[1].Allergy.Text, items[1].Author.Kind = "", "", "nobody"
+	_, err = med.Import(ctx, profile.Request{Actor: recordtest.Holder(pid).Actor, Channel: audit.ChannelWeb}, pid, items)
+	if !errs.Is(err, errs.Invalid) {
+		t.Fatalf("import of an item without content: %v, want Invalid", err)
+	}
+}
+
+// jsonOf is v as JSON, to compare values holding pointers.
+func jsonOf(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.MarshalIndent(v, "", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -7,12 +7,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/carnet-sante/carnet/internal/agenda"
 	"github.com/carnet-sante/carnet/internal/errs"
+	"github.com/carnet-sante/carnet/internal/profile"
 	"github.com/carnet-sante/carnet/internal/record"
 )
 
@@ -40,6 +43,9 @@ type ImportReport struct {
 	// Agenda events filed, already there, and refused (the requester may not file events of
 	// that category: a patient does not file the insurer's reimbursements).
 	EventsImported, EventsPresent, EventsRefused int
+	// Profile items filed, already there, and left out because the space already has its
+	// own (its blood group, its trusted person).
+	ProfileImported, ProfilePresent, ProfileKept int
 }
 
 // Import brings a former record into the patient's space: a carnet archive (Export's) or an
@@ -165,21 +171,55 @@ func (s *Service) importCarnet(ctx context.Context, req record.Request, patientI
 	if err := flush(); err != nil {
 		return rep, err
 	}
-	if _, ok := files["agenda.json"]; !ok || s.d.Agenda == nil {
-		return rep, nil
-	}
-	raw, err = read("agenda.json", lim.MaxMetadata)
-	if err == nil {
-		err = checked("agenda.json", raw)
-	}
-	if err != nil {
-		return rep, err
+	// The agenda and the profile, when the archive has them (an older one may not) and this
+	// carnet keeps them.
+	optional := func(name string, keeps bool, v any) (bool, error) {
+		if _, ok := files[name]; !ok || !keeps {
+			return false, nil
+		}
+		raw, err := read(name, lim.MaxMetadata)
+		if err == nil {
+			err = checked(name, raw)
+		}
+		if err != nil {
+			return false, err
+		}
+		if err := json.Unmarshal(raw, v); err != nil {
+			return false, errs.E(errs.Invalid, "%s is not valid: %v", name, err)
+		}
+		return true, nil
 	}
 	var events []exportedEvent
-	if err := json.Unmarshal(raw, &events); err != nil {
-		return rep, errs.E(errs.Invalid, "agenda.json is not valid: %v", err)
+	if ok, err := optional("agenda.json", s.d.Agenda != nil, &events); err != nil {
+		return rep, err
+	} else if ok {
+		if err := s.importEvents(ctx, req, patientID, events, &rep); err != nil {
+			return rep, err
+		}
 	}
-	return rep, s.importEvents(ctx, req, patientID, events, &rep)
+	var profileItems []profile.Item
+	if ok, err := optional("profile.json", s.d.Profile != nil, &profileItems); err != nil || !ok {
+		return rep, err
+	}
+	return rep, s.importProfile(ctx, req, patientID, profileItems, &rep)
+}
+
+// importProfile files the profile's items, oldest first, in batches of profile.MaxImport.
+func (s *Service) importProfile(ctx context.Context, req record.Request, patientID int64, items []profile.Item, rep *ImportReport) error {
+	slices.Reverse(items) // profile.json is newest first
+	pr := profile.Request{Actor: req.Actor, Channel: req.Channel}
+	for len(items) > 0 {
+		n := min(len(items), profile.MaxImport)
+		r, err := s.d.Profile.Import(ctx, pr, patientID, items[:n])
+		if err != nil {
+			return fmt.Errorf("import the profile: %w", err)
+		}
+		rep.ProfileImported += r.Imported
+		rep.ProfilePresent += r.Present
+		rep.ProfileKept += r.Kept
+		items = items[n:]
+	}
+	return nil
 }
 
 // importEvents files the agenda's events by source and category, as their source would.

@@ -74,11 +74,11 @@ func (s *Service) Push(ctx context.Context, r Request, patientID int64, dev Devi
 		it := &items[i]
 		it.Section = SectionMeasurements
 		if err := s.normalize(it, now); err != nil {
-			return Pushed{}, numbered(err, i, len(items))
+			return Pushed{}, numbered(err, i, len(items), "measurement")
 		}
 		if it.Identifier != "" {
 			if idents[it.Identifier] {
-				return Pushed{}, numbered(errs.E(errs.Invalid, "two measurements of the push have the same identifier"), i, len(items))
+				return Pushed{}, numbered(errs.E(errs.Invalid, "two measurements of the push have the same identifier"), i, len(items), "measurement")
 			}
 			idents[it.Identifier] = true
 		}
@@ -131,13 +131,13 @@ func (s *Service) Push(ctx context.Context, r Request, patientID int64, dev Devi
 					*it, out.Created[i] = prior, false
 					continue
 				case err == nil:
-					return numbered(errs.E(errs.Conflict, "this Observation identifier is already stored with other content"), i, len(items))
+					return numbered(errs.E(errs.Conflict, "this Observation identifier is already stored with other content"), i, len(items), "measurement")
 				case !errs.Is(err, errs.NotFound):
 					return err
 				}
 			}
 			if err := tx.InsertProfileItem(ctx, it); err != nil {
-				return numbered(err, i, len(items))
+				return numbered(err, i, len(items), "measurement")
 			}
 			out.Created[i] = true
 			if err := s.written(ctx, tx, r, it, grounds[i], now); err != nil {
@@ -158,7 +158,7 @@ func (s *Service) Push(ctx context.Context, r Request, patientID int64, dev Devi
 		if rerr == nil {
 			rerr = errs.E(errs.Conflict, "the access settings changed during the push: try again")
 		}
-		return Pushed{}, numbered(rerr, refused, len(items))
+		return Pushed{}, numbered(rerr, refused, len(items), "measurement")
 	default:
 		return Pushed{}, errors.Join(err, s.traceFailure(ctx, r, patientID, items[0].Ref(), err))
 	}
@@ -195,13 +195,13 @@ func sameMeasurement(a, b *Measurement) bool {
 	return true
 }
 
-// numbered prefixes an error's message with the measurement's position in a push of more than
-// one, keeping its code.
-func numbered(err error, i, n int) error {
+// numbered prefixes an error's message with the position of what it is about (a measurement, a
+// profile item) in a call of more than one, keeping its code.
+func numbered(err error, i, n int, what string) error {
 	if n <= 1 || err == nil {
 		return err
 	}
-	return errs.Wrap(errs.CodeOf(err), err, "measurement %d: %s", i+1, errs.MessageOf(err))
+	return errs.Wrap(errs.CodeOf(err), err, "%s %d: %s", what, i+1, errs.MessageOf(err))
 }
 
 // traceFailure traces a push that failed after it was allowed (its transaction, and the
