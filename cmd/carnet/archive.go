@@ -24,8 +24,9 @@ Writes a patient's whole space into FILE, a zip archive: index.html (a page in F
 listing everything), bundle.json (FHIR R4: Patient, DocumentReference, the profile's
 resources, AuditEvent), record.json (the documents' metadata as the record keeps them),
 traces.json (the trail), agenda.json (the agenda's events), profile.json (the medical
-profile's items), documents/ (the original bytes) and manifest.json (the SHA-256 of every
-file).
+profile's items), mail.json and mail/ (the secure mailbox's messages, as .eml files),
+access.json (who may see the record: care team, blocked professionals, oppositions),
+documents/ (the original bytes) and manifest.json (the SHA-256 of every file).
 
 The operator exports a space only on a legal request (a judge's requisition): its
 reference is required and written in the patient's trail with the export. The patient
@@ -38,10 +39,12 @@ const importUsage = `usage: carnet import --ins INS FILE [flags]
 
 Brings a former record into a patient's open space: FILE is an archive written by carnet
 export (or by the patient's own download), or an IHE XDM package (IHE_XDM.ZIP). Each
-document, agenda event and profile item keeps what it was (identifiers, authors, dates,
-labels, status); each is traced in the patient's trail. A space that already has its blood
-group or its trusted person keeps its own. Running it twice imports nothing twice; an interrupted import run again
-ends in the same state.
+document, agenda event, profile item and message keeps what it was (identifiers, authors,
+dates, labels, status, folder); each is traced in the patient's trail. The access settings
+(care team, blocked professionals, authorisations, oppositions) are added to the space's
+own, which win: a space that blocked a professional keeps them blocked, one that has its
+blood group or its trusted person keeps its own. Running it twice imports nothing twice; an
+interrupted import run again ends in the same state.
 
 The settings are those of ` + "`carnet serve --help`" + `.`
 
@@ -57,7 +60,7 @@ func openRecordServices(ctx context.Context, name string, args []string, stderr 
 		a.db.Close()
 		return nil, nil, nil, err
 	}
-	rs, err := newRecordServices(ctx, a.db, clock.System{}, a.spaces, blobs, newLogger(cfg, stderr))
+	rs, err := newRecordServices(ctx, a.db, clock.System{}, cfg, a.key, a.spaces, blobs, newLogger(cfg, stderr))
 	if err != nil {
 		a.db.Close()
 		return nil, nil, nil, err
@@ -149,6 +152,8 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "agenda: %d event(s) imported, %d already present, %d refused\n", rep.EventsImported, rep.EventsPresent, rep.EventsRefused)
 		fmt.Fprintf(stdout, "profile: %d item(s) imported, %d already present, %d left out (the space has its own)\n",
 			rep.ProfileImported, rep.ProfilePresent, rep.ProfileKept)
+		fmt.Fprintf(stdout, "mailbox: %d message(s) imported, %d already present\n", rep.MailImported, rep.MailPresent)
+		fmt.Fprintf(stdout, "access settings: %d added, %d already there\n", rep.SettingsAdded, rep.SettingsPresent)
 	}
 	return nil
 }

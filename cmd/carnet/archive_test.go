@@ -51,7 +51,7 @@ func instanceOf(t *testing.T, args []string, ins identity.INS) (*recordServices,
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs, err := newRecordServices(ctx, db, clk, spaces, blobs, slog.New(slog.DiscardHandler))
+	rs, err := newRecordServices(ctx, db, clk, cfg, key, spaces, blobs, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,8 @@ func TestExportAndImportCommands(t *testing.T) {
 	}
 	rsB, pidB := instanceOf(t, dbB, ins)
 	code, out, errOut = cmdB("import", "--ins", insText, file)
-	if code != 0 || !strings.Contains(out, "3 document(s) imported, 0 already present") || !strings.Contains(out, "profile: 1 item(s) imported, 0 already present") {
+	if code != 0 || !strings.Contains(out, "3 document(s) imported, 0 already present") || !strings.Contains(out, "profile: 1 item(s) imported, 0 already present") ||
+		!strings.Contains(out, "access settings: 1 added, 0 already there") || !strings.Contains(out, "mailbox: 0 message(s) imported") {
 		t.Fatalf("import: %d %s %s", code, out, errOut)
 	}
 	code, out, errOut = cmdB("import", "--ins", insText, file)

@@ -72,7 +72,7 @@ func seedDemo(ctx context.Context, db *store.DB, cfg *config.Config, k keys, spa
 	if err != nil {
 		return demo.Report{}, err
 	}
-	rs, err := newRecordServices(ctx, db, clk, spaces, blobs, log)
+	rs, err := newRecordServices(ctx, db, clk, cfg, k, spaces, blobs, log)
 	if err != nil {
 		return demo.Report{}, err
 	}

@@ -108,7 +108,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		printDemo(stdout, rep)
 	}
-	rs, err := newRecordServices(ctx, db, clk, spaces, blobs, log)
+	rs, err := newRecordServices(ctx, db, clk, cfg, key, spaces, blobs, log)
 	if err != nil {
 		return err
 	}
@@ -319,7 +319,8 @@ type recordServices struct {
 	archive *archive.Service
 }
 
-func newRecordServices(ctx context.Context, db *store.DB, clk clock.Clock, spaces *space.Service, blobs blob.Store, log *slog.Logger) (*recordServices, error) {
+func newRecordServices(ctx context.Context, db *store.DB, clk clock.Clock, cfg *config.Config, k keys, spaces *space.Service, blobs blob.Store,
+	log *slog.Logger) (*recordServices, error) {
 	catalog, err := terminology.Default()
 	if err != nil {
 		return nil, err
@@ -346,8 +347,23 @@ func newRecordServices(ctx context.Context, db *store.DB, clk clock.Clock, space
 	if err != nil {
 		return nil, err
 	}
+	// The mailbox goes with the space: read through a mail service over the same store and
+	// blobs as the one serve starts with its listeners, here without any (it only reads).
+	mailKey, err := mail.DeriveKey(k.seal)
+	if err != nil {
+		return nil, err
+	}
+	messaging, err := mail.NewService(mail.Deps{Store: db.Mail(nil), Blobs: blobs, Clock: clk, Key: mailKey,
+		Password: password.DefaultParams(), Config: mail.DefaultConfig(cfg.Domain), Log: log.With("component", "mail")})
+	if err != nil {
+		return nil, err
+	}
+	mailbox, err := mail.NewPortal(messaging, db.MailPortal(nil), acc, records)
+	if err != nil {
+		return nil, err
+	}
 	arch, err := archive.NewService(archive.Deps{Records: records, Trail: tr, Spaces: spaces, Catalog: catalog, Clock: clk, Agenda: ag,
-		Profile: medical})
+		Profile: medical, Mail: mailbox, Access: acc})
 	if err != nil {
 		return nil, err
 	}

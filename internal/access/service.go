@@ -366,22 +366,28 @@ func (s *Service) entryOf(d Decision, actor Actor, ch audit.Channel, patientID i
 
 // op is one of the service's own operations on the settings.
 type op struct {
+	action Action    // what is decided; ActionManageAccess when zero
 	trace  string    // the trace action, e.g. TraceBlock
 	object string    // the trace object
 	detail string    // what the actor set, for the trail
 	now    time.Time // when it is asked
 	// change applies the operation; p is the patient's settings as the transaction sees them.
-	change func(ctx context.Context, tx Tx, p Patient) error
+	// It may add to the trace's detail what it found (e).
+	change func(ctx context.Context, tx Tx, p Patient, e *audit.Entry) error
 }
 
-// manage runs an operation on the patient's settings. It is decided first
-// (ActionManageAccess: the patient, a current representative, or whoever else Decide allows),
+// manage runs an operation on the patient's settings. It is decided first (o.action, by
+// default ActionManageAccess: the patient, a current representative, or whoever else Decide allows),
 // then applied and traced in one transaction by audit.Do, where the decision is taken again
 // against the settings that transaction sees. A refusal changes nothing and its trace, with
 // the decision's reason code, is committed alone.
 func (s *Service) manage(ctx context.Context, actor Actor, ch audit.Channel, patientID int64, o op) error {
+	action := o.action
+	if action == "" {
+		action = ActionManageAccess
+	}
 	decide := func(tx Tx) (Decision, Patient, error) {
-		return s.decideWith(ctx, tx, actor, patientID, ActionManageAccess, Target{}, nil, o.now)
+		return s.decideWith(ctx, tx, actor, patientID, action, Target{}, nil, o.now)
 	}
 	var d Decision
 	err := s.store.ViewAccess(ctx, func(tx Tx) error {
@@ -402,7 +408,7 @@ func (s *Service) manage(ctx context.Context, actor Actor, ch audit.Channel, pat
 		e = s.entryOf(d, actor, ch, patientID, o.object, nil)
 		e.Action, e.Detail = o.trace, o.detail
 		if d.Allowed {
-			return audit.Do(ctx, s.store.UpdateAccess, e, func(tx Tx, _ *audit.Entry) error {
+			return audit.Do(ctx, s.store.UpdateAccess, e, func(tx Tx, e *audit.Entry) error {
 				d, p, err := decide(tx)
 				if err != nil {
 					return err
@@ -410,7 +416,7 @@ func (s *Service) manage(ctx context.Context, actor Actor, ch audit.Channel, pat
 				if !d.Allowed {
 					return d.Err() // the settings changed between the two reads
 				}
-				return o.change(ctx, tx, p)
+				return o.change(ctx, tx, p, e)
 			})
 		}
 		err = d.Err()
@@ -437,7 +443,7 @@ func (s *Service) manageOne(ctx context.Context, actor Actor, ch audit.Channel, 
 	change func(ctx context.Context, tx Tx, p Patient, id string) error) error {
 	id, object, perr := parseIdNat(idnat)
 	o.object = object
-	o.change = func(ctx context.Context, tx Tx, p Patient) error {
+	o.change = func(ctx context.Context, tx Tx, p Patient, _ *audit.Entry) error {
 		if perr != nil {
 			return perr
 		}
@@ -459,10 +465,15 @@ func errBlocked(p Patient, id string) error {
 // treats them, whom they blocked): decided as ActionManageAccess, since the settings page is
 // where access is managed, and traced.
 func (s *Service) Settings(ctx context.Context, actor Actor, ch audit.Channel, patientID int64) (Settings, error) {
+	return s.settings(ctx, actor, ch, patientID, ActionManageAccess, TraceSettingsRead)
+}
+
+// settings reads the patient's access settings, decided as action and traced as trace.
+func (s *Service) settings(ctx context.Context, actor Actor, ch audit.Channel, patientID int64, action Action, trace string) (Settings, error) {
 	var out Settings
 	now := s.clock.Now()
-	err := s.manage(ctx, actor, ch, patientID, op{trace: TraceSettingsRead, object: objectSettings, now: now,
-		change: func(ctx context.Context, tx Tx, _ Patient) error {
+	err := s.manage(ctx, actor, ch, patientID, op{action: action, trace: trace, object: objectSettings, now: now,
+		change: func(ctx context.Context, tx Tx, _ Patient, _ *audit.Entry) error {
 			var err error
 			if out, err = tx.AccessSettings(ctx, patientID); err != nil {
 				return err
@@ -591,7 +602,7 @@ func (s *Service) SetOppositions(ctx context.Context, actor Actor, ch audit.Chan
 	now := s.clock.Now()
 	detail := "break_glass=" + opposed(breakGlass) + " regulation=" + opposed(regulation)
 	return s.manage(ctx, actor, ch, patientID, op{trace: TraceOppositionsSet, object: objectOppositions, detail: detail, now: now,
-		change: func(ctx context.Context, tx Tx, _ Patient) error {
+		change: func(ctx context.Context, tx Tx, _ Patient, _ *audit.Entry) error {
 			return tx.PutOppositions(ctx, patientID, Oppositions{BreakGlass: breakGlass, Regulation: regulation, UpdatedAt: now})
 		}})
 }

@@ -15,12 +15,18 @@
 //	agenda.json         the agenda's events (reimbursements, appointments…), when carnet keeps one
 //	profile.json        the medical profile's items (history, treatments, allergies, measurements…),
 //	                    as the profile keeps them, newest first
+//	mail.json           the secure health mailbox's messages (received and sent), oldest first:
+//	                    folder, date, correspondent, subject, and the path of each one's bytes
+//	mail/<n>.eml        the original bytes of each message (RFC 5322), attachments included
+//	access.json         the access settings: médecins traitants, care team, blocked
+//	                    professionals, authorisations, oppositions to emergency access
 //	documents/<id>.<ext> the original bytes of each document
 //	manifest.json       the format, and the size and SHA-256 of every file above (last: a
 //	                    truncated archive has none)
 //
 // Every read goes through the services that decide and trace it (record.Export,
-// trail.List, agenda.List, profile.List); the archive package reads nothing of its own. The
+// trail.List, agenda.List, profile.List, mail.Portal.Export, access.ExportSettings); the
+// archive package reads nothing of its own. The
 // import reads a carnet archive, or an IHE XDM package (internal/xdm), and hands the
 // documents to record.Import, the events to agenda.Add and the profile's items to
 // profile.Import, each of which decides (access.ActionImport for the record and the profile)
@@ -41,11 +47,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/carnet-sante/carnet/internal/access"
 	"github.com/carnet-sante/carnet/internal/agenda"
+	"github.com/carnet-sante/carnet/internal/audit"
 	"github.com/carnet-sante/carnet/internal/clock"
 	"github.com/carnet-sante/carnet/internal/errs"
 	"github.com/carnet-sante/carnet/internal/fhir"
 	"github.com/carnet-sante/carnet/internal/fhir/r4"
+	"github.com/carnet-sante/carnet/internal/mail"
 	"github.com/carnet-sante/carnet/internal/profile"
 	"github.com/carnet-sante/carnet/internal/record"
 	"github.com/carnet-sante/carnet/internal/space"
@@ -77,6 +86,19 @@ type Deps struct {
 	// Profile, when set, adds the medical profile (profile.json, its table in index.html, its
 	// resources in bundle.json) to exports and imports.
 	Profile *profile.Service
+	// Mail, when set, adds the patient's mailbox (mail.json, mail/, its table in index.html)
+	// to exports and imports.
+	Mail Mailbox
+	// Access, when set, adds the access settings (access.json, their table in index.html) to
+	// exports and imports.
+	Access *access.Service
+}
+
+// Mailbox reads a patient's mailbox for an export, and files a former one's messages for an
+// import (mail.Portal).
+type Mailbox interface {
+	Export(ctx context.Context, actor access.Actor, ch audit.Channel, patientID int64) (*mail.ExportedMail, error)
+	Import(ctx context.Context, actor access.Actor, ch audit.Channel, patientID int64, msgs []mail.ImportedMessage) (mail.MailImport, error)
 }
 
 // Service exports and imports spaces.
@@ -144,12 +166,33 @@ type content struct {
 	trail   []trail.Item
 	events  []agenda.Event
 	profile []profile.Item
+	mail    *mail.ExportedMail // nil when left out
+	access  *access.Settings   // nil when left out
 	at      time.Time
 }
 
+// exportedMessage is a message in mail.json.
+type exportedMessage struct {
+	Path          string    `json:"path"`
+	Folder        string    `json:"folder"` // INBOX or Sent
+	Incoming      bool      `json:"incoming"`
+	Seen          bool      `json:"seen"`
+	At            time.Time `json:"delivered_at"`
+	Correspondent string    `json:"correspondent"`
+	Subject       string    `json:"subject"`
+	Attachments   bool      `json:"attachments"`
+	MessageID     string    `json:"message_id,omitempty"`
+	Unreadable    bool      `json:"unreadable,omitempty"` // its header could not be read: its bytes are still here
+}
+
+// messagePath is where the i-th message's bytes lie in the archive.
+func messagePath(i int) string { return fmt.Sprintf("mail/%05d.eml", i+1) }
+
 // read gathers the space through the deciding services: the documents (record.Export,
-// access.ActionExport), then the trail (trail.List, access.ActionReadTraces).
-func (s *Service) read(ctx context.Context, req record.Request, patientID int64) (content, error) {
+// access.ActionExport), the agenda, the profile, when whole the mailbox and the access
+// settings (what the archive holds besides the FHIR Bundle), then the trail (trail.List,
+// access.ActionReadTraces).
+func (s *Service) read(ctx context.Context, req record.Request, patientID int64, whole bool) (content, error) {
 	c := content{at: s.d.Clock.Now()}
 	var err error
 	if c.docs, err = s.d.Records.Export(ctx, req, patientID); err != nil {
@@ -181,6 +224,28 @@ func (s *Service) read(ctx context.Context, req record.Request, patientID int64)
 			q.AfterAt, q.AfterID = last.At, last.ID
 		}
 	}
+	if s.d.Mail != nil && whole {
+		c.mail, err = s.d.Mail.Export(ctx, req.Actor, req.Channel, patientID)
+		switch {
+		case errs.Is(err, errs.Forbidden):
+			// Not the actor's to read (an adult's correspondence, for their representative):
+			// the refusal is traced, the rest of the space goes.
+			c.mail = nil
+		case err != nil:
+			return content{}, fmt.Errorf("read the mailbox: %w", err)
+		}
+	}
+	if s.d.Access != nil && whole {
+		st, err := s.d.Access.ExportSettings(ctx, req.Actor, req.Channel, patientID)
+		switch {
+		case errs.Is(err, errs.Forbidden): // the refusal is traced; the rest goes
+		case err != nil:
+			return content{}, fmt.Errorf("read the access settings: %w", err)
+		default:
+			st.PatientID = 0 // this instance's own key
+			c.access = &st
+		}
+	}
 	f := trail.Filter{Limit: trail.MaxLimit}
 	for {
 		page, err := s.d.Trail.List(ctx, req.Actor, req.Channel, patientID, f)
@@ -198,7 +263,7 @@ func (s *Service) read(ctx context.Context, req record.Request, patientID int64)
 // Bundle returns the space as one FHIR Bundle, without the documents' bytes
 // (Patient/$everything).
 func (s *Service) Bundle(ctx context.Context, req record.Request, patientID int64) (r4.Bundle, error) {
-	c, err := s.read(ctx, req, patientID)
+	c, err := s.read(ctx, req, patientID, false) // the Bundle holds no message
 	if err != nil {
 		return r4.Bundle{}, err
 	}
@@ -242,7 +307,7 @@ func extension(mimeType string) string {
 // take it (the holder; an operator on a legal request). The decisions and their traces come
 // first: a refusal writes nothing.
 func (s *Service) Export(ctx context.Context, req record.Request, patientID int64, w io.Writer) error {
-	c, err := s.read(ctx, req, patientID)
+	c, err := s.read(ctx, req, patientID, true)
 	if err != nil {
 		return err
 	}
@@ -309,18 +374,32 @@ func (s *Service) Export(ctx context.Context, req record.Request, patientID int6
 			return err
 		}
 	}
+	if c.access != nil {
+		if err := putJSON("access.json", c.access); err != nil {
+			return err
+		}
+	}
+	if c.mail != nil {
+		msgs := make([]exportedMessage, len(c.mail.Messages))
+		for i, m := range c.mail.Messages {
+			msgs[i] = exportedMessage{Path: messagePath(i), Folder: m.Folder, Incoming: m.Incoming, Seen: m.Seen, At: m.At.UTC(),
+				Correspondent: m.Correspondent, Subject: m.Subject, Attachments: m.Attachments, MessageID: m.MessageID, Unreadable: m.Unreadable}
+		}
+		if err := putJSON("mail.json", msgs); err != nil {
+			return err
+		}
+	}
 	for i := range c.docs.Documents {
 		d := &c.docs.Documents[i]
-		if err := put(documentPath(d), d.Created, func(w io.Writer) error {
-			rc, err := c.docs.Open(ctx, i)
-			if err != nil {
+		if err := put(documentPath(d), d.Created, copied(func() (io.ReadCloser, error) { return c.docs.Open(ctx, i) })); err != nil {
+			return err
+		}
+	}
+	if c.mail != nil {
+		for i, m := range c.mail.Messages {
+			if err := put(messagePath(i), m.At, copied(func() (io.ReadCloser, error) { return c.mail.Open(ctx, i) })); err != nil {
 				return err
 			}
-			defer rc.Close()
-			_, err = io.Copy(w, rc) // the reader checks the hashes: a corrupted blob is an error
-			return err
-		}); err != nil {
-			return err
 		}
 	}
 	fw, err := zw.CreateHeader(&zip.FileHeader{Name: "manifest.json", Method: zip.Deflate, Modified: c.at})
@@ -333,6 +412,20 @@ func (s *Service) Export(ctx context.Context, req record.Request, patientID int6
 		return err
 	}
 	return zw.Close()
+}
+
+// copied writes what open reads. The readers check the blobs' hashes: a corrupted blob is an
+// error, and the export fails.
+func copied(open func() (io.ReadCloser, error)) func(io.Writer) error {
+	return func(w io.Writer) error {
+		rc, err := open()
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		_, err = io.Copy(w, rc)
+		return err
+	}
 }
 
 // hashingWriter counts and hashes what goes through it.

@@ -21,9 +21,12 @@ import (
 	"github.com/carnet-sante/carnet/internal/errs"
 	"github.com/carnet-sante/carnet/internal/fhir/fhirtest"
 	"github.com/carnet-sante/carnet/internal/identity"
+	"github.com/carnet-sante/carnet/internal/mail"
+	"github.com/carnet-sante/carnet/internal/mail/mailtest"
 	"github.com/carnet-sante/carnet/internal/profile"
 	"github.com/carnet-sante/carnet/internal/record"
 	"github.com/carnet-sante/carnet/internal/record/recordtest"
+	"github.com/carnet-sante/carnet/internal/store"
 )
 
 // instance is one carnet: a store, its record, and the archive service on top.
@@ -619,4 +622,276 @@ func jsonOf(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// withMailbox is an instance whose exports carry the patient's mailbox: the messaging runs
+// on the instance's store (SMTP listeners on loopback), the archive reads it through the
+// portal.
+func withMailbox(t *testing.T) (*instance, *mailtest.Env, *mail.Portal) {
+	t.Helper()
+	e := recordtest.New(t)
+	mx := mailtest.New(t, mailtest.Options{Store: func(testing.TB) *store.DB { return e.DB }})
+	box, err := mail.NewPortal(mx.Mail, e.DB.MailPortal(mx.Queue), e.Access, e.Records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := archivetest.New(t, e, func(d *archive.Deps) { d.Mail = box })
+	return &instance{Env: e, archive: a}, mx, box
+}
+
+// The mailbox goes with the space: each message's bytes as received, attachments included,
+// in mail/, listed in mail.json and the index page, in the manifest; read through the
+// mailbox's own decision and traced.
+func TestMailboxTravelsWithTheExport(t *testing.T) {
+	ctx := context.Background()
+	in, mx, box := withMailbox(t)
+	pid, addr := mx.Patient(t, 1)
+	pro := mx.Professional(t, 1, "paul.martin", "MARTIN", "Paul")
+	raw := "From: Dr Paul Martin <" + pro.Address + ">\r\nTo: " + addr + "\r\nSubject: Vos résultats\r\nMessage-ID: <res.1@carnet.example>\r\n" +
+		"Date: " + mailtest.T0.Format(time.RFC1123Z) + "\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" +
+		"Vos résultats sont normaux.\r\n"
+	mx.Submit(t, pro, addr, raw)
+	holder := recordtest.Holder(pid)
+	inbox, err := box.Inbox(ctx, holder.Actor, holder.Channel, pid)
+	if err != nil || len(inbox.Messages) != 1 {
+		t.Fatalf("inbox: %+v %v", inbox, err)
+	}
+	if _, err := box.Thread(ctx, holder.Actor, holder.Channel, inbox.Messages[0].ID); err != nil { // read: \Seen
+		t.Fatal(err)
+	}
+	if _, err := box.Reply(ctx, holder.Actor, holder.Channel, inbox.Messages[0].ID, "Merci docteur.", nil); err != nil {
+		t.Fatal(err)
+	}
+	mx.Submit(t, pro, addr, strings.Replace(strings.Replace(raw, "res.1@", "res.2@", 1), "Vos résultats", "Rendez-vous", 1))
+
+	zipped := export(t, in, holder, pid)
+	files := unzip(t, zipped)
+	var msgs []struct {
+		Path, Folder, Subject, Correspondent string
+		Incoming, Seen                       bool
+		MessageID                            string `json:"message_id"`
+	}
+	if err := json.Unmarshal(files["mail.json"], &msgs); err != nil {
+		t.Fatalf("mail.json: %v\n%s", err, files["mail.json"])
+	}
+	if len(msgs) != 3 || msgs[0].Folder != "INBOX" || !msgs[0].Incoming || !msgs[0].Seen || msgs[2].Seen || msgs[0].Subject != "Vos résultats" ||
+		msgs[0].MessageID != "res.1@carnet.example" || msgs[1].Folder != "Sent" || msgs[1].Incoming || msgs[2].Subject != "Rendez-vous" {
+		t.Fatalf("mail.json: %s", files["mail.json"])
+	}
+	if got := string(files[msgs[0].Path]); !strings.Contains(got, "Vos résultats sont normaux.") || !strings.Contains(got, "Message-ID: <res.1@carnet.example>") {
+		t.Fatalf("%s is not the message received:\n%s", msgs[0].Path, got)
+	}
+	if got := string(files[msgs[1].Path]); !strings.Contains(got, "Merci docteur.") || !strings.Contains(got, pro.Address) {
+		t.Fatalf("%s is not the reply sent:\n%s", msgs[1].Path, got)
+	}
+	index := string(files["index.html"])
+	for _, want := range []string{"Messagerie de santé", "Vos résultats", `href="` + msgs[0].Path + `"`, "envoyé"} {
+		if !strings.Contains(index, want) {
+			t.Errorf("index.html does not say %q", want)
+		}
+	}
+	var m archive.Manifest
+	if err := json.Unmarshal(files["manifest.json"], &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"mail.json", msgs[0].Path, msgs[1].Path} {
+		i := slices.IndexFunc(m.Files, func(f archive.File) bool { return f.Path == want })
+		if i < 0 {
+			t.Fatalf("%s is not in the manifest", want)
+		}
+		if sum := sha256.Sum256(files[want]); hex.EncodeToString(sum[:]) != m.Files[i].SHA256 {
+			t.Fatalf("%s does not match the manifest", want)
+		}
+	}
+	if traces := in.Traces(t, pid); !slices.ContainsFunc(traces, func(s string) bool {
+		return strings.HasPrefix(s, "mail.read allowed self") && strings.HasSuffix(s, " mailbox")
+	}) {
+		t.Fatalf("no trace of the mailbox's read: %q", traces)
+	}
+
+	// An operator on a legal request takes the mailbox with the rest.
+	files = unzip(t, export(t, in, operator("TJ Nantes 2026/3"), pid))
+	if !bytes.Contains(files["mail.json"], []byte("Vos résultats")) {
+		t.Fatalf("the legal request's export has no mail: %s", files["mail.json"])
+	}
+	// Imported into a fresh instance, the mailbox is the original: each message's folder,
+	// date, read state and bytes; a second import files nothing.
+	b, mxB, _ := withMailbox(t)
+	pidB, _ := mxB.Patient(t, 1)
+	lim := archive.DefaultLimits(20 << 20)
+	rep, err := b.archive.Import(ctx, operator(""), pidB, bytes.NewReader(zipped), int64(len(zipped)), lim)
+	if err != nil || rep.MailImported != 3 || rep.MailPresent != 0 {
+		t.Fatalf("import: %+v %v", rep, err)
+	}
+	again := unzip(t, export(t, b, recordtest.Holder(pidB), pidB))
+	// The correspondent's name is the directory's where they have a mailbox here, the
+	// message's own elsewhere: everything else must be the same.
+	listed := func(raw []byte) string {
+		var l []map[string]any
+		if err := json.Unmarshal(raw, &l); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range l {
+			delete(m, "correspondent")
+		}
+		return jsonOf(t, l)
+	}
+	if got, want := listed(again["mail.json"]), listed(files["mail.json"]); got != want {
+		t.Fatalf("mail.json after the import:\n%s\nwant\n%s", got, want)
+	}
+	for _, m := range msgs {
+		if !bytes.Equal(again[m.Path], files[m.Path]) {
+			t.Fatalf("%s differs after the import", m.Path)
+		}
+	}
+	rep, err = b.archive.Import(ctx, operator(""), pidB, bytes.NewReader(zipped), int64(len(zipped)), lim)
+	if err != nil || rep.MailImported != 0 || rep.MailPresent != 3 {
+		t.Fatalf("second import: %+v %v", rep, err)
+	}
+	if n := importTraces(t, b, pidB, "message/"); n != 3 {
+		t.Fatalf("%d messages traced as imported, want 3", n)
+	}
+
+	// The FHIR Bundle alone ($everything as JSON) neither reads nor traces the mailbox.
+	before := len(in.Traces(t, pid))
+	if _, err := in.archive.Bundle(ctx, holder, pid); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range in.Traces(t, pid)[before:] {
+		if strings.HasSuffix(s, " mailbox") {
+			t.Fatalf("the Bundle read the mailbox: %q", s)
+		}
+	}
+}
+
+// Messages that are not a patient mailbox's are refused before anything is decided or
+// stored, and the batch files none of its messages.
+func TestMailImportRefusesWhatIsNotAMailbox(t *testing.T) {
+	ctx := context.Background()
+	_, mx, box := withMailbox(t)
+	pid, addr := mx.Patient(t, 2)
+	holder := recordtest.Holder(pid)
+	good := mail.ImportedMessage{Folder: "INBOX", At: mailtest.T0, Data: []byte("From: a@b.example\r\nTo: " + addr + "\r\nSubject: x\r\n\r\nbody\r\n")}
+	for name, bad := range map[string]mail.ImportedMessage{
+		"a folder a patient has not": {Folder: "Trash", At: mailtest.T0, Data: good.Data},
+		"no date":                    {Folder: "INBOX", Data: good.Data},
+		"empty":                      {Folder: "INBOX", At: mailtest.T0},
+		"an unreadable header":       {Folder: "INBOX", At: mailtest.T0, Data: []byte("not a header at all\r\n\r\nbody")},
+	} {
+		_, err := box.Import(ctx, holder.Actor, holder.Channel, pid, []mail.ImportedMessage{good, bad})
+		if !errs.Is(err, errs.Invalid) || !strings.Contains(err.Error(), "message 2") {
+			t.Errorf("%s: %v, want Invalid naming message 2", name, err)
+		}
+	}
+	inbox, err := box.Inbox(ctx, holder.Actor, holder.Channel, pid)
+	if err != nil || len(inbox.Messages) != 0 {
+		t.Fatalf("a refused import filed %d message(s): %v", len(inbox.Messages), err)
+	}
+	// A professional imports nothing into a patient's mailbox.
+	doc := recordtest.Doctor(recordtest.RPPS(t, 3))
+	if _, err := box.Import(ctx, doc.Actor, doc.Channel, pid, []mail.ImportedMessage{good}); access.RefusalOf(err) == "" && !errs.Is(err, errs.Forbidden) {
+		t.Fatalf("a professional's import: %v, want a refusal", err)
+	}
+}
+
+// The access settings go with the space, and come back with an import: who is the médecin
+// traitant, the care team, the blocked professionals, the authorisations and the oppositions,
+// each with its date. What the space already has wins.
+func TestAccessSettingsTravelWithTheSpace(t *testing.T) {
+	ctx := context.Background()
+	a := newInstance(t)
+	ins := recordtest.TestINS(t, 41)
+	pid := a.Patient(t, ins)
+	holder := recordtest.Holder(pid)
+	act, ch := holder.Actor, holder.Channel
+	blocked, traitant, member, authorised := recordtest.RPPS(t, 5), recordtest.RPPS(t, 6), recordtest.RPPS(t, 7), recordtest.RPPS(t, 8)
+	step := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Clock.Advance(time.Hour)
+	}
+	step(a.Access.Block(ctx, act, ch, pid, blocked))
+	step(a.Access.DesignateMedecinTraitant(ctx, act, ch, pid, traitant))
+	step(a.Access.AddToCareTeam(ctx, act, ch, pid, member, access.CareDesignated))
+	_, err := a.Access.GrantAuthorisation(ctx, act, ch, pid, authorised, 0)
+	step(err)
+	step(a.Access.SetOppositions(ctx, act, ch, pid, true, false))
+	settingsOf := func(in *instance, pid int64) string {
+		t.Helper()
+		st, err := in.Access.Settings(ctx, recordtest.Holder(pid).Actor, audit.ChannelWeb, pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.PatientID = 0
+		return jsonOf(t, st)
+	}
+	want := settingsOf(a, pid)
+	zipped := export(t, a, holder, pid)
+	files := unzip(t, zipped)
+	if !bytes.Contains(files["access.json"], []byte(blocked)) {
+		t.Fatalf("access.json: %s", files["access.json"])
+	}
+	for _, w := range []string{"Accès à mon dossier", "bloqué", "médecin traitant", "bris de glace"} {
+		if !strings.Contains(string(files["index.html"]), w) {
+			t.Errorf("index.html does not say %q", w)
+		}
+	}
+	if !bytes.Contains(unzip(t, export(t, a, operator("TJ Rennes 2026/5"), pid))["access.json"], []byte(traitant)) {
+		t.Fatal("the legal request's export has no access settings")
+	}
+
+	b := newInstance(t)
+	b.Clock.Advance(a.Clock.Now().Sub(b.Clock.Now()))
+	pidB := b.Patient(t, ins)
+	lim := archive.DefaultLimits(20 << 20)
+	rep, err := b.archive.Import(ctx, operator(""), pidB, bytes.NewReader(zipped), int64(len(zipped)), lim)
+	if err != nil || rep.SettingsAdded != 5 || rep.SettingsPresent != 0 {
+		t.Fatalf("import: %+v %v", rep, err)
+	}
+	if got := settingsOf(b, pidB); got != want {
+		t.Fatalf("settings after the import:\n%s\nwant\n%s", got, want)
+	}
+	rep, err = b.archive.Import(ctx, operator(""), pidB, bytes.NewReader(zipped), int64(len(zipped)), lim)
+	if err != nil || rep.SettingsAdded != 0 || rep.SettingsPresent != 5 {
+		t.Fatalf("second import: %+v %v", rep, err)
+	}
+	if traces := b.Traces(t, pidB); !slices.ContainsFunc(traces, func(s string) bool {
+		return strings.HasPrefix(s, "space.import allowed operator") && strings.Contains(s, "access_settings added=5 present=0")
+	}) {
+		t.Fatalf("no trace of the settings' import: %q", traces)
+	}
+
+	// Bad settings are refused before anything is decided.
+	before := len(b.Traces(t, pidB))
+	for _, bad := range []access.Settings{
+		{Blocked: []access.Member{{IdNat: "8not-an-rpps"}}},
+		{CareTeam: []access.CareTeamMember{{IdNat: member, Basis: "friendship"}}},
+		{Authorisations: []access.AuthorisationRecord{{IdNat: authorised, State: "maybe"}}},
+	} {
+		if _, err := b.Access.ImportSettings(ctx, operator("").Actor, audit.ChannelCLI, pidB, bad); !errs.Is(err, errs.Invalid) {
+			t.Errorf("import of %+v: %v, want Invalid", bad, err)
+		}
+	}
+	if n := len(b.Traces(t, pidB)); n != before {
+		t.Fatalf("refused settings left %d trace(s)", n-before)
+	}
+
+	// A space that blocked the former médecin traitant keeps them blocked, and out.
+	c := newInstance(t)
+	c.Clock.Advance(a.Clock.Now().Sub(c.Clock.Now()))
+	pidC := c.Patient(t, ins)
+	hc := recordtest.Holder(pidC)
+	if err := c.Access.Block(ctx, hc.Actor, hc.Channel, pidC, traitant); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = c.archive.Import(ctx, hc, pidC, bytes.NewReader(zipped), int64(len(zipped)), lim)
+	if err != nil || rep.SettingsAdded != 4 || rep.SettingsPresent != 1 {
+		t.Fatalf("import into a space that blocked the médecin traitant: %+v %v", rep, err)
+	}
+	st, err := c.Access.Settings(ctx, hc.Actor, hc.Channel, pidC)
+	if err != nil || len(st.MedecinsTraitants) != 0 || len(st.Blocked) != 2 {
+		t.Fatalf("settings: %+v %v", st, err)
+	}
 }

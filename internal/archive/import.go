@@ -13,8 +13,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/carnet-sante/carnet/internal/access"
 	"github.com/carnet-sante/carnet/internal/agenda"
 	"github.com/carnet-sante/carnet/internal/errs"
+	"github.com/carnet-sante/carnet/internal/mail"
 	"github.com/carnet-sante/carnet/internal/profile"
 	"github.com/carnet-sante/carnet/internal/record"
 )
@@ -25,14 +27,16 @@ type Limits struct {
 	MaxFile     int64 // bytes of one file, uncompressed
 	MaxTotal    int64 // bytes of all files, uncompressed
 	MaxMetadata int64 // bytes of record.json / manifest.json
+	MaxMessage  int64 // bytes of one message of the mailbox
 	// BatchBytes bounds the documents' bytes held in memory at once (one record.Import call).
 	BatchBytes int64
 }
 
 // DefaultLimits suit a lifetime's record: 100,000 files, 4 GiB in all, documents of the
-// record's own largest size.
+// record's own largest size, messages of the mail's default largest (20 MB).
 func DefaultLimits(maxDocument int64) Limits {
-	return Limits{MaxFiles: 100_000, MaxFile: maxDocument, MaxTotal: 4 << 30, MaxMetadata: 256 << 20, BatchBytes: 64 << 20}
+	return Limits{MaxFiles: 100_000, MaxFile: maxDocument, MaxTotal: 4 << 30, MaxMetadata: 256 << 20, MaxMessage: 20 << 20,
+		BatchBytes: 64 << 20}
 }
 
 // ImportReport says what an import did.
@@ -46,13 +50,19 @@ type ImportReport struct {
 	// Profile items filed, already there, and left out because the space already has its
 	// own (its blood group, its trusted person).
 	ProfileImported, ProfilePresent, ProfileKept int
+	// Messages filed into the mailbox, and already there.
+	MailImported, MailPresent int
+	// Access settings added (a professional blocked, in the care team…), and already there.
+	SettingsAdded, SettingsPresent int
 }
 
 // Import brings a former record into the patient's space: a carnet archive (Export's) or an
 // IHE XDM package. The archive must be this patient's (its INS), its files must match the
-// manifest. Documents go to record.Import in batches, each decided (access.ActionImport) and
-// traced; a batch goes in whole or not at all, and a batch already imported is found
-// present, so an interrupted import run again ends in the same state.
+// manifest. Documents go to record.Import, the agenda's events to agenda.Add, the profile's
+// items to profile.Import and the messages to the mailbox (Deps.Mail), in batches, each
+// decided (access.ActionImport) and traced; a batch goes in whole or not at all, and what
+// was imported before is found present, so an interrupted import run again ends in the same
+// state.
 func (s *Service) Import(ctx context.Context, req record.Request, patientID int64, r io.ReaderAt, size int64, lim Limits) (ImportReport, error) {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
@@ -198,11 +208,79 @@ func (s *Service) importCarnet(ctx context.Context, req record.Request, patientI
 		}
 	}
 	var profileItems []profile.Item
-	if ok, err := optional("profile.json", s.d.Profile != nil, &profileItems); err != nil || !ok {
+	if ok, err := optional("profile.json", s.d.Profile != nil, &profileItems); err != nil {
+		return rep, err
+	} else if ok {
+		if err := s.importProfile(ctx, req, patientID, profileItems, &rep); err != nil {
+			return rep, err
+		}
+	}
+	var settings access.Settings
+	if ok, err := optional("access.json", s.d.Access != nil, &settings); err != nil {
+		return rep, err
+	} else if ok {
+		r, err := s.d.Access.ImportSettings(ctx, req.Actor, req.Channel, patientID, settings)
+		if err != nil {
+			return rep, fmt.Errorf("import the access settings: %w", err)
+		}
+		rep.SettingsAdded, rep.SettingsPresent = r.Added, r.Present
+	}
+	var msgs []exportedMessage
+	if ok, err := optional("mail.json", s.d.Mail != nil, &msgs); err != nil || !ok {
 		return rep, err
 	}
-	return rep, s.importProfile(ctx, req, patientID, profileItems, &rep)
+	return rep, s.importMail(ctx, req, patientID, msgs, &rep, func(name string) ([]byte, error) {
+		b, err := read(name, lim.MaxMessage)
+		if err == nil {
+			err = checked(name, b)
+		}
+		return b, err
+	}, lim)
 }
+
+// importMail files the mailbox's messages, oldest first as mail.json lists them, in batches of
+// at most lim.BatchBytes.
+func (s *Service) importMail(ctx context.Context, req record.Request, patientID int64, msgs []exportedMessage, rep *ImportReport,
+	read func(name string) ([]byte, error), lim Limits) error {
+	var (
+		batch []mail.ImportedMessage
+		held  int64
+	)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		r, err := s.d.Mail.Import(ctx, req.Actor, req.Channel, patientID, batch)
+		if err != nil {
+			return fmt.Errorf("import the mailbox: %w", err)
+		}
+		rep.MailImported += r.Imported
+		rep.MailPresent += r.Present
+		batch, held = batch[:0], 0
+		return nil
+	}
+	for _, m := range msgs {
+		name := path.Clean(m.Path)
+		if !strings.HasPrefix(name, "mail/") || strings.Contains(name, "..") {
+			return errs.E(errs.Invalid, "mail.json names a file outside mail/: %q", m.Path)
+		}
+		b, err := read(name)
+		if err != nil {
+			return err
+		}
+		if held+int64(len(b)) > lim.BatchBytes || len(batch) == maxMailBatch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		batch = append(batch, mail.ImportedMessage{Folder: m.Folder, Seen: m.Seen, At: m.At, Data: b})
+		held += int64(len(b))
+	}
+	return flush()
+}
+
+// maxMailBatch bounds the messages of one mail.Portal.Import call: one transaction.
+const maxMailBatch = 1000
 
 // importProfile files the profile's items, oldest first, in batches of profile.MaxImport.
 func (s *Service) importProfile(ctx context.Context, req record.Request, patientID int64, items []profile.Item, rep *ImportReport) error {

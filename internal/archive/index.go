@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/carnet-sante/carnet/internal/access"
 	"github.com/carnet-sante/carnet/internal/audit"
 	"github.com/carnet-sante/carnet/internal/profile"
 	"github.com/carnet-sante/carnet/internal/record"
@@ -49,6 +50,22 @@ Le fichier <code>bundle.json</code> reprend l'ensemble au format FHIR R4, lisibl
 {{range .Profile}}<tr><td>{{.Date}}</td><td>{{.Section}}</td><td>{{.What}}</td></tr>
 {{end}}</tbody>
 </table>{{end}}
+{{if .Messages}}<table>
+<caption>Messagerie de santé</caption>
+<thead><tr><th scope="col">Date</th><th scope="col">Sens</th><th scope="col">Correspondant</th><th scope="col">Objet</th><th scope="col">Message</th></tr></thead>
+<tbody>
+{{range .Messages}}<tr><td>{{.Date}}</td><td>{{.Direction}}</td><td>{{.Correspondent}}</td><td>{{.Subject}}</td><td><a href="{{.Path}}">ouvrir</a></td></tr>
+{{end}}</tbody>
+</table>
+<p>Les messages sont au format <code>.eml</code>, que tout logiciel de messagerie ouvre, pièces jointes comprises.</p>{{end}}
+{{if .Access}}<table>
+<caption>Accès à mon dossier</caption>
+<thead><tr><th scope="col">Professionnel (identifiant national)</th><th scope="col">Réglage</th><th scope="col">Depuis</th></tr></thead>
+<tbody>
+{{range .Access}}<tr><td>{{.Who}}</td><td>{{.What}}</td><td>{{.Since}}</td></tr>
+{{end}}</tbody>
+</table>{{end}}
+{{if .Oppositions}}<p>{{.Oppositions}}</p>{{end}}
 {{if .Events}}<table>
 <caption>Agenda</caption>
 <thead><tr><th scope="col">Date</th><th scope="col">Événement</th><th scope="col">Détail</th></tr></thead>
@@ -72,6 +89,8 @@ type indexDoc struct{ Date, Type, Title, Author, Space, State, Path string }
 type indexTrace struct{ At, Who, Action, Outcome string }
 type indexEvent struct{ Date, Title, Detail string }
 type indexItem struct{ Date, Section, What string }
+type indexMessage struct{ Date, Direction, Correspondent, Subject, Path string }
+type indexAccess struct{ Who, What, Since string }
 
 // paris is the time zone the dates of the page are written in.
 var paris = func() *time.Location {
@@ -88,6 +107,9 @@ func writeIndex(w io.Writer, c content, cat *terminology.Catalog) error {
 		Traces                   []indexTrace
 		Events                   []indexEvent
 		Profile                  []indexItem
+		Messages                 []indexMessage
+		Access                   []indexAccess
+		Oppositions              string
 	}{
 		Name:      strings.TrimSpace(c.patient.GivenNames + " " + c.patient.BirthName),
 		BirthDate: c.patient.BirthDate.Format("02/01/2006"),
@@ -122,6 +144,55 @@ func writeIndex(w io.Writer, c content, cat *terminology.Catalog) error {
 	for i := range c.profile {
 		it := &c.profile[i]
 		v.Profile = append(v.Profile, indexItem{Date: it.At.In(paris).Format("02/01/2006"), Section: it.Section.Label(), What: itemText(it)})
+	}
+	if c.mail != nil {
+		for i, m := range c.mail.Messages {
+			dir, subject := "reçu", m.Subject
+			if !m.Incoming {
+				dir = "envoyé"
+			}
+			if m.Unreadable {
+				subject = "(message illisible)"
+			}
+			v.Messages = append(v.Messages, indexMessage{Date: m.At.In(paris).Format("02/01/2006 15:04"), Direction: dir,
+				Correspondent: m.Correspondent, Subject: subject, Path: messagePath(i)})
+		}
+	}
+	if a := c.access; a != nil {
+		day := func(t time.Time) string { return t.In(paris).Format("02/01/2006") }
+		for _, m := range a.MedecinsTraitants {
+			v.Access = append(v.Access, indexAccess{m.IdNat, "médecin traitant", day(m.Since)})
+		}
+		for _, m := range a.CareTeam {
+			what := "équipe de soins (désigné)"
+			if m.Basis == access.CareDeposit {
+				what = "équipe de soins (a déposé un document)"
+			}
+			v.Access = append(v.Access, indexAccess{m.IdNat, what, day(m.Since)})
+		}
+		for _, m := range a.Authorisations {
+			what := "autorisé jusqu'au " + day(m.Until)
+			switch m.State {
+			case access.AuthRefused:
+				what = "autorisation refusée"
+			case access.AuthExpired:
+				what = "autorisation expirée le " + day(m.Until)
+			}
+			v.Access = append(v.Access, indexAccess{m.IdNat, what, day(m.UpdatedAt)})
+		}
+		for _, m := range a.Blocked {
+			v.Access = append(v.Access, indexAccess{m.IdNat, "bloqué", day(m.Since)})
+		}
+		if o := a.Oppositions; o.BreakGlass || o.Regulation {
+			var what []string
+			if o.BreakGlass {
+				what = append(what, "à l'accès en urgence (bris de glace)")
+			}
+			if o.Regulation {
+				what = append(what, "à l'accès par le médecin régulateur du SAMU")
+			}
+			v.Oppositions = "Vous vous opposez " + strings.Join(what, " et ") + "."
+		}
 	}
 	for _, e := range c.events {
 		v.Events = append(v.Events, indexEvent{Date: e.Start.In(paris).Format("02/01/2006"), Title: e.Title, Detail: e.Detail})

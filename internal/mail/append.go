@@ -27,12 +27,7 @@ func (s *Service) AppendMessage(ctx context.Context, folders FolderStore, sender
 	if q := s.cfg.QuotaBytes; q > 0 && m.UsedBytes+int64(len(data)) > q {
 		return 0, 0, refuse(ReasonMailboxFull, "the mailbox <%s> is full", m.Address)
 	}
-	head := data
-	if i := bytes.Index(data, []byte("\r\n\r\n")); i >= 0 {
-		head = data[:i+2]
-	} else if i := bytes.Index(data, []byte("\n\n")); i >= 0 {
-		head = data[:i+1]
-	}
+	head := headerOf(data)
 	// A draft may lack a From field, or have one the client has not finished: it is kept
 	// as written, and checked when it is sent (submission).
 	msg := StoredMessage{Channel: Appended, ReceivedAt: at}
@@ -58,4 +53,16 @@ func (s *Service) AppendMessage(ctx context.Context, folders FolderStore, sender
 		return 0, 0, err
 	}
 	return validity, uid, nil
+}
+
+// headerOf returns the header of a message: its bytes up to the empty line that ends it, that
+// line's first line break included; the whole message when it has no body.
+func headerOf(data []byte) []byte {
+	if i := bytes.Index(data, []byte("\r\n\r\n")); i >= 0 {
+		return data[:i+2]
+	}
+	if i := bytes.Index(data, []byte("\n\n")); i >= 0 {
+		return data[:i+1]
+	}
+	return data
 }

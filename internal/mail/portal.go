@@ -134,20 +134,7 @@ func (p *Portal) Inbox(ctx context.Context, actor access.Actor, ch audit.Channel
 	if err := p.decide(ctx, actor, ch, patientID, access.ActionReadMail, "mailbox"); err != nil {
 		return Inbox{}, err
 	}
-	var items []Item
-	var mailboxID int64
-	err := p.store.ViewPortal(ctx, func(tx PortalTx) error {
-		m, err := tx.PatientMailbox(ctx, patientID)
-		if errs.Is(err, errs.NotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		mailboxID = m.ID
-		items, err = tx.MailboxItems(ctx, m.ID, maxListed)
-		return err
-	})
+	mailboxID, items, err := p.items(ctx, patientID, maxListed)
 	if err != nil {
 		return Inbox{}, err
 	}
@@ -168,6 +155,28 @@ func (p *Portal) Inbox(ctx context.Context, actor access.Actor, ch audit.Channel
 		in.Messages = append(in.Messages, s)
 	}
 	return in, nil
+}
+
+// items lists the patient's INBOX and Sent, newest first, at most limit, with their mailbox's
+// id; none, and 0, when the patient has no mailbox yet.
+func (p *Portal) items(ctx context.Context, patientID int64, limit int) (int64, []Item, error) {
+	var (
+		items     []Item
+		mailboxID int64
+	)
+	err := p.store.ViewPortal(ctx, func(tx PortalTx) error {
+		m, err := tx.PatientMailbox(ctx, patientID)
+		if errs.Is(err, errs.NotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		mailboxID = m.ID
+		items, err = tx.MailboxItems(ctx, m.ID, limit)
+		return err
+	})
+	return mailboxID, items, err
 }
 
 // summary reads an item's header (its bytes are in the blob store, encrypted: the database

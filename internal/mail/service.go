@@ -69,6 +69,11 @@ type Tx interface {
 	Holds(ctx context.Context, mailboxID, messageRef int64) (bool, error)
 	// HasMessage reports whether the mailbox holds, in any folder, a message of that Message-ID.
 	HasMessage(ctx context.Context, mailboxID int64, messageID string) (bool, error)
+	// HoldsContent reports whether the mailbox's folder holds a message of these bytes (their
+	// SHA-256, hex).
+	HoldsContent(ctx context.Context, mailboxID int64, folder, sha256 string) (bool, error)
+	// FlagDelivery sets the IMAP flags of the message delivered under uid.
+	FlagDelivery(ctx context.Context, mailboxID int64, folder string, uid int64, flags []string) error
 
 	// TouchMailbox records that the mailbox was used at at (a write at most once a day).
 	TouchMailbox(ctx context.Context, id int64, at time.Time) error

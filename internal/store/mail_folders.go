@@ -294,9 +294,7 @@ func (s folderStore) AppendMessage(ctx context.Context, mailboxID int64, folder 
 			return err
 		}
 		uid = uint32(u)
-		_, err = tx.exec(ctx, `UPDATE mail_deliveries SET flags = $4 WHERE mailbox_id = $1 AND folder = $2 AND uid = $3`,
-			mailboxID, folder, u, joinFlags(flags))
-		return err
+		return tx.FlagDelivery(ctx, mailboxID, folder, u, flags)
 	})
 	return validity, uid, err
 }

@@ -83,6 +83,25 @@ func (t mailTx) HasMessage(ctx context.Context, mailboxID int64, messageID strin
 	return n > 0, err
 }
 
+// HoldsContent reports whether the mailbox's folder holds a message of these bytes (their
+// SHA-256): the mailbox's own deliveries are read, by their key.
+func (t mailTx) HoldsContent(ctx context.Context, mailboxID int64, folder, sha256 string) (bool, error) {
+	var n int
+	err := t.queryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM mail_deliveries d JOIN mail_messages m ON m.id = d.message_ref
+		WHERE d.mailbox_id = $1 AND d.folder = $2 AND m.sha256 = $3 LIMIT 1) x`, mailboxID, folder, sha256).Scan(&n)
+	return n > 0, err
+}
+
+// FlagDelivery sets the flags of a message delivered in this transaction.
+func (t mailTx) FlagDelivery(ctx context.Context, mailboxID int64, folder string, uid int64, flags []string) error {
+	_, err := t.exec(ctx, `UPDATE mail_deliveries SET flags = $4 WHERE mailbox_id = $1 AND folder = $2 AND uid = $3`,
+		mailboxID, folder, uid, joinFlags(flags))
+	if err != nil {
+		return fmt.Errorf("flag delivery: %w", err)
+	}
+	return nil
+}
+
 // MailDelivery is a message filed in a mailbox, for tests and the IMAP server to come.
 type MailDelivery struct {
 	UID       int64

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"mime/multipart"
 	"net/http"
-	"net/smtp"
 	"net/textproto"
 	"net/url"
 	"regexp"
@@ -68,37 +67,7 @@ func (p *msgPortal) patientIn(t *testing.T, b *browser, seq int, given, email st
 // sendSMTP submits raw from a professional's mail client: submission port, STARTTLS, AUTH.
 func (p *msgPortal) sendSMTP(t *testing.T, pro mailtest.Pro, to, raw string) {
 	t.Helper()
-	c, err := smtp.Dial(p.mx.Submission)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Hello("client.example"); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.StartTLS(p.mx.ClientTLS); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Auth(smtp.PlainAuth("", pro.Address, pro.Password, "127.0.0.1")); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Mail(pro.Address); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Rcpt(to); err != nil {
-		t.Fatal(err)
-	}
-	w, err := c.Data()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write([]byte(raw)); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatalf("DATA: %v", err)
-	}
-	c.Quit()
+	p.mx.Submit(t, pro, to, raw)
 }
 
 // withPDF writes a message from a professional with a text body and a PDF attached.

@@ -15,8 +15,9 @@ import (
 	"github.com/carnet-sante/carnet/internal/trail"
 )
 
-// New returns the archive service of e, and the trail service it reads.
-func New(tb testing.TB, e *recordtest.Env) (*archive.Service, *trail.Service) {
+// New returns the archive service of e, and the trail service it reads. Each option may
+// change the service's dependencies before it is built (add a mailbox).
+func New(tb testing.TB, e *recordtest.Env, opts ...func(*archive.Deps)) (*archive.Service, *trail.Service) {
 	tb.Helper()
 	m, err := access.DefaultMatrix()
 	if err != nil {
@@ -43,8 +44,12 @@ func New(tb testing.TB, e *recordtest.Env) (*archive.Service, *trail.Service) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	a, err := archive.NewService(archive.Deps{Records: e.Records, Trail: tr, Spaces: spaces, Catalog: e.Catalog, Clock: e.Clock, Agenda: ag,
-		Profile: medical})
+	d := archive.Deps{Records: e.Records, Trail: tr, Spaces: spaces, Catalog: e.Catalog, Clock: e.Clock, Agenda: ag, Profile: medical,
+		Access: e.Access}
+	for _, o := range opts {
+		o(&d)
+	}
+	a, err := archive.NewService(d)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	netsmtp "net/smtp"
 	"os"
 	"path/filepath"
 	"strings"
@@ -306,6 +307,43 @@ func (e *Env) Patient(tb testing.TB, i int) (int64, string) {
 		tb.Fatalf("mailtest: space not open: %v %v", sp.State, err)
 	}
 	return c.Patient.ID, e.Mail.PatientAddress(ins.Matricule).String()
+}
+
+// Submit sends raw from a professional's mail client to one recipient: the submission port,
+// STARTTLS, AUTH PLAIN with the professional's app password, as any mail client does.
+func (e *Env) Submit(tb testing.TB, pro Pro, to, raw string) {
+	tb.Helper()
+	c, err := netsmtp.Dial(e.Submission)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Hello("client.example"); err != nil {
+		tb.Fatal(err)
+	}
+	if err := c.StartTLS(e.ClientTLS); err != nil {
+		tb.Fatal(err)
+	}
+	if err := c.Auth(netsmtp.PlainAuth("", pro.Address, pro.Password, "127.0.0.1")); err != nil {
+		tb.Fatal(err)
+	}
+	if err := c.Mail(pro.Address); err != nil {
+		tb.Fatal(err)
+	}
+	if err := c.Rcpt(to); err != nil {
+		tb.Fatal(err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := w.Write([]byte(raw)); err != nil {
+		tb.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		tb.Fatalf("DATA: %v", err)
+	}
+	c.Quit()
 }
 
 // Allow imports an allowlist of these domains.
