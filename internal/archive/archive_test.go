@@ -422,12 +422,21 @@ func TestProfileTravelsWithTheExport(t *testing.T) {
 		BloodGroup: &profile.BloodGroup{ABO: "AB", Rh: "-"}}); err != nil {
 		t.Fatal(err)
 	}
+	directives, err := medical.Add(ctx, pr, pid, profile.Item{Section: profile.SectionWishes,
+		Wish: &profile.Wish{Kind: profile.WishAdvanceDirectives, Text: "Pas de réanimation prolongée.", Date: "2025-06"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := medical.Add(ctx, pr, pid, profile.Item{Section: profile.SectionWishes,
+		Wish: &profile.Wish{Kind: profile.WishOrganDonation, Consent: "no"}}); err != nil {
+		t.Fatal(err)
+	}
 	files := unzip(t, export(t, in, holder, pid))
 	var items []profile.Item
 	if err := json.Unmarshal(files["profile.json"], &items); err != nil {
 		t.Fatalf("profile.json: %v\n%s", err, files["profile.json"])
 	}
-	if len(items) != 2 || !slices.ContainsFunc(items, func(it profile.Item) bool {
+	if len(items) != 4 || !slices.ContainsFunc(items, func(it profile.Item) bool {
 		return it.ID == allergy.ID && it.Allergy != nil && it.Allergy.Text == "Pénicilline" && it.PatientID == 0
 	}) {
 		t.Fatalf("profile.json: %+v", items)
@@ -439,7 +448,8 @@ func TestProfileTravelsWithTheExport(t *testing.T) {
 		}
 	}
 	// And in the FHIR Bundle, as the profile's own resources, valid.
-	for _, want := range []string{`"resourceType": "AllergyIntolerance"`, `"fullUrl": "AllergyIntolerance/` + allergy.ID + `"`, `"resourceType": "Observation"`} {
+	for _, want := range []string{`"resourceType": "AllergyIntolerance"`, `"fullUrl": "AllergyIntolerance/` + allergy.ID + `"`, `"resourceType": "Observation"`,
+		`"fullUrl": "Consent/` + directives.ID + `"`, `"code": "42348-3"`, `"type": "deny"`} {
 		if !bytes.Contains(files["bundle.json"], []byte(want)) {
 			t.Errorf("bundle.json does not hold %s", want)
 		}
@@ -451,7 +461,7 @@ func TestProfileTravelsWithTheExport(t *testing.T) {
 	}
 	// The profile's read is traced as the profile traces it.
 	if traces := in.Traces(t, pid); !slices.ContainsFunc(traces, func(s string) bool {
-		return strings.HasPrefix(s, "record.search allowed self") && strings.Contains(s, "profile shown=2 ") && strings.Contains(s, allergy.ID)
+		return strings.HasPrefix(s, "record.search allowed self") && strings.Contains(s, "profile shown=4 ") && strings.Contains(s, allergy.ID)
 	}) {
 		t.Fatalf("no trace of the profile's read: %q", traces)
 	}

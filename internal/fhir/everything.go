@@ -26,7 +26,7 @@ type SpaceContent struct {
 	Documents []record.Document
 	Trail     []trail.Item
 	// Profile is the medical profile's items, encoded as the profile's FHIR resources
-	// (AllergyIntolerance, Condition… profile.go) with Measures; wishes have no resource yet.
+	// (AllergyIntolerance, Condition… profile.go) with Measures, and the wishes as Consent.
 	Profile  []profile.Item
 	Measures *profile.Measures
 	At       time.Time // when the export was made
@@ -64,6 +64,12 @@ func EverythingBundle(c SpaceContent, cat *terminology.Catalog, attachment func(
 			break // no encoding of measurements without their measures
 		}
 		it := &c.Profile[i]
+		if it.Section == profile.SectionWishes {
+			if err := add("Consent/"+it.ID, encodeWish(c.Measures, it)); err != nil {
+				return r4.Bundle{}, err
+			}
+			continue
+		}
 		for _, k := range profileKinds {
 			if slices.Contains(k.sections, it.Section) {
 				if err := add(k.name+"/"+it.ID, k.encode(c.Measures, it)); err != nil {

@@ -1,6 +1,7 @@
 package fhir
 
 import (
+	"cmp"
 	"strconv"
 
 	"github.com/carnet-sante/carnet/internal/fhir/r4"
@@ -379,6 +380,47 @@ func encodeRelated(ms *profile.Measures, it *profile.Item) r4.Resource {
 	}
 	if c.Email != "" {
 		r.Telecom = append(r.Telecom, r4.ContactPoint{System: "email", Value: c.Email})
+	}
+	return r
+}
+
+// Consent ← wishes. Only written (in the space's Bundle): the profile takes wishes from the
+// patient's pages, not over FHIR.
+
+const (
+	// SystemWishKind says which of the patient's wishes a Consent states.
+	SystemWishKind = "https://carnet-sante.org/fhir/CodeSystem/profile-wish-kind"
+	// SystemConsentScope is HL7's code system of a Consent's scope.
+	SystemConsentScope = "http://terminology.hl7.org/CodeSystem/consentscope"
+)
+
+// encodeWish writes a wish as a Consent of scope adr (advance directive), the patient's own
+// statement: its text is the Consent's source; a position on organ donation permits or denies.
+func encodeWish(_ *profile.Measures, it *profile.Item) r4.Resource {
+	w := it.Wish
+	label, rule := "Autre volonté", ""
+	category := []r4.Coding{{System: SystemWishKind, Code: w.Kind}}
+	switch w.Kind {
+	case profile.WishAdvanceDirectives:
+		label, rule = "Directives anticipées", "Code de la santé publique, article L1111-11"
+		category = append(category, r4.Coding{System: r4.SystemLOINC, Code: "42348-3", Display: "Advance healthcare directives"})
+	case profile.WishOrganDonation:
+		label, rule = "Position sur le don d'organes", "Code de la santé publique, article L1232-1"
+	}
+	category[0].Display = label
+	pat := patientRef(it)
+	r := r4.Consent{ID: it.ID, Meta: itemMeta(it), Extension: entered(it), Identifier: identifiers(it), Status: "active",
+		Scope:    r4.CodeableConcept{Coding: []r4.Coding{{System: SystemConsentScope, Code: "adr", Display: "Advanced Care Directive"}}},
+		Category: []r4.CodeableConcept{{Coding: category, Text: label}}, Patient: &pat, Performer: []r4.Reference{pat},
+		DateTime: r4.DateTime(w.Date), PolicyRule: &r4.CodeableConcept{Text: cmp.Or(rule, "Volonté exprimée par la personne")}}
+	if w.Text != "" {
+		r.SourceAttachment = &r4.Attachment{ContentType: "text/plain; charset=utf-8", Data: []byte(w.Text), Title: label}
+	}
+	switch w.Consent {
+	case "yes":
+		r.Provision = &r4.ConsentProvision{Type: "permit"}
+	case "no":
+		r.Provision = &r4.ConsentProvision{Type: "deny"}
 	}
 	return r
 }

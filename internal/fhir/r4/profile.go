@@ -329,3 +329,32 @@ type RelatedPersonCommunication struct {
 	Language          CodeableConcept `json:"language"`
 	Preferred         *bool           `json:"preferred,omitempty"`
 }
+
+// Consent is a statement of the patient's choices (FHIR R4 Consent): in the profile, their
+// wishes (advance directives, CSP L1111-11; their position on organ donation, CSP L1232-1).
+type Consent struct {
+	ID                string            `json:"id,omitempty"`
+	Meta              *Meta             `json:"meta,omitempty"`
+	ImplicitRules     string            `json:"implicitRules,omitempty"`
+	Language          string            `json:"language,omitempty"`
+	Text              *Narrative        `json:"text,omitempty"`
+	Contained         []json.RawMessage `json:"contained,omitempty"`
+	Extension         []Extension       `json:"extension,omitempty"`
+	ModifierExtension []Extension       `json:"modifierExtension,omitempty"`
+
+	Identifier       []Identifier      `json:"identifier,omitempty"`
+	Status           string            `json:"status"` // draft | proposed | active | rejected | inactive | entered-in-error
+	Scope            CodeableConcept   `json:"scope"`
+	Category         []CodeableConcept `json:"category"`
+	Patient          *Reference        `json:"patient,omitempty"`
+	DateTime         DateTime          `json:"dateTime,omitempty"`
+	Performer        []Reference       `json:"performer,omitempty"`
+	SourceAttachment *Attachment       `json:"sourceAttachment,omitempty"`
+	PolicyRule       *CodeableConcept  `json:"policyRule,omitempty"`
+	Provision        *ConsentProvision `json:"provision,omitempty"`
+}
+
+// ConsentProvision is what a Consent permits or denies.
+type ConsentProvision struct {
+	Type string `json:"type,omitempty"` // deny | permit
+}

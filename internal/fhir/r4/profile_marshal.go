@@ -15,6 +15,7 @@ func init() {
 	for name, f := range map[string]func() Resource{
 		"AllergyIntolerance":  func() Resource { return new(AllergyIntolerance) },
 		"Condition":           func() Resource { return new(Condition) },
+		"Consent":             func() Resource { return new(Consent) },
 		"Device":              func() Resource { return new(Device) },
 		"FamilyMemberHistory": func() Resource { return new(FamilyMemberHistory) },
 		"Immunization":        func() Resource { return new(Immunization) },
@@ -256,5 +257,34 @@ func (r *RelatedPerson) UnmarshalJSON(data []byte) error {
 		return err
 	}
 	*r = RelatedPerson(v.plainRelatedPerson)
+	return nil
+}
+
+type plainConsent Consent
+
+// ResourceType returns "Consent".
+func (Consent) ResourceType() string { return "Consent" }
+
+// MarshalJSON writes the resource with its resourceType first.
+func (r Consent) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		ResourceType string `json:"resourceType"`
+		plainConsent
+	}{"Consent", plainConsent(r)})
+}
+
+// UnmarshalJSON reads the resource, refusing JSON of another resourceType.
+func (r *Consent) UnmarshalJSON(data []byte) error {
+	var v struct {
+		ResourceType string `json:"resourceType"`
+		plainConsent
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	if err := checkResourceType("Consent", v.ResourceType); err != nil {
+		return err
+	}
+	*r = Consent(v.plainConsent)
 	return nil
 }
