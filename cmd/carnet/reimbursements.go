@@ -30,7 +30,12 @@ Files the health insurer's reimbursement feed: every care act becomes an event o
 agenda and a line of their monthly statement ("Relevé de remboursements", a REMB document of
 the Remboursements space, deposited by the insurer; a month that gets new acts gets a new
 version of its statement). Running a file again files nothing twice; an interrupted run is
-finished by running it again.
+finished by running it again, from the top. A run knows the rows an earlier run of the same
+file (the same bytes) filed: the rerun rejects the same rows as one run that went through
+would have (a reference repeated in the file, even for rows filed before the interruption),
+and counts the rows filed by the earlier run as "filed before". FILE is read once before the
+run for this; a FILE that is not a regular file (a pipe) cannot be read twice: its run knows
+only the rows it filed itself.
 
 FILE is CSV (';' or ',' separated, UTF-8), a header line then one row per reimbursed act:
   ins                the person's INS matricule (or urn:oid:OID|matricule)        required
@@ -95,6 +100,16 @@ func runReimbursements(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
+	// The file's identity: what a rerun of the same file knows its rows by.
+	var fileID string
+	if fi.Mode().IsRegular() {
+		if fileID, err = reimburse.FileIDOf(in); err != nil {
+			return fmt.Errorf("read %s: %w", path, err)
+		}
+		if _, err := in.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("read %s: %w", path, err)
+		}
+	}
 	if rejectsPath == "" {
 		rejectsPath = strings.TrimSuffix(path, ".csv") + ".rejects.csv"
 	}
@@ -151,6 +166,7 @@ func runReimbursements(ctx context.Context, args []string, stdout, stderr io.Wri
 		Workers:  workers,
 		Size:     fi.Size(),
 		Progress: reimbursementProgress(stderr),
+		FileID:   fileID,
 	}
 	began := time.Now()
 	sum, err := im.Run(ctx, in, opt)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"log/slog"
 	"os"
@@ -29,15 +31,19 @@ func TestReimbursementsImport(t *testing.T) {
 	if err := prepareSchema(ctx, st, clock.System{}, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
-	person := recordtest.TestINS(t, 42)
-	(&recordtest.Env{DB: st, Clock: clock.NewFake(recordtest.T0)}).Patient(t, person)
+	person, other := recordtest.TestINS(t, 42), recordtest.TestINS(t, 43)
+	people := &recordtest.Env{DB: st, Clock: clock.NewFake(recordtest.T0)}
+	people.Patient(t, person)
+	people.Patient(t, other)
 	ins := person.Matricule
 	st.Close()
 
 	const header = "ins;act_date;end_date;nature;code_system;code;provider_id;provider_name;amount_paid;amount_reimbursed;reference\n"
 	file := filepath.Join(dir, "remb-2025-02.csv")
+	var written []byte
 	write := func(body string) {
-		if err := os.WriteFile(file, []byte(header+body), 0o600); err != nil {
+		written = []byte(header + body)
+		if err := os.WriteFile(file, written, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -98,6 +104,33 @@ func TestReimbursementsImport(t *testing.T) {
 	q(`SELECT COUNT(*) FROM documents WHERE is_current AND status = 'deprecated'`, &deprecated)
 	if events != 4 || current != 2 || deprecated != 1 {
 		t.Fatalf("%d events, %d statements in force, %d deprecated", events, current, deprecated)
+	}
+	st.Close()
+
+	// A reference back in a later group of the person (another person's row between): each run
+	// of the file rejects it, the second too, which counts the first row as filed before. The
+	// events name the file (the first 128 bits of its SHA-256) and their line.
+	write(ins + ";2025-03-03;;consultation;;GS;;MARTIN Claire;30;21;D6\n" +
+		other.Matricule + ";2025-03-04;;consultation;;GS;;MARTIN Claire;30;21;D7\n" +
+		ins + ";2025-03-05;;pharmacie;;;;Pharmacie du Centre;12,40;8,06;D6\n")
+	for _, want := range []string{"2 events filed, 0 acts filed before, 2 statements deposited, 0 replaced, 1 rejected",
+		"0 events filed, 2 acts filed before, 0 statements deposited, 0 replaced, 1 rejected"} {
+		if code, out, errOut = cmd("reimbursements", "import", file); code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("a repeated reference: %d\n%s\n%s", code, out, errOut)
+		}
+		if rej, _ := os.ReadFile(filepath.Join(dir, "remb-2025-02.rejects.csv")); string(rej) !=
+			"line,reference,code,reason\n4,D6,conflict,duplicate reference: an earlier row of this file has the same reference\n" {
+			t.Fatalf("a repeated reference's rejects:\n%s", rej)
+		}
+	}
+	sum := sha256.Sum256(written)
+	if st, _, err = openStore(ctx, cfg, true); err != nil {
+		t.Fatal(err)
+	}
+	var payload string
+	if err := st.SQL().QueryRow(`SELECT payload FROM agenda_events WHERE source_ref = 'D6'`).Scan(&payload); err != nil ||
+		!strings.Contains(payload, `"file":"`+hex.EncodeToString(sum[:16])+`","line":2}`) {
+		t.Fatalf("D6's payload: %v %s", err, payload)
 	}
 	st.Close()
 

@@ -46,8 +46,14 @@
 // version holding every act of the month (record.Replace: same uniqueId, the old one
 // deprecated) and the month's events follow it. The import is idempotent: an act whose
 // reference the person's agenda holds is left as it was, so running a file twice files it
-// once, and an interrupted run is finished by running it again (a statement is deposited
-// before its acts' events, and rebuilt from the events filed before plus the acts still new).
+// once, and an interrupted run is finished by running it again from the top (a statement is
+// deposited before its acts' events, and rebuilt from the events filed before plus the acts
+// still new). Each event's payload also names the row it was filed from (Options.FileID, the
+// file's identity, and the line), so that a run of a file judges its rows as one run would
+// have, whatever earlier runs of it filed: the row an event was filed from is counted as filed
+// before, a later row with the same reference is rejected as a duplicate, at each run. Without
+// a file identity only the rows filed during the run are earlier rows: a rerun then counts
+// the later repeats of a reference filed by an earlier run as filed before, not rejected.
 //
 // Every bad row (unreadable, bad INS key, unknown person, space not open, bad date, bad
 // amount, bad code, a reference met twice or already used for another person) is written to

@@ -173,9 +173,18 @@ func FuzzRow(f *testing.F) {
 			t.Fatalf("accepted code %q in %q", a.Code, a.CodeSystem)
 		}
 		// What the payload keeps reads back the same.
-		b, err := decodePayload(a.Reference, encodePayload(a))
+		b, err := decodePayload(a.Reference, encodePayload(a, ""))
 		if err != nil || !b.Date.Equal(a.Date) || !b.End.Equal(a.End) || b.Paid != a.Paid || b.Code != a.Code || b.ProviderName != a.ProviderName {
 			t.Fatalf("payload round trip: %+v %v, want %+v", b, err, a)
+		}
+		// And so does the row it came from, when the run names its file; the act is the same.
+		a.Line = 7
+		withRow := encodePayload(a, testFileID)
+		if c, err := decodePayload(a.Reference, withRow); err != nil || c != b {
+			t.Fatalf("payload with its row: %+v %v, want %+v", c, err, b)
+		}
+		if f, l, ok := payloadRow(withRow); !ok || f != testFileID || l != 7 {
+			t.Fatalf("the payload's row: %q %d %v", f, l, ok)
 		}
 	})
 }

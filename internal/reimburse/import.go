@@ -84,6 +84,36 @@ type Options struct {
 	// Size is the file's size, for the progress; Progress is called after each person.
 	Size     int64
 	Progress func(Progress)
+	// FileID names the file's content (FileIDOf: hex of its SHA-256, 32 to 64 lowercase hex
+	// digits). Each event records it with its act's line, so that running the same file
+	// again judges each row against the rows of the file filed before, whichever run filed
+	// them: a rerun, after an interruption or not, rejects and counts as an uninterrupted
+	// run would have (sortOut). "" judges by this run's start only (see sortOut).
+	FileID string
+}
+
+// FileIDOf reads r to its end and returns its identity for Options.FileID: the hex of the
+// first 128 bits of its SHA-256. It holds one buffer whatever the size.
+func FileIDOf(r io.Reader) (string, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16]), nil
+}
+
+// validFileID reports whether id is a file identity: a prefix of at least 128 bits of a
+// SHA-256, in lowercase hex.
+func validFileID(id string) bool {
+	if len(id) < 32 || len(id) > 64 {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // RejectsHeader is the header of the rejects file.
@@ -93,7 +123,7 @@ var RejectsHeader = []string{"line", "reference", "code", "reason"}
 type Summary struct {
 	Acts      int64 // rows read, the rejected ones included
 	Events    int64 // agenda events filed
-	Existed   int64 // acts filed by an earlier run, left as they were
+	Existed   int64 // acts filed before this run (by an earlier run of this row, or another file), left as they were
 	Deposited int64 // month statements deposited
 	Replaced  int64 // month statements replaced by a new version
 	Rejected  int64
@@ -117,7 +147,8 @@ type Progress struct {
 
 // Run files the acts of the file read from in. It stops at the first failure that is not a
 // bad row (the database unavailable, the context cancelled): running it again finishes the
-// work. The summary is that of this run.
+// work, from the top (there is no checkpoint): with Options.FileID, that rerun rejects the
+// same rows, for the same reasons, as an uninterrupted run. The summary is that of this run.
 //
 // One goroutine reads and checks the rows; Options.Workers file people at once, each person
 // always by the same worker, in the order of the file, so that what a person's later rows
@@ -127,6 +158,9 @@ type Progress struct {
 func (im *Importer) Run(ctx context.Context, in io.Reader, opt Options) (Summary, error) {
 	if opt.Rejects == nil {
 		return Summary{}, errs.E(errs.Invalid, "the rejects output is required")
+	}
+	if opt.FileID != "" && !validFileID(opt.FileID) {
+		return Summary{}, errs.E(errs.Invalid, "the file identity is not 32 to 64 lowercase hex digits")
 	}
 	if opt.MaxGroup <= 0 {
 		opt.MaxGroup = 1000
@@ -367,6 +401,18 @@ func (rs *run) file(ctx context.Context, g group) error {
 }
 
 // sortOut counts the acts filed before and rejects the duplicates; it returns the new acts.
+//
+// A reference met again in the same group (dup) is a duplicate. A reference the person's
+// agenda holds already is judged by the row its event was filed from, when the event names
+// one (payloadRow) of this run's file (Options.FileID): filed from this very row (by an
+// earlier run of the file), the act is left as it was (Existed); filed from an earlier line,
+// this row is a duplicate, whichever run filed the earlier one. Any other event (from another
+// file, from a run without a file identity or from before events named their row, from a
+// later line) is judged by this run's start: filed during it (by an earlier group of the
+// person), the row is a duplicate; filed before, the act is left as it was. That rule alone
+// would make a rerun of a file, after an interruption or not, count as filed before the later
+// repeats of a reference whose first row an earlier run filed, where one uninterrupted run
+// rejects them.
 func (rs *run) sortOut(acts []Act, p space.Patient, known []agenda.Event) []Act {
 	filed := make(map[string]*agenda.Event, len(known)) // this person's, by reference
 	elsewhere := map[string]bool{}                      // references filed for someone else
@@ -383,10 +429,16 @@ func (rs *run) sortOut(acts []Act, p space.Patient, known []agenda.Event) []Act 
 		dup := seen[a.Reference]
 		seen[a.Reference] = true
 		e := filed[a.Reference]
+		var thisRow, earlierRow bool // e was filed from this row, from an earlier row, of this file
+		if e != nil && rs.opt.FileID != "" {
+			if file, line, ok := payloadRow(e.Payload); ok && file == rs.opt.FileID {
+				thisRow, earlierRow = line == a.Line, line < a.Line
+			}
+		}
 		switch {
 		case a.System != "" && string(p.INS.System) != "" && a.System != string(p.INS.System):
 			rs.reject(a.Line, a.Reference, errs.E(errs.NotFound, "unknown patient: no patient space for this INS in identifier system %s", a.System))
-		case dup || e != nil && !e.CreatedAt.Before(rs.start):
+		case dup || earlierRow || e != nil && !thisRow && !e.CreatedAt.Before(rs.start):
 			rs.reject(a.Line, a.Reference, errs.E(errs.Conflict, "duplicate reference: an earlier row of this file has the same reference"))
 		case e != nil:
 			rs.count(Summary{Existed: 1})
@@ -532,7 +584,7 @@ func (rs *run) fileMonths(ctx context.Context, p space.Patient, months []*month)
 	}
 	for i, m := range months {
 		for _, a := range m.fresh {
-			b.Events = append(b.Events, event(a, doc[i]))
+			b.Events = append(b.Events, event(a, doc[i], rs.opt.FileID))
 		}
 	}
 	added, err := rs.im.agenda.Add(ctx, agenda.Request{Actor: rs.opt.Request.Actor, Channel: rs.opt.Request.Channel}, p.ID, b)
@@ -592,10 +644,11 @@ func (rs *run) deposit(p space.Patient, m *month, acts []Act) record.Deposit {
 	return d
 }
 
-// event is the agenda event of an act, linked to its month's statement.
-func event(a Act, document string) agenda.Event {
+// event is the agenda event of an act read from file (Options.FileID), linked to its month's
+// statement.
+func event(a Act, document, file string) agenda.Event {
 	e := agenda.Event{Kind: agenda.KindReimbursement, Start: a.Date, End: a.End, SourceRef: a.Reference,
-		Document: document, Payload: encodePayload(a)}
+		Document: document, Payload: encodePayload(a, file)}
 	e.Title = "Remboursement : " + lowerFirst(actLabel(a))
 	parts := []string{"Payé " + a.Paid.String(), "remboursé " + a.Reimbursed.String()}
 	if a.Code != "" {

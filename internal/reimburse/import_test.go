@@ -10,12 +10,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/carnet-sante/carnet/internal/access"
 	"github.com/carnet-sante/carnet/internal/agenda"
 	"github.com/carnet-sante/carnet/internal/audit"
+	"github.com/carnet-sante/carnet/internal/errs"
 	"github.com/carnet-sante/carnet/internal/identity"
 	"github.com/carnet-sante/carnet/internal/record"
 	"github.com/carnet-sante/carnet/internal/record/recordtest"
@@ -256,7 +258,8 @@ func TestImport(t *testing.T) {
 	if want := (reimburse.Summary{Acts: 19, Existed: 5, Rejected: 14}); sum != want {
 		t.Errorf("again: %+v, want %+v", sum, want)
 	}
-	// Line 20 was rejected as a duplicate of this run; now its act was filed before: it is known.
+	// Line 20 was rejected as a duplicate of this run; now its act was filed before: it is known
+	// (these runs name no file: TestSecondRunRejectsTheSameRows runs a file that does).
 	if len(again) != 14 || strings.Join(again, "\n") != strings.Join(rejects[:14], "\n") {
 		t.Errorf("rejects again:\n%s", strings.Join(again, "\n"))
 	}
@@ -532,5 +535,223 @@ func TestRunCutBeforeTheEventsMovesTheEarlierEvents(t *testing.T) {
 	through, cut := run(false), run(true)
 	if len(cut.stale) > 0 || cut.documents != through.documents || cut.events != through.events {
 		t.Fatalf("cut then run again: %+v; uninterrupted: %+v", cut, through)
+	}
+}
+
+// runOpt imports file with im and opt (its Rejects set here) and returns the summary, the
+// rejects in the order of the file, and the run's error.
+func runOpt(tb testing.TB, im *reimburse.Importer, file string, opt reimburse.Options) (reimburse.Summary, []string, error) {
+	tb.Helper()
+	var rej bytes.Buffer
+	opt.Rejects = &rej
+	sum, runErr := im.Run(context.Background(), strings.NewReader(file), opt)
+	recs, err := csv.NewReader(&rej).ReadAll()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	slices.SortStableFunc(recs, func(a, b []string) int { return cmp.Compare(atoi(a[0]), atoi(b[0])) })
+	var out []string
+	for _, r := range recs {
+		out = append(out, r[0]+" "+r[1]+" "+r[2]+": "+r[3])
+	}
+	return sum, out, runErr
+}
+
+// fileID is the identity of file, as the command gives it.
+func fileID(tb testing.TB, file string) string {
+	tb.Helper()
+	id, err := reimburse.FileIDOf(strings.NewReader(file))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return id
+}
+
+// cutAgenda lets the agenda's first writes through, then fails the others, as a crash in the
+// middle of a run would leave it.
+type cutAgenda struct {
+	agenda.Store
+	mu   sync.Mutex
+	left int // writes let through before the cut; < 0: no cut
+}
+
+func (c *cutAgenda) UpdateAgenda(ctx context.Context, fn func(agenda.Tx) error) error {
+	c.mu.Lock()
+	cut := c.left == 0
+	if c.left > 0 {
+		c.left--
+	}
+	c.mu.Unlock()
+	if cut {
+		return errors.New("the disk went away")
+	}
+	return c.Store.UpdateAgenda(ctx, fn)
+}
+
+// tally counts the documents, traces and events of every patient.
+func (e *env) tally(tb testing.TB) string {
+	tb.Helper()
+	return fmt.Sprintf("%d documents, %d traces, %d events\n", e.count(tb, "documents"), e.count(tb, "traces"), e.count(tb, "agenda_events"))
+}
+
+// state describes what the store holds of pid's reimbursements, logical ids aside: the events
+// (reference, date, payload, the statement they link to and whether it is in force), the text
+// of the statements in force. Reading them is traced.
+func (e *env) state(tb testing.TB, pid int64) string {
+	tb.Helper()
+	var out strings.Builder
+	docs := map[string]record.Document{}
+	var inForce []record.Document
+	for _, d := range e.statements(tb, pid) {
+		docs[d.LogicalID] = d
+		if d.Status == record.Approved {
+			inForce = append(inForce, d)
+		}
+	}
+	for _, ev := range e.events(tb, pid) {
+		d := docs[ev.Document]
+		fmt.Fprintf(&out, "%s %s %s → %s %s\n", ev.SourceRef, ev.Start.Format(time.DateOnly), ev.Payload, d.Title, d.Status)
+	}
+	slices.SortFunc(inForce, func(a, b record.Document) int { return a.ServiceStart.Compare(b.ServiceStart) })
+	for _, d := range inForce {
+		out.WriteString(e.text(tb, pid, d.LogicalID))
+	}
+	return out.String()
+}
+
+// A run cut in the middle of a person's rows, after their first group was filed, then run
+// again from the top, rejects the same rows as a run that went through, and the two runs
+// together count and file what it did. A reference repeated in a later group of the person is
+// still rejected as a duplicate by the rerun, though its first row was filed before the rerun
+// began: the event names the row of this file it was filed from. Before, the rerun counted
+// the repeated rows as filed before and its rejects file lacked them.
+func TestRerunAfterACutRejectsAsAnUninterruptedRun(t *testing.T) {
+	type result struct {
+		sum     reimburse.Summary // the cut run's and the rerun's together, Acts the rerun's
+		rejects []string          // the last run's
+		state   string
+	}
+	ins := recordtest.TestINS(t, 1)
+	A := ins.Matricule
+	// Groups of two rows: lines 2-3, 4-5, 6-7.
+	file := header +
+		A + ";2026-02-03;;consultation;;GS;;MARTIN Claire;30,00;21,00;R1\n" + // 2
+		A + ";2026-02-10;;pharmacie;;;;Pharmacie du Centre;12.40;8,06;R2\n" + // 3
+		A + ";2026-02-12;;biologie;NABM;1104;;Laboratoire;15,20;9,12;R3\n" + // 4
+		A + ";2026-02-15;;consultation;;GS;;MARTIN Claire;30;21;R1\n" + // 5: line 2's reference
+		A + ";2026-01-20;;imagerie;;ZBQK002;;Cabinet de radiologie;25;17,50;R4\n" + // 6
+		A + ";2026-01-21;;pharmacie;;;;Pharmacie du Centre;12.40;8,06;R2\n" // 7: line 3's reference
+	opt := reimburse.Options{Request: operator, MaxGroup: 2, Workers: 1, FileID: fileID(t, file)}
+	run := func(cut bool) result {
+		e := newEnv(t)
+		pid := e.Patient(t, ins)
+		ca := &cutAgenda{Store: e.DB.Agenda(), left: -1}
+		im := e.importerOver(t, ca)
+		var first reimburse.Summary
+		if cut {
+			ca.left = 1 // the first group's events go in, not the second's (its statement does)
+			s, _, err := runOpt(t, im, file, opt)
+			if err == nil || s.Events != 2 || s.Deposited != 1 || s.Replaced != 1 {
+				t.Fatalf("cut run: %+v %v", s, err)
+			}
+			first = reimburse.Summary{Events: s.Events, Deposited: s.Deposited, Replaced: s.Replaced}
+			ca.left = -1
+			e.Clock.Advance(time.Hour)
+		}
+		s, rej, err := runOpt(t, im, file, opt)
+		if err != nil {
+			t.Fatalf("run: %+v %v", s, err)
+		}
+		// What the rerun finds filed before is what the cut run filed.
+		if cut && s.Existed != first.Events {
+			t.Errorf("the rerun counts %d acts filed before; the cut run filed %d", s.Existed, first.Events)
+		}
+		s.Events, s.Deposited, s.Replaced = s.Events+first.Events, s.Deposited+first.Deposited, s.Replaced+first.Replaced
+		return result{s, rej, e.tally(t) + e.state(t, pid)}
+	}
+	through, cut := run(false), run(true)
+	want := []string{
+		"5 R1 conflict: duplicate reference: an earlier row of this file has the same reference",
+		"7 R2 conflict: duplicate reference: an earlier row of this file has the same reference",
+	}
+	if strings.Join(through.rejects, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("uninterrupted run's rejects:\n%s", strings.Join(through.rejects, "\n"))
+	}
+	if through.sum != (reimburse.Summary{Acts: 6, Events: 4, Deposited: 2, Replaced: 1, Rejected: 2}) {
+		t.Fatalf("uninterrupted run: %+v", through.sum)
+	}
+	if strings.Join(cut.rejects, "\n") != strings.Join(through.rejects, "\n") {
+		t.Errorf("rerun's rejects:\n%s\nuninterrupted:\n%s", strings.Join(cut.rejects, "\n"), strings.Join(through.rejects, "\n"))
+	}
+	if c := cut.sum; c.Acts != through.sum.Acts || c.Events != through.sum.Events || c.Deposited != through.sum.Deposited ||
+		c.Replaced != through.sum.Replaced || c.Rejected != through.sum.Rejected {
+		t.Errorf("cut run and rerun: %+v; uninterrupted: %+v", c, through.sum)
+	}
+	if cut.state != through.state {
+		t.Errorf("after the cut and the rerun:\n%s\nuninterrupted:\n%s", cut.state, through.state)
+	}
+}
+
+// A file run a second time rejects the same rows as the first time, a reference repeated in a
+// later group of a person included, and counts the acts the first run filed as filed before.
+// Another file with the same acts, or a run that names no file, judges by its start: what was
+// filed before it is known.
+func TestSecondRunRejectsTheSameRows(t *testing.T) {
+	e := newEnv(t)
+	insA, insB := recordtest.TestINS(t, 1), recordtest.TestINS(t, 2)
+	a, b := e.Patient(t, insA), e.Patient(t, insB)
+	A, B := insA.Matricule, insB.Matricule
+	file := header +
+		A + ";2026-02-03;;consultation;;GS;;MARTIN Claire;30,00;21,00;R1\n" + // 2
+		A + ";2026-02-10;;pharmacie;;;;Pharmacie du Centre;12.40;8,06;R2\n" + // 3
+		A + ";2026-02-11;;consultation;;GS;;MARTIN Claire;30;21;R1\n" + // 4: the same group
+		B + ";2026-02-05;;consultation;;GS;;X;30;21;R3\n" + // 5
+		A + ";2026-02-12;;consultation;;GS;;MARTIN Claire;30;21;R1\n" + // 6: A again, a later group
+		A + ";2026-01-20;;imagerie;;ZBQK002;;Cabinet de radiologie;25;17,50;R4\n" // 7
+	opt := reimburse.Options{Request: operator, FileID: fileID(t, file)}
+	want := []string{
+		"4 R1 conflict: duplicate reference: an earlier row of this file has the same reference",
+		"6 R1 conflict: duplicate reference: an earlier row of this file has the same reference",
+	}
+	sum, rej, err := runOpt(t, e.im, file, opt)
+	if err != nil || sum != (reimburse.Summary{Acts: 6, Events: 4, Deposited: 3, Rejected: 2}) || strings.Join(rej, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("first run: %+v %v\n%s", sum, err, strings.Join(rej, "\n"))
+	}
+	stateA, stateB := e.state(t, a), e.state(t, b)
+	tally := e.tally(t)
+	if !strings.Contains(stateA, `"file":"`+opt.FileID+`","line":2}`) || !strings.Contains(stateA, `"line":7}`) {
+		t.Errorf("the events do not name their row:\n%s", stateA)
+	}
+
+	e.Clock.Advance(time.Hour)
+	sum, rej, err = runOpt(t, e.im, file, opt)
+	if err != nil || sum != (reimburse.Summary{Acts: 6, Existed: 4, Rejected: 2}) || strings.Join(rej, "\n") != strings.Join(want, "\n") {
+		t.Errorf("second run: %+v %v\n%s", sum, err, strings.Join(rej, "\n"))
+	}
+	if got := e.tally(t); got != tally {
+		t.Errorf("the second run wrote: %s, before it %s", got, tally)
+	}
+	if e.state(t, a) != stateA || e.state(t, b) != stateB {
+		t.Errorf("the second run changed:\n%s%s", e.state(t, a), e.state(t, b))
+	}
+
+	// The same rows in another file: filed before it, whatever their line.
+	other := file + B + ";2026-02-06;;pharmacie;;;;P;10;6;R5\n"
+	sum, rej, err = runOpt(t, e.im, other, reimburse.Options{Request: operator, FileID: fileID(t, other)})
+	if err != nil || sum != (reimburse.Summary{Acts: 7, Events: 1, Existed: 5, Replaced: 1, Rejected: 1}) || len(rej) != 1 || !strings.HasPrefix(rej[0], "4 R1 conflict") {
+		t.Errorf("another file: %+v %v\n%s", sum, err, strings.Join(rej, "\n"))
+	}
+	// No file identity: this run's start only.
+	sum, rej, err = runOpt(t, e.im, file, reimburse.Options{Request: operator})
+	if err != nil || sum != (reimburse.Summary{Acts: 6, Existed: 5, Rejected: 1}) || len(rej) != 1 || !strings.HasPrefix(rej[0], "4 R1 conflict") {
+		t.Errorf("no file identity: %+v %v\n%s", sum, err, strings.Join(rej, "\n"))
+	}
+	for _, id := range []string{"0123", strings.ToUpper(opt.FileID), opt.FileID + "x", strings.Repeat("0", 65)} {
+		if _, _, err := runOpt(t, e.im, file, reimburse.Options{Request: operator, FileID: id}); !errs.Is(err, errs.Invalid) {
+			t.Errorf("file identity %q: %v", id, err)
+		}
+	}
+	if id := opt.FileID; len(id) != 32 || id != fileID(t, file) || id == fileID(t, other) {
+		t.Errorf("FileIDOf: %q", id)
 	}
 }

@@ -118,7 +118,11 @@ func patientName(p space.Patient) string {
 	return strings.TrimSpace(given + " " + family)
 }
 
-// payload is what an act's agenda event keeps of it, to rebuild its month's statement.
+// payload is what an act's agenda event keeps of it, to rebuild its month's statement, and
+// the row it was filed from (File, Line), to judge that row when its file is run again
+// (sortOut). The statement is rendered from the act alone: File and Line never enter it, so
+// a statement rebuilt from events renders as the one deposited with them. Events filed before
+// File and Line were recorded, or by a run given no file identity, have neither.
 type payload struct {
 	Date         string     `json:"date"`
 	End          string     `json:"end,omitempty"`
@@ -129,18 +133,27 @@ type payload struct {
 	ProviderName string     `json:"provider_name,omitempty"`
 	Paid         Cents      `json:"paid"`
 	Reimbursed   Cents      `json:"reimbursed"`
+	File         string     `json:"file,omitempty"` // Options.FileID of the run that filed it
+	Line         int64      `json:"line,omitempty"` // the act's line in that file
 }
 
-func encodePayload(a Act) []byte {
+// encodePayload is the payload of act a, read from the file named file (Options.FileID, ""
+// when the run has none: then neither the file nor the line is recorded).
+func encodePayload(a Act, file string) []byte {
 	p := payload{Date: a.Date.Format("2006-01-02"), Nature: a.Nature, CodeSystem: a.CodeSystem, Code: a.Code,
 		ProviderID: a.ProviderID, ProviderName: a.ProviderName, Paid: a.Paid, Reimbursed: a.Reimbursed}
 	if !a.End.IsZero() {
 		p.End = a.End.Format("2006-01-02")
 	}
+	if file != "" {
+		p.File, p.Line = file, a.Line
+	}
 	b, _ := json.Marshal(p) // plain fields: cannot fail
 	return b
 }
 
+// decodePayload returns the act an event's payload keeps, its reference ref. What it returns
+// is what the statement is rendered from: the act's row (Line) is left out.
 func decodePayload(ref string, b []byte) (Act, error) {
 	var p payload
 	if err := json.Unmarshal(b, &p); err != nil {
@@ -158,6 +171,20 @@ func decodePayload(ref string, b []byte) (Act, error) {
 		}
 	}
 	return a, nil
+}
+
+// payloadRow returns the file and line an event's payload says the act was filed from; ok is
+// false when it says neither (an older event, a run without a file identity, a payload that
+// does not read).
+func payloadRow(b []byte) (file string, line int64, ok bool) {
+	var p struct {
+		File string `json:"file"`
+		Line int64  `json:"line"`
+	}
+	if json.Unmarshal(b, &p) != nil || p.File == "" || p.Line <= 0 {
+		return "", 0, false
+	}
+	return p.File, p.Line, true
 }
 
 // providerKind names the identifier of who performed an act.
