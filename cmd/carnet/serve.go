@@ -170,10 +170,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	cards, err := emergency.NewService(db.Emergency(), rs.access, medical, clk)
-	if err != nil {
-		return err
-	}
+	cards := rs.cards
 	pages, err := web.New(web.Deps{Apps: apps, SignInWith: signInWith, Auth: signin, HTTP: cookies, Records: rs.records, Trail: rs.trail, Archive: rs.archive,
 		Spaces: spaces, SpaceLife: spaces, Representation: spaces, Access: rs.access, Matrices: access.NewMatrices(db.Matrices(), clk), Directory: directory, Catalog: rs.catalog, Clock: clk, TLS: tls, Log: log,
 		Operations: operations.NewService(db.Operations(), clk), SpaceFinder: spaces,
@@ -316,6 +313,7 @@ type recordServices struct {
 	records *record.Service
 	trail   *trail.Service
 	profile *profile.Service
+	cards   *emergency.Service
 	archive *archive.Service
 }
 
@@ -347,6 +345,10 @@ func newRecordServices(ctx context.Context, db *store.DB, clk clock.Clock, cfg *
 	if err != nil {
 		return nil, err
 	}
+	cards, err := emergency.NewService(db.Emergency(), acc, medical, clk)
+	if err != nil {
+		return nil, err
+	}
 	// The mailbox goes with the space: read through a mail service over the same store and
 	// blobs as the one serve starts with its listeners, here without any (it only reads).
 	mailKey, err := mail.DeriveKey(k.seal)
@@ -363,11 +365,11 @@ func newRecordServices(ctx context.Context, db *store.DB, clk clock.Clock, cfg *
 		return nil, err
 	}
 	arch, err := archive.NewService(archive.Deps{Records: records, Trail: tr, Spaces: spaces, Catalog: catalog, Clock: clk, Agenda: ag,
-		Profile: medical, Mail: mailbox, Access: acc})
+		Profile: medical, Mail: mailbox, Access: acc, Emergency: cards})
 	if err != nil {
 		return nil, err
 	}
-	return &recordServices{catalog: catalog, access: acc, records: records, trail: tr, profile: medical, archive: arch}, nil
+	return &recordServices{catalog: catalog, access: acc, records: records, trail: tr, profile: medical, cards: cards, archive: arch}, nil
 }
 
 // newFHIR builds the FHIR API over the record's services.

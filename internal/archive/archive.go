@@ -20,6 +20,10 @@
 //	mail/<n>.eml        the original bytes of each message (RFC 5322), attachments included
 //	access.json         the access settings: médecins traitants, care team, blocked
 //	                    professionals, authorisations, oppositions to emergency access
+//	emergency.json      the emergency card's settings, in the holder's own export: on or off,
+//	                    the sections and items it shows (never its link's token, kept only as
+//	                    a hash); not brought back by an import, since a card in a new space
+//	                    needs a new link the patient turns on
 //	documents/<id>.<ext> the original bytes of each document
 //	manifest.json       the format, and the size and SHA-256 of every file above (last: a
 //	                    truncated archive has none)
@@ -51,6 +55,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/agenda"
 	"github.com/carnet-sante/carnet/internal/audit"
 	"github.com/carnet-sante/carnet/internal/clock"
+	"github.com/carnet-sante/carnet/internal/emergency"
 	"github.com/carnet-sante/carnet/internal/errs"
 	"github.com/carnet-sante/carnet/internal/fhir"
 	"github.com/carnet-sante/carnet/internal/fhir/r4"
@@ -92,6 +97,23 @@ type Deps struct {
 	// Access, when set, adds the access settings (access.json, their table in index.html) to
 	// exports and imports.
 	Access *access.Service
+	// Emergency, when set, adds the emergency card's settings (emergency.json) to the
+	// holder's exports.
+	Emergency Cards
+}
+
+// Cards reads a patient's emergency card (emergency.Service): the patient's own only.
+type Cards interface {
+	Get(ctx context.Context, by access.Actor, patientID int64) (emergency.Card, bool, error)
+}
+
+// exportedCard is emergency.json.
+type exportedCard struct {
+	On        bool                        `json:"on"`
+	Sections  []profile.Section           `json:"sections"`
+	Choices   map[string]emergency.Choice `json:"choices,omitempty"` // profile item id → hide or show
+	IssuedAt  time.Time                   `json:"link_issued_at"`
+	UpdatedAt time.Time                   `json:"updated_at"`
 }
 
 // Mailbox reads a patient's mailbox for an export, and files a former one's messages for an
@@ -168,6 +190,7 @@ type content struct {
 	profile []profile.Item
 	mail    *mail.ExportedMail // nil when left out
 	access  *access.Settings   // nil when left out
+	card    *exportedCard      // nil when left out, or when the patient never had one
 	at      time.Time
 }
 
@@ -244,6 +267,17 @@ func (s *Service) read(ctx context.Context, req record.Request, patientID int64,
 		default:
 			st.PatientID = 0 // this instance's own key
 			c.access = &st
+		}
+	}
+	if s.d.Emergency != nil && whole && req.Actor.Kind == audit.ActorPatient {
+		card, ok, err := s.d.Emergency.Get(ctx, req.Actor, patientID)
+		switch {
+		case errs.Is(err, errs.Forbidden): // another's card: not theirs to take
+		case err != nil:
+			return content{}, fmt.Errorf("read the emergency card: %w", err)
+		case ok:
+			c.card = &exportedCard{On: card.On, Sections: card.Sections, Choices: card.Choices, IssuedAt: card.IssuedAt.UTC(),
+				UpdatedAt: card.UpdatedAt.UTC()}
 		}
 	}
 	f := trail.Filter{Limit: trail.MaxLimit}
@@ -376,6 +410,11 @@ func (s *Service) Export(ctx context.Context, req record.Request, patientID int6
 	}
 	if c.access != nil {
 		if err := putJSON("access.json", c.access); err != nil {
+			return err
+		}
+	}
+	if c.card != nil {
+		if err := putJSON("emergency.json", c.card); err != nil {
 			return err
 		}
 	}

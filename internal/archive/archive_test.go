@@ -18,6 +18,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/archive"
 	"github.com/carnet-sante/carnet/internal/archive/archivetest"
 	"github.com/carnet-sante/carnet/internal/audit"
+	"github.com/carnet-sante/carnet/internal/emergency"
 	"github.com/carnet-sante/carnet/internal/errs"
 	"github.com/carnet-sante/carnet/internal/fhir/fhirtest"
 	"github.com/carnet-sante/carnet/internal/identity"
@@ -431,7 +432,31 @@ func TestProfileTravelsWithTheExport(t *testing.T) {
 		Wish: &profile.Wish{Kind: profile.WishOrganDonation, Consent: "no"}}); err != nil {
 		t.Fatal(err)
 	}
+	cards, err := emergency.NewService(in.DB.Emergency(), in.Access, medical, in.Clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := cards.TurnOn(ctx, holder.Actor, holder.Channel, pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cards.Save(ctx, holder.Actor, holder.Channel, pid, []profile.Section{profile.SectionAllergies, profile.SectionBloodGroup},
+		map[string]emergency.Choice{allergy.ID: emergency.Hide}); err != nil {
+		t.Fatal(err)
+	}
 	files := unzip(t, export(t, in, holder, pid))
+	var card struct {
+		On       bool
+		Sections []profile.Section
+		Choices  map[string]emergency.Choice
+	}
+	if err := json.Unmarshal(files["emergency.json"], &card); err != nil || !card.On || len(card.Sections) != 2 ||
+		card.Choices[allergy.ID] != emergency.Hide || bytes.Contains(files["emergency.json"], []byte(token)) {
+		t.Fatalf("emergency.json: %s %v", files["emergency.json"], err)
+	}
+	if _, ok := unzip(t, export(t, in, operator("TJ Caen 2026/1"), pid))["emergency.json"]; ok {
+		t.Fatal("the operator's export holds the emergency card, which is the patient's alone")
+	}
 	var items []profile.Item
 	if err := json.Unmarshal(files["profile.json"], &items); err != nil {
 		t.Fatalf("profile.json: %v\n%s", err, files["profile.json"])
@@ -442,7 +467,7 @@ func TestProfileTravelsWithTheExport(t *testing.T) {
 		t.Fatalf("profile.json: %+v", items)
 	}
 	index := string(files["index.html"])
-	for _, want := range []string{"Profil médical", "Allergies", "Pénicilline", "AB -"} {
+	for _, want := range []string{"Profil médical", "Allergies", "Pénicilline", "AB -", "Carte d'urgence : activée, elle montre : allergies et intolérances, groupe sanguin."} {
 		if !strings.Contains(index, want) {
 			t.Errorf("index.html does not say %q", want)
 		}

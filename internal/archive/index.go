@@ -66,6 +66,7 @@ Le fichier <code>bundle.json</code> reprend l'ensemble au format FHIR R4, lisibl
 {{end}}</tbody>
 </table>{{end}}
 {{if .Oppositions}}<p>{{.Oppositions}}</p>{{end}}
+{{if .Card}}<p>Carte d'urgence : {{.Card}}</p>{{end}}
 {{if .Events}}<table>
 <caption>Agenda</caption>
 <thead><tr><th scope="col">Date</th><th scope="col">Événement</th><th scope="col">Détail</th></tr></thead>
@@ -110,6 +111,7 @@ func writeIndex(w io.Writer, c content, cat *terminology.Catalog) error {
 		Messages                 []indexMessage
 		Access                   []indexAccess
 		Oppositions              string
+		Card                     string
 	}{
 		Name:      strings.TrimSpace(c.patient.GivenNames + " " + c.patient.BirthName),
 		BirthDate: c.patient.BirthDate.Format("02/01/2006"),
@@ -192,6 +194,20 @@ func writeIndex(w io.Writer, c content, cat *terminology.Catalog) error {
 				what = append(what, "à l'accès par le médecin régulateur du SAMU")
 			}
 			v.Oppositions = "Vous vous opposez " + strings.Join(what, " et ") + "."
+		}
+	}
+	if c.card != nil {
+		var shown []string
+		for _, sec := range c.card.Sections {
+			shown = append(shown, strings.ToLower(sec.Label()))
+		}
+		state := "désactivée"
+		if c.card.On {
+			state = "activée"
+		}
+		v.Card = state + ", elle montre : " + strings.Join(shown, ", ") + ". Son lien n'est pas dans cette archive."
+		if len(shown) == 0 {
+			v.Card = state + ", elle ne montre aucune rubrique."
 		}
 	}
 	for _, e := range c.events {

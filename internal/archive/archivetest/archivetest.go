@@ -9,6 +9,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/access"
 	"github.com/carnet-sante/carnet/internal/agenda"
 	"github.com/carnet-sante/carnet/internal/archive"
+	"github.com/carnet-sante/carnet/internal/emergency"
 	"github.com/carnet-sante/carnet/internal/profile"
 	"github.com/carnet-sante/carnet/internal/record/recordtest"
 	"github.com/carnet-sante/carnet/internal/space"
@@ -44,8 +45,12 @@ func New(tb testing.TB, e *recordtest.Env, opts ...func(*archive.Deps)) (*archiv
 	if err != nil {
 		tb.Fatal(err)
 	}
+	cards, err := emergency.NewService(e.DB.Emergency(), e.Access, medical, e.Clock)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	d := archive.Deps{Records: e.Records, Trail: tr, Spaces: spaces, Catalog: e.Catalog, Clock: e.Clock, Agenda: ag, Profile: medical,
-		Access: e.Access}
+		Access: e.Access, Emergency: cards}
 	for _, o := range opts {
 		o(&d)
 	}
