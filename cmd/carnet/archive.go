@@ -40,11 +40,12 @@ const importUsage = `usage: carnet import --ins INS FILE [flags]
 Brings a former record into a patient's open space: FILE is an archive written by carnet
 export (or by the patient's own download), or an IHE XDM package (IHE_XDM.ZIP). Each
 document, agenda event, profile item and message keeps what it was (identifiers, authors,
-dates, labels, status, folder); each is traced in the patient's trail. The access settings
-(care team, blocked professionals, authorisations, oppositions) are added to the space's
-own, which win: a space that blocked a professional keeps them blocked, one that has its
-blood group or its trusted person keeps its own. Running it twice imports nothing twice; an
-interrupted import run again ends in the same state.
+dates, labels, status, folder); each is traced in the patient's trail. Of the access
+settings, what restricts access (blocked professionals, refused authorisations, oppositions
+to emergency access) is added to the space's own, once; what gives access (médecins
+traitants, care team, authorisations) is left for the patient, who alone gives access to
+their record. A space that has its blood group or its trusted person keeps its own. Running
+it twice imports nothing twice; an interrupted import run again ends in the same state.
 
 The settings are those of ` + "`carnet serve --help`" + `.`
 
@@ -153,7 +154,13 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "profile: %d item(s) imported, %d already present, %d left out (the space has its own)\n",
 			rep.ProfileImported, rep.ProfilePresent, rep.ProfileKept)
 		fmt.Fprintf(stdout, "mailbox: %d message(s) imported, %d already present\n", rep.MailImported, rep.MailPresent)
-		fmt.Fprintf(stdout, "access settings: %d added, %d already there\n", rep.SettingsAdded, rep.SettingsPresent)
+		switch {
+		case rep.SettingsDone:
+			fmt.Fprintln(stdout, "access settings: imported into this space before, left as the patient has them")
+		default:
+			fmt.Fprintf(stdout, "access settings: %d added, %d kept as the space has them, %d grant(s) left for the patient\n",
+				rep.SettingsAdded, rep.SettingsKept, rep.SettingsLeft)
+		}
 	}
 	return nil
 }

@@ -134,7 +134,7 @@ func TestExportAndImportCommands(t *testing.T) {
 	rsB, pidB := instanceOf(t, dbB, ins)
 	code, out, errOut = cmdB("import", "--ins", insText, file)
 	if code != 0 || !strings.Contains(out, "3 document(s) imported, 0 already present") || !strings.Contains(out, "profile: 1 item(s) imported, 0 already present") ||
-		!strings.Contains(out, "access settings: 1 added, 0 already there") || !strings.Contains(out, "mailbox: 0 message(s) imported") {
+		!strings.Contains(out, "access settings: 0 added, 0 kept as the space has them, 1 grant(s) left for the patient") || !strings.Contains(out, "mailbox: 0 message(s) imported") {
 		t.Fatalf("import: %d %s %s", code, out, errOut)
 	}
 	code, out, errOut = cmdB("import", "--ins", insText, file)

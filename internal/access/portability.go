@@ -3,6 +3,8 @@ package access
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/carnet-sante/carnet/internal/audit"
@@ -19,51 +21,76 @@ func (s *Service) ExportSettings(ctx context.Context, actor Actor, ch audit.Chan
 // SettingsImport says what an import of settings did.
 type SettingsImport struct {
 	Added int
-	// Present counts what the space already had (a professional already blocked, in the care
-	// team, an authorisation already answered, oppositions already set), which is kept as it
-	// is; and what a block in the space forbids (a blocked professional is neither médecin
-	// traitant nor in the care team).
-	Present int
+	// Kept counts what was not added because the space decides otherwise: a professional
+	// already blocked, in the care team or answered; oppositions already set; a grant to a
+	// professional the space blocked; an authorisation that has ended.
+	Kept int
+	// Left counts the grants (médecins traitants, care team, authorisations) left for the
+	// patient to bring back: only they, or their representative, give access to their record.
+	Left int
+	// Done is set when the space's settings were imported before (a second run of the same
+	// import, or another archive): nothing is imported again, so that nothing the patient
+	// changed since comes back.
+	Done bool
 }
 
+// Import markers, in the detail of the import's trace: whether its grants were imported.
+const (
+	grantsImported = "grants=imported"
+	grantsLeft     = "grants=left"
+)
+
 // ImportSettings brings the access settings of the patient's former space (an export
-// archive's) into their space, after an ActionImport decision (the holder, or an operator
-// migrating a record), in one transaction traced with what was added. Each entry keeps its
-// date; what the space already has wins: an import adds, it never removes or changes.
+// archive's) into their space, in one transaction, once. It is decided as ActionImport (the
+// holder, or an operator migrating a record), and splits what it brings by what it does:
+//
+//   - what restricts access (the blocked professionals, the refused authorisations, the
+//     oppositions to emergency access) is restored by whoever may import;
+//   - what gives access (médecins traitants, the care team, valid authorisations) only when the
+//     importer may also manage the patient's access (ActionManageAccess: the patient, their
+//     representative), never by an operator, whose import leaves them for the patient.
+//
+// What the space has wins: an import adds, it never removes or changes. A grant to a
+// professional the space blocked is not added; an authorisation lasts at most as long as one
+// granted today would. Each entry added keeps its date and is traced as its own operation
+// ("import" in the detail), and the import's trace names its counts and whether the grants
+// came. The restrictions are imported once, the grants once: a second run finds them done.
 func (s *Service) ImportSettings(ctx context.Context, actor Actor, ch audit.Channel, patientID int64, in Settings) (SettingsImport, error) {
 	now := s.clock.Now()
 	// The identifiers first: a bad one refuses the import before anything is decided.
-	canonical := func(list *[]string, idnat string) error {
-		id, _, err := parseIdNat(idnat)
-		if err != nil {
-			return errs.E(errs.Invalid, "the settings name a professional by a bad identifier %q", idnat)
+	ids := func(n int, idnat func(int) string) ([]string, error) {
+		out := make([]string, n)
+		for i := range n {
+			id, _, err := parseIdNat(idnat(i))
+			if err != nil {
+				return nil, errs.E(errs.Invalid, "the settings name a professional by a bad identifier %q", idnat(i))
+			}
+			out[i] = id
 		}
-		*list = append(*list, id)
-		return nil
+		return out, nil
 	}
-	var blocked, traitants, team, auths []string
-	for _, m := range in.Blocked {
-		if err := canonical(&blocked, m.IdNat); err != nil {
-			return SettingsImport{}, err
-		}
+	blocked, err := ids(len(in.Blocked), func(i int) string { return in.Blocked[i].IdNat })
+	if err != nil {
+		return SettingsImport{}, err
 	}
-	for _, m := range in.MedecinsTraitants {
-		if err := canonical(&traitants, m.IdNat); err != nil {
-			return SettingsImport{}, err
-		}
+	traitants, err := ids(len(in.MedecinsTraitants), func(i int) string { return in.MedecinsTraitants[i].IdNat })
+	if err != nil {
+		return SettingsImport{}, err
+	}
+	team, err := ids(len(in.CareTeam), func(i int) string { return in.CareTeam[i].IdNat })
+	if err != nil {
+		return SettingsImport{}, err
+	}
+	auths, err := ids(len(in.Authorisations), func(i int) string { return in.Authorisations[i].IdNat })
+	if err != nil {
+		return SettingsImport{}, err
 	}
 	for _, m := range in.CareTeam {
-		if err := canonical(&team, m.IdNat); err != nil {
-			return SettingsImport{}, err
-		}
 		if m.Basis != CareDeposit && m.Basis != CareDesignated {
 			return SettingsImport{}, errs.E(errs.Invalid, "the care team names an unknown basis %q", m.Basis)
 		}
 	}
 	for _, a := range in.Authorisations {
-		if err := canonical(&auths, a.IdNat); err != nil {
-			return SettingsImport{}, err
-		}
 		if a.State != AuthValid && a.State != AuthExpired && a.State != AuthRefused {
 			return SettingsImport{}, errs.E(errs.Invalid, "an authorisation is in an unknown state %q", a.State)
 		}
@@ -74,85 +101,165 @@ func (s *Service) ImportSettings(ctx context.Context, actor Actor, ch audit.Chan
 		}
 		return t.UTC()
 	}
+	longest := s.policy.authorisationUntil(now, 0)
 	var rep SettingsImport
-	count := func(added bool, err error) error {
-		if added {
-			rep.Added++
-		} else {
-			rep.Present++
-		}
-		return err
-	}
-	err := s.manage(ctx, actor, ch, patientID, op{action: ActionImport, trace: string(ActionImport), object: objectSettings, now: now,
+	err = s.manage(ctx, actor, ch, patientID, op{action: ActionImport, trace: string(ActionImport), object: objectSettings, now: now,
 		change: func(ctx context.Context, tx Tx, p Patient, e *audit.Entry) error {
 			rep = SettingsImport{}
+			before, err := tx.TraceDetails(ctx, patientID, string(ActionImport), objectSettings)
+			if err != nil {
+				return err
+			}
+			restrictionsDone := len(before) > 0
+			grantsDone := slices.ContainsFunc(before, func(d string) bool { return strings.Contains(d, grantsImported) })
+			g, _, err := s.decideWith(ctx, tx, actor, patientID, ActionManageAccess, Target{}, nil, now)
+			if err != nil {
+				return err
+			}
+			mayGrant := g.Allowed
+			if restrictionsDone && (grantsDone || !mayGrant) {
+				rep.Done = true
+				return errImported
+			}
+			// Each entry added is its own operation in the trail, as if the patient had made it.
+			traced := func(action, idnat, detail string) error {
+				t := *e
+				t.Action, t.Object, t.Detail = action, objectProfessional+idnat, "import"+detail
+				if idnat == "" {
+					t.Object = objectOppositions
+				}
+				_, err := tx.AppendTrace(ctx, t)
+				return err
+			}
+			add := func(added bool, err error, action, idnat, detail string) error {
+				switch {
+				case err != nil:
+					return err
+				case !added:
+					rep.Kept++
+					return nil
+				}
+				rep.Added++
+				return traced(action, idnat, detail)
+			}
 			isBlocked := map[string]bool{}
 			for _, id := range p.Blocked {
 				isBlocked[id] = true
 			}
-			for i, id := range blocked {
-				isBlocked[id] = true
-				if err := count(tx.AddBlocked(ctx, patientID, Member{IdNat: id, Since: since(in.Blocked[i].Since)})); err != nil {
-					return err
-				}
-			}
-			for i, id := range traitants {
-				if isBlocked[id] {
-					rep.Present++
-					continue
-				}
-				if err := count(tx.AddMedecinTraitant(ctx, patientID, Member{IdNat: id, Since: since(in.MedecinsTraitants[i].Since)})); err != nil {
-					return err
-				}
-			}
-			for i, id := range team {
-				if isBlocked[id] {
-					rep.Present++
-					continue
-				}
-				m := in.CareTeam[i]
-				if err := count(tx.AddCareTeamMember(ctx, patientID, CareTeamMember{IdNat: id, Since: since(m.Since), Basis: m.Basis})); err != nil {
-					return err
-				}
-			}
-			for i, id := range auths {
-				a := in.Authorisations[i]
-				_, err := tx.AccessAuthorisation(ctx, patientID, id)
-				switch {
-				case err == nil:
-					rep.Present++
-					continue
-				case !errs.Is(err, errs.NotFound):
-					return err
-				}
-				if a.State == AuthRefused {
-					err = tx.RefuseAccessAuthorisation(ctx, patientID, id, since(a.UpdatedAt))
-				} else {
-					err = tx.GrantAccessAuthorisation(ctx, patientID, id, since(a.GrantedAt), a.Until.UTC())
-				}
-				if err := count(true, err); err != nil {
-					return err
-				}
-			}
-			if o := in.Oppositions; !o.UpdatedAt.IsZero() {
-				cur, err := tx.AccessSettings(ctx, patientID)
-				if err != nil {
-					return err
-				}
-				if cur.Oppositions.UpdatedAt.IsZero() {
-					o.UpdatedAt = since(o.UpdatedAt)
-					if err := count(true, tx.PutOppositions(ctx, patientID, o)); err != nil {
+			if !restrictionsDone {
+				for i, id := range blocked {
+					isBlocked[id] = true
+					added, err := tx.AddBlocked(ctx, patientID, Member{IdNat: id, Since: since(in.Blocked[i].Since)})
+					if err := add(added, err, TraceBlock, id, ""); err != nil {
 						return err
 					}
-				} else {
-					rep.Present++
+				}
+				for i, id := range auths {
+					if a := in.Authorisations[i]; a.State == AuthRefused {
+						if err := s.importAuthorisation(ctx, tx, patientID, id, func() error {
+							return tx.RefuseAccessAuthorisation(ctx, patientID, id, since(a.UpdatedAt))
+						}, add, TraceAuthorisationRefuse); err != nil {
+							return err
+						}
+					}
+				}
+				if o := in.Oppositions; !o.UpdatedAt.IsZero() {
+					cur, err := tx.AccessSettings(ctx, patientID)
+					if err != nil {
+						return err
+					}
+					set := cur.Oppositions.UpdatedAt.IsZero()
+					if set {
+						o.UpdatedAt = since(o.UpdatedAt)
+						err = tx.PutOppositions(ctx, patientID, o)
+					}
+					if err := add(set, err, TraceOppositionsSet, "", " break_glass="+opposed(o.BreakGlass)+" regulation="+opposed(o.Regulation)); err != nil {
+						return err
+					}
 				}
 			}
-			e.Detail = fmt.Sprintf("added=%d present=%d", rep.Added, rep.Present)
+			grants := len(traitants) + len(team)
+			for _, a := range in.Authorisations {
+				if a.State != AuthRefused {
+					grants++
+				}
+			}
+			switch {
+			case grantsDone:
+			case !mayGrant:
+				rep.Left = grants
+			default:
+				for i, id := range traitants {
+					var added bool
+					var err error
+					if !isBlocked[id] {
+						added, err = tx.AddMedecinTraitant(ctx, patientID, Member{IdNat: id, Since: since(in.MedecinsTraitants[i].Since)})
+					}
+					if err := add(added, err, TraceMedecinTraitantAdd, id, ""); err != nil {
+						return err
+					}
+				}
+				for i, id := range team {
+					m := in.CareTeam[i]
+					var added bool
+					var err error
+					if !isBlocked[id] {
+						added, err = tx.AddCareTeamMember(ctx, patientID, CareTeamMember{IdNat: id, Since: since(m.Since), Basis: m.Basis})
+					}
+					if err := add(added, err, TraceCareTeamAdd, id, " basis="+string(m.Basis)); err != nil {
+						return err
+					}
+				}
+				for i, id := range auths {
+					a := in.Authorisations[i]
+					if a.State == AuthRefused {
+						continue
+					}
+					until := a.Until.UTC()
+					if until.After(longest) {
+						until = longest
+					}
+					if a.State != AuthValid || !until.After(now) || isBlocked[id] {
+						rep.Kept++ // ended, or ruled out by a block
+						continue
+					}
+					if err := s.importAuthorisation(ctx, tx, patientID, id, func() error {
+						return tx.GrantAccessAuthorisation(ctx, patientID, id, since(a.GrantedAt), until)
+					}, add, TraceAuthorisationGrant); err != nil {
+						return err
+					}
+				}
+			}
+			mark := grantsImported
+			if !mayGrant && !grantsDone {
+				mark = grantsLeft
+			}
+			e.Detail = fmt.Sprintf("added=%d kept=%d left=%d %s", rep.Added, rep.Kept, rep.Left, mark)
 			return nil
 		}})
+	if rep.Done && errs.Is(err, errs.Conflict) {
+		return rep, nil
+	}
 	if err != nil {
 		return SettingsImport{}, err
 	}
 	return rep, nil
+}
+
+// errImported ends an import of settings done before: it rolls back (nothing to write) and is
+// traced as a refusal that says why.
+var errImported = errs.E(errs.Conflict, "the access settings were imported into this space before: the patient has had them since")
+
+// importAuthorisation writes an authorisation of the former space unless the patient already
+// answered this professional here.
+func (s *Service) importAuthorisation(ctx context.Context, tx Tx, patientID int64, id string, write func() error,
+	add func(added bool, err error, action, idnat, detail string) error, action string) error {
+	_, err := tx.AccessAuthorisation(ctx, patientID, id)
+	switch {
+	case err == nil:
+		return add(false, nil, action, id, "")
+	case !errs.Is(err, errs.NotFound):
+		return err
+	}
+	return add(true, write(), action, id, "")
 }

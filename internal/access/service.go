@@ -119,6 +119,9 @@ type Tx interface {
 	RemoveMedecinTraitant(ctx context.Context, patientID int64, idnat string) error
 	RemoveCareTeamMember(ctx context.Context, patientID int64, idnat string) error
 	PutOppositions(ctx context.Context, patientID int64, o Oppositions) error
+	// TraceDetails returns the details of the patient's allowed traces of action on object,
+	// oldest first.
+	TraceDetails(ctx context.Context, patientID int64, action, object string) ([]string, error)
 }
 
 // Store opens transactions.
@@ -358,8 +361,12 @@ func (s *Service) entryOf(d Decision, actor Actor, ch audit.Channel, patientID i
 		ref = objectRecord
 	}
 	e := d.TraceEntry(canonical(actor).Audit(), ch, patientID, ref)
-	if bg != nil {
+	switch {
+	case bg != nil:
 		e.Detail = strings.TrimSpace(bg.Reason)
+	case d.Allowed && d.Reason == ReasonLegalRequest:
+		// What an operator takes on a legal request names it, whatever is taken.
+		e.Detail = "legal_request=" + strings.TrimSpace(actor.LegalRequest)
 	}
 	return e
 }
@@ -406,7 +413,10 @@ func (s *Service) manage(ctx context.Context, actor Actor, ch audit.Channel, pat
 		e.Outcome, e.Reason = audit.Failure(err)
 	default:
 		e = s.entryOf(d, actor, ch, patientID, o.object, nil)
-		e.Action, e.Detail = o.trace, o.detail
+		e.Action = o.trace
+		if o.detail != "" {
+			e.Detail = strings.TrimPrefix(e.Detail+"; "+o.detail, "; ") // after a legal request's reference
+		}
 		if d.Allowed {
 			return audit.Do(ctx, s.store.UpdateAccess, e, func(tx Tx, e *audit.Entry) error {
 				d, p, err := decide(tx)

@@ -67,10 +67,13 @@ import (
 	"github.com/carnet-sante/carnet/internal/trail"
 )
 
-// Format names carnet's archives in their manifest; Version is the layout written.
+// Format names carnet's archives in their manifest; Version is the layout written: 2 added
+// the mailbox, the access settings and the emergency card to version 1 (documents, agenda,
+// profile, trail). An import reads both; a carnet that reads only version 1 refuses a version
+// 2 archive rather than import part of it and say nothing.
 const (
 	Format  = "carnet-export"
-	Version = 1
+	Version = 2
 )
 
 // Spaces reads the identity of a space's holder: what the index page and the Patient resource

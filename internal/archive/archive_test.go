@@ -352,6 +352,38 @@ func TestImportRefusesWhatIsNotThisPatientsOrIsDamaged(t *testing.T) {
 	if _, err := b.archive.Import(ctx, recordtest.Doctor(recordtest.RPPS(t, 1)), pidB, bytes.NewReader(zipped), int64(len(zipped)), lim); !errs.Is(err, errs.Forbidden) {
 		t.Fatalf("a professional's import: %v", err)
 	}
+	// An archive of the first layout is read; one of a layout to come is refused whole.
+	withVersion := func(v int) []byte {
+		var m map[string]any
+		if err := json.Unmarshal(files["manifest.json"], &m); err != nil {
+			t.Fatal(err)
+		}
+		m["version"] = v
+		var buf bytes.Buffer
+		zw := zip.NewWriter(&buf)
+		for name, body := range files {
+			if name == "manifest.json" {
+				body, _ = json.Marshal(m)
+			}
+			w, _ := zw.Create(name)
+			w.Write(body)
+		}
+		zw.Close()
+		return buf.Bytes()
+	}
+	if v3 := withVersion(archive.Version + 1); !errs.Is(func() error {
+		_, err := b.archive.Import(ctx, operator(""), pidB, bytes.NewReader(v3), int64(len(v3)), lim)
+		return err
+	}(), errs.Invalid) {
+		t.Fatal("an archive of a later layout was not refused")
+	}
+	if n := len(everything(t, b, pidB)); n != 0 {
+		t.Fatalf("%d documents imported from an archive of a later layout", n)
+	}
+	v1 := withVersion(1)
+	if rep, err := b.archive.Import(ctx, operator(""), pidB, bytes.NewReader(v1), int64(len(v1)), lim); err != nil || rep.Imported != 6 { // the holder's: without the one held back
+		t.Fatalf("import of a version 1 archive: %+v %v", rep, err)
+	}
 }
 
 // The agenda goes with the space: exported in agenda.json, filed again by an import.
@@ -633,19 +665,43 @@ func TestProfileImportRefusesAnotherSpacesItem(t *testing.T) {
 		{Section: profile.SectionAllergies, Allergy: &profile.Allergy{Text: "Arachide", Status: "active"}, Author: author,
 			Written: at, Changed: at, Created: at, ID: theirs.ID},
 	}
-	med2 := profileService(t, in)
-	_, err = med2.Import(ctx, profile.Request{Actor: recordtest.Holder(pid).Actor, Channel: audit.ChannelWeb}, pid, items)
+	hr := profile.Request{Actor: recordtest.Holder(pid).Actor, Channel: audit.ChannelWeb}
+	_, err = med.Import(ctx, hr, pid, items)
 	if !errs.Is(err, errs.Conflict) || !strings.Contains(err.Error(), "profile item 2") {
 		t.Fatalf("import of another space's item: %v, want a Conflict naming item 2", err)
+	}
+	// Another space's identifier too.
+	if _, err := med.Push(ctx, profile.Request{Actor: recordtest.Holder(other).Actor, Channel: audit.ChannelWeb}, other,
+		profile.Device{Identifier: "urn:oid:1.2.3|scale-1", Name: "Balance"}, []profile.Item{{Section: profile.SectionMeasurements,
+			Identifier: "urn:oid:1.2.3|w-1", Measurement: &profile.Measurement{Code: "29463-7", Value: 70, Unit: "kg", Taken: at}}}); err != nil {
+		t.Fatal(err)
+	}
+	items[1] = profile.Item{Section: profile.SectionMeasurements, Identifier: "urn:oid:1.2.3|w-1", Author: author, Written: at, Changed: at,
+		Created: at, Measurement: &profile.Measurement{Code: "29463-7", Value: 71, Unit: "kg", Taken: at}}
+	if _, err = med.Import(ctx, hr, pid, items); !errs.Is(err, errs.Conflict) {
+		t.Fatalf("import of another space's identifier: %v, want a Conflict", err)
 	}
 	if got := profileOf(t, in, med, pid); len(got) != 0 {
 		t.Fatalf("%d items filed by a refused import", len(got))
 	}
-	// Bad content is refused before anything is decided.
-	items[1].ID, items[1].Allergy.Text, items[1].Author.Kind = "", "", "nobody"
-	_, err = med.Import(ctx, profile.Request{Actor: recordtest.Holder(pid).Actor, Channel: audit.ChannelWeb}, pid, items)
-	if !errs.Is(err, errs.Invalid) {
-		t.Fatalf("import of an item without content: %v, want Invalid", err)
+	// Bad content is refused before anything is decided: no trace.
+	before := len(in.Traces(t, pid))
+	doctor := profile.Author{Kind: audit.ActorProfessional, ID: recordtest.RPPS(t, 2)}
+	for name, bad := range map[string]profile.Item{
+		"no content": {Section: profile.SectionAllergies, Allergy: &profile.Allergy{}, Author: author, Written: at, Changed: at, Created: at},
+		"an unknown author": {Section: profile.SectionAllergies, Allergy: &profile.Allergy{Text: "Lait", Status: "active"},
+			Author: profile.Author{Kind: "nobody", ID: "x"}, Written: at, Changed: at, Created: at},
+		"a professional's wish": {Section: profile.SectionWishes, Wish: &profile.Wish{Kind: profile.WishOther, Text: "Rien"}, Author: doctor,
+			Written: at, Changed: at, Created: at},
+		"no dates":       {Section: profile.SectionAllergies, Allergy: &profile.Allergy{Text: "Lait", Status: "active"}, Author: author},
+		"a deleted item": {Section: profile.SectionAllergies, Allergy: &profile.Allergy{Text: "Lait", Status: "active"}, Author: author, Written: at, Changed: at, Created: at, Status: profile.Deleted},
+	} {
+		if _, err := med.Import(ctx, hr, pid, []profile.Item{items[0], bad}); !errs.Is(err, errs.Invalid) {
+			t.Errorf("%s: %v, want Invalid", name, err)
+		}
+	}
+	if n := len(in.Traces(t, pid)); n != before {
+		t.Fatalf("refused items left %d trace(s)", n-before)
 	}
 }
 
@@ -749,9 +805,12 @@ func TestMailboxTravelsWithTheExport(t *testing.T) {
 	if !bytes.Contains(files["mail.json"], []byte("Vos résultats")) {
 		t.Fatalf("the legal request's export has no mail: %s", files["mail.json"])
 	}
+	if traces := in.Traces(t, pid); !slices.Contains(traces, "space.export allowed legal_request matrix=default-v1 mailbox legal_request=TJ Nantes 2026/3") {
+		t.Fatalf("the legal request's reading of the mailbox does not name it: %q", traces)
+	}
 	// Imported into a fresh instance, the mailbox is the original: each message's folder,
 	// date, read state and bytes; a second import files nothing.
-	b, mxB, _ := withMailbox(t)
+	b, mxB, boxB := withMailbox(t)
 	pidB, _ := mxB.Patient(t, 1)
 	lim := archive.DefaultLimits(20 << 20)
 	rep, err := b.archive.Import(ctx, operator(""), pidB, bytes.NewReader(zipped), int64(len(zipped)), lim)
@@ -779,6 +838,12 @@ func TestMailboxTravelsWithTheExport(t *testing.T) {
 			t.Fatalf("%s differs after the import", m.Path)
 		}
 	}
+	// In the portal, an imported message is named as it names its sender, and said imported.
+	inboxB, err := boxB.Inbox(ctx, recordtest.Holder(pidB).Actor, audit.ChannelWeb, pidB)
+	if err != nil || len(inboxB.Messages) != 3 || !inboxB.Messages[0].Imported ||
+		inboxB.Messages[2].Correspondent != "Dr Paul Martin (message importé)" {
+		t.Fatalf("the inbox after the import: %+v %v", inboxB, err)
+	}
 	rep, err = b.archive.Import(ctx, operator(""), pidB, bytes.NewReader(zipped), int64(len(zipped)), lim)
 	if err != nil || rep.MailImported != 0 || rep.MailPresent != 3 {
 		t.Fatalf("second import: %+v %v", rep, err)
@@ -803,24 +868,56 @@ func TestMailboxTravelsWithTheExport(t *testing.T) {
 // stored, and the batch files none of its messages.
 func TestMailImportRefusesWhatIsNotAMailbox(t *testing.T) {
 	ctx := context.Background()
-	_, mx, box := withMailbox(t)
+	in, mx, box := withMailbox(t)
 	pid, addr := mx.Patient(t, 2)
 	holder := recordtest.Holder(pid)
 	good := mail.ImportedMessage{Folder: "INBOX", At: mailtest.T0, Data: []byte("From: a@b.example\r\nTo: " + addr + "\r\nSubject: x\r\n\r\nbody\r\n")}
+	before := len(in.Traces(t, pid))
 	for name, bad := range map[string]mail.ImportedMessage{
 		"a folder a patient has not": {Folder: "Trash", At: mailtest.T0, Data: good.Data},
-		"no date":                    {Folder: "INBOX", Data: good.Data},
-		"empty":                      {Folder: "INBOX", At: mailtest.T0},
-		"an unreadable header":       {Folder: "INBOX", At: mailtest.T0, Data: []byte("not a header at all\r\n\r\nbody")},
+		"received, but not by them": {Folder: "INBOX", At: mailtest.T0,
+			Data: []byte("From: Dr Jeanne Durand <jeanne@carnet.example>\r\nTo: someone.else@patient.carnet.example\r\nSubject: x\r\n\r\nbody\r\n")},
+		"sent, but not by them": {Folder: "Sent", At: mailtest.T0, Data: good.Data},
+		"no date":               {Folder: "INBOX", Data: good.Data},
+		"empty":                 {Folder: "INBOX", At: mailtest.T0},
+		"an unreadable header":  {Folder: "INBOX", At: mailtest.T0, Data: []byte("not a header at all\r\n\r\nbody")},
 	} {
 		_, err := box.Import(ctx, holder.Actor, holder.Channel, pid, []mail.ImportedMessage{good, bad})
 		if !errs.Is(err, errs.Invalid) || !strings.Contains(err.Error(), "message 2") {
 			t.Errorf("%s: %v, want Invalid naming message 2", name, err)
 		}
 	}
+	if n := len(in.Traces(t, pid)); n != before {
+		t.Fatalf("messages refused for what they are left %d trace(s)", n-before)
+	}
 	inbox, err := box.Inbox(ctx, holder.Actor, holder.Channel, pid)
 	if err != nil || len(inbox.Messages) != 0 {
 		t.Fatalf("a refused import filed %d message(s): %v", len(inbox.Messages), err)
+	}
+	// A mailbox's quota holds for what is imported too: all or none.
+	big := func(fill string) mail.ImportedMessage {
+		return mail.ImportedMessage{Folder: "INBOX", At: mailtest.T0, Data: append(append([]byte{}, good.Data...), bytes.Repeat([]byte(fill), 3<<20)...)}
+	}
+	cfg := mx.Mail.Config()
+	cfg.QuotaBytes = 5 << 20
+	limited, err := mail.NewService(mail.Deps{Store: in.DB.Mail(nil), Blobs: mx.Blobs, Clock: mx.Clock, Key: bytes.Repeat([]byte{7}, 32),
+		Password: mailtest.CheapParams, Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	small, err := mail.NewPortal(limited, in.DB.MailPortal(mx.Queue), in.Access, in.Records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := small.Import(ctx, holder.Actor, holder.Channel, pid, []mail.ImportedMessage{good, big("x"), big("y")}); err == nil ||
+		!strings.Contains(err.Error(), "quota") {
+		t.Fatalf("an import over the quota: %v", err)
+	}
+	if traces := in.Traces(t, pid); !strings.HasPrefix(traces[len(traces)-1], "space.import denied") {
+		t.Fatalf("the failed import is not traced as such: %q", traces[len(traces)-1])
+	}
+	if inbox, _ := box.Inbox(ctx, holder.Actor, holder.Channel, pid); len(inbox.Messages) != 0 {
+		t.Fatalf("an import over the quota filed %d message(s)", len(inbox.Messages))
 	}
 	// A professional imports nothing into a patient's mailbox.
 	doc := recordtest.Doctor(recordtest.RPPS(t, 3))
@@ -829,9 +926,10 @@ func TestMailImportRefusesWhatIsNotAMailbox(t *testing.T) {
 	}
 }
 
-// The access settings go with the space, and come back with an import: who is the médecin
-// traitant, the care team, the blocked professionals, the authorisations and the oppositions,
-// each with its date. What the space already has wins.
+// The access settings go with the space. An import brings back what restricts access
+// (blocks, refusals, oppositions) whoever imports; what gives access only when the patient
+// imports, since only they give access to their record; each once, so that nothing the
+// patient changed since comes back. What the space already has wins.
 func TestAccessSettingsTravelWithTheSpace(t *testing.T) {
 	ctx := context.Background()
 	a := newInstance(t)
@@ -853,16 +951,16 @@ func TestAccessSettingsTravelWithTheSpace(t *testing.T) {
 	_, err := a.Access.GrantAuthorisation(ctx, act, ch, pid, authorised, 0)
 	step(err)
 	step(a.Access.SetOppositions(ctx, act, ch, pid, true, false))
-	settingsOf := func(in *instance, pid int64) string {
+	settingsOf := func(in *instance, pid int64) access.Settings {
 		t.Helper()
 		st, err := in.Access.Settings(ctx, recordtest.Holder(pid).Actor, audit.ChannelWeb, pid)
 		if err != nil {
 			t.Fatal(err)
 		}
 		st.PatientID = 0
-		return jsonOf(t, st)
+		return st
 	}
-	want := settingsOf(a, pid)
+	want := jsonOf(t, settingsOf(a, pid))
 	zipped := export(t, a, holder, pid)
 	files := unzip(t, zipped)
 	if !bytes.Contains(files["access.json"], []byte(blocked)) {
@@ -873,29 +971,68 @@ func TestAccessSettingsTravelWithTheSpace(t *testing.T) {
 			t.Errorf("index.html does not say %q", w)
 		}
 	}
-	if !bytes.Contains(unzip(t, export(t, a, operator("TJ Rennes 2026/5"), pid))["access.json"], []byte(traitant)) {
+	legal := "TJ Rennes 2026/5"
+	if !bytes.Contains(unzip(t, export(t, a, operator(legal), pid))["access.json"], []byte(traitant)) {
 		t.Fatal("the legal request's export has no access settings")
 	}
+	if traces := a.Traces(t, pid); !slices.ContainsFunc(traces, func(s string) bool {
+		return strings.HasPrefix(s, "space.export allowed legal_request") && strings.HasSuffix(s, "access_settings legal_request="+legal)
+	}) {
+		t.Fatalf("the legal request's reading of the settings does not name it: %q", traces)
+	}
 
+	// The operator's import restores the block and the oppositions, and leaves the three
+	// grants for the patient.
 	b := newInstance(t)
 	b.Clock.Advance(a.Clock.Now().Sub(b.Clock.Now()))
 	pidB := b.Patient(t, ins)
 	lim := archive.DefaultLimits(20 << 20)
-	rep, err := b.archive.Import(ctx, operator(""), pidB, bytes.NewReader(zipped), int64(len(zipped)), lim)
-	if err != nil || rep.SettingsAdded != 5 || rep.SettingsPresent != 0 {
-		t.Fatalf("import: %+v %v", rep, err)
+	imp := func(r record.Request) archive.ImportReport {
+		t.Helper()
+		rep, err := b.archive.Import(ctx, r, pidB, bytes.NewReader(zipped), int64(len(zipped)), lim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
 	}
-	if got := settingsOf(b, pidB); got != want {
-		t.Fatalf("settings after the import:\n%s\nwant\n%s", got, want)
+	if rep := imp(operator("")); rep.SettingsAdded != 2 || rep.SettingsLeft != 3 || rep.SettingsDone {
+		t.Fatalf("the operator's import: %+v", rep)
 	}
-	rep, err = b.archive.Import(ctx, operator(""), pidB, bytes.NewReader(zipped), int64(len(zipped)), lim)
-	if err != nil || rep.SettingsAdded != 0 || rep.SettingsPresent != 5 {
-		t.Fatalf("second import: %+v %v", rep, err)
+	if st := settingsOf(b, pidB); len(st.Blocked) != 1 || !st.Oppositions.BreakGlass || len(st.MedecinsTraitants)+len(st.CareTeam)+len(st.Authorisations) != 0 {
+		t.Fatalf("after the operator's import: %+v", st)
 	}
-	if traces := b.Traces(t, pidB); !slices.ContainsFunc(traces, func(s string) bool {
-		return strings.HasPrefix(s, "space.import allowed operator") && strings.Contains(s, "access_settings added=5 present=0")
+	if rep := imp(operator("")); !rep.SettingsDone || rep.SettingsAdded != 0 {
+		t.Fatalf("the operator's second import: %+v", rep)
+	}
+	// The patient's own import brings the grants: the settings are the original's.
+	hb := recordtest.Holder(pidB)
+	if rep := imp(hb); rep.SettingsAdded != 3 || rep.SettingsLeft != 0 || rep.SettingsDone {
+		t.Fatalf("the patient's import: %+v", rep)
+	}
+	if got := jsonOf(t, settingsOf(b, pidB)); got != want {
+		t.Fatalf("settings after the imports:\n%s\nwant\n%s", got, want)
+	}
+	// Each entry is its own operation in the trail.
+	var each []string
+	for _, s := range b.Traces(t, pidB) {
+		if strings.HasSuffix(s, " import") || strings.Contains(s, " import ") {
+			each = append(each, s)
+		}
+	}
+	if len(each) != 5 || !slices.ContainsFunc(each, func(s string) bool {
+		return strings.HasPrefix(s, "access.medecin_traitant_designate allowed self") && strings.Contains(s, "professional/"+traitant)
 	}) {
-		t.Fatalf("no trace of the settings' import: %q", traces)
+		t.Fatalf("traces of each entry: %q", each)
+	}
+	// What the patient changes after is theirs: an import again brings nothing back.
+	if err := b.Access.RemoveMedecinTraitant(ctx, hb.Actor, hb.Channel, pidB, traitant); err != nil {
+		t.Fatal(err)
+	}
+	if rep := imp(hb); !rep.SettingsDone {
+		t.Fatalf("the patient's second import: %+v", rep)
+	}
+	if st := settingsOf(b, pidB); len(st.MedecinsTraitants) != 0 {
+		t.Fatalf("the removed médecin traitant came back: %+v", st.MedecinsTraitants)
 	}
 
 	// Bad settings are refused before anything is decided.
@@ -913,20 +1050,40 @@ func TestAccessSettingsTravelWithTheSpace(t *testing.T) {
 		t.Fatalf("refused settings left %d trace(s)", n-before)
 	}
 
-	// A space that blocked the former médecin traitant keeps them blocked, and out.
+	// A space that blocked the former médecin traitant and the authorised professional keeps
+	// them blocked and out; an authorisation without an end, or ended, is not brought back;
+	// one longer than today's would be is cut to it.
 	c := newInstance(t)
 	c.Clock.Advance(a.Clock.Now().Sub(c.Clock.Now()))
 	pidC := c.Patient(t, ins)
 	hc := recordtest.Holder(pidC)
-	if err := c.Access.Block(ctx, hc.Actor, hc.Channel, pidC, traitant); err != nil {
-		t.Fatal(err)
+	for _, id := range []string{traitant, authorised} {
+		if err := c.Access.Block(ctx, hc.Actor, hc.Channel, pidC, id); err != nil {
+			t.Fatal(err)
+		}
 	}
-	rep, err = c.archive.Import(ctx, hc, pidC, bytes.NewReader(zipped), int64(len(zipped)), lim)
-	if err != nil || rep.SettingsAdded != 4 || rep.SettingsPresent != 1 {
-		t.Fatalf("import into a space that blocked the médecin traitant: %+v %v", rep, err)
+	rep, err := c.archive.Import(ctx, hc, pidC, bytes.NewReader(zipped), int64(len(zipped)), lim)
+	if err != nil || rep.SettingsAdded != 3 || rep.SettingsKept != 2 {
+		t.Fatalf("import into a space that blocked two of them: %+v %v", rep, err)
 	}
-	st, err := c.Access.Settings(ctx, hc.Actor, hc.Channel, pidC)
-	if err != nil || len(st.MedecinsTraitants) != 0 || len(st.Blocked) != 2 {
-		t.Fatalf("settings: %+v %v", st, err)
+	if st := settingsOf(c, pidC); len(st.MedecinsTraitants) != 0 || len(st.Authorisations) != 0 || len(st.Blocked) != 3 {
+		t.Fatalf("settings: %+v", st)
+	}
+	d := newInstance(t)
+	pidD := d.Patient(t, ins)
+	hd := recordtest.Holder(pidD)
+	now := d.Clock.Now()
+	other, far := recordtest.RPPS(t, 9), recordtest.RPPS(t, 10)
+	r, err := d.Access.ImportSettings(ctx, hd.Actor, hd.Channel, pidD, access.Settings{Authorisations: []access.AuthorisationRecord{
+		{IdNat: authorised, State: access.AuthValid, GrantedAt: now.Add(-time.Hour)},                                     // no end
+		{IdNat: other, State: access.AuthExpired, GrantedAt: now.Add(-400 * 24 * time.Hour), Until: now.Add(-time.Hour)}, // ended
+		{IdNat: far, State: access.AuthValid, GrantedAt: now.Add(-time.Hour), Until: now.AddDate(50, 0, 0)},              // too long
+	}})
+	if err != nil || r.Added != 1 || r.Kept != 2 {
+		t.Fatalf("authorisations: %+v %v", r, err)
+	}
+	st := settingsOf(d, pidD)
+	if len(st.Authorisations) != 1 || st.Authorisations[0].IdNat != far || st.Authorisations[0].Until.After(now.AddDate(1, 0, 1)) {
+		t.Fatalf("authorisations after the import: %+v", st.Authorisations)
 	}
 }

@@ -52,8 +52,11 @@ type ImportReport struct {
 	ProfileImported, ProfilePresent, ProfileKept int
 	// Messages filed into the mailbox, and already there.
 	MailImported, MailPresent int
-	// Access settings added (a professional blocked, in the care team…), and already there.
-	SettingsAdded, SettingsPresent int
+	// Access settings: what was added (a professional blocked, in the care team…), kept as
+	// the space has it, and left for the patient to bring back (the grants, when an operator
+	// imports); SettingsDone when they were imported into this space before.
+	SettingsAdded, SettingsKept, SettingsLeft int
+	SettingsDone                              bool
 }
 
 // Import brings a former record into the patient's space: a carnet archive (Export's) or an
@@ -105,8 +108,8 @@ func (s *Service) importCarnet(ctx context.Context, req record.Request, patientI
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return rep, errs.E(errs.Invalid, "manifest.json is not valid: %v", err)
 	}
-	if m.Format != Format || m.Version != Version {
-		return rep, errs.E(errs.Invalid, "the archive is %q version %d, not %s version %d", m.Format, m.Version, Format, Version)
+	if m.Format != Format || m.Version < 1 || m.Version > Version {
+		return rep, errs.E(errs.Invalid, "the archive is %q version %d, not %s version 1 to %d", m.Format, m.Version, Format, Version)
 	}
 	p, _, err := s.d.Spaces.Get(ctx, patientID)
 	if err != nil {
@@ -223,7 +226,7 @@ func (s *Service) importCarnet(ctx context.Context, req record.Request, patientI
 		if err != nil {
 			return rep, fmt.Errorf("import the access settings: %w", err)
 		}
-		rep.SettingsAdded, rep.SettingsPresent = r.Added, r.Present
+		rep.SettingsAdded, rep.SettingsKept, rep.SettingsLeft, rep.SettingsDone = r.Added, r.Kept, r.Left, r.Done
 	}
 	var msgs []exportedMessage
 	if ok, err := optional("mail.json", s.d.Mail != nil, &msgs); err != nil || !ok {

@@ -174,11 +174,13 @@ func writeIndex(w io.Writer, c content, cat *terminology.Catalog) error {
 		}
 		for _, m := range a.Authorisations {
 			what := "autorisé jusqu'au " + day(m.Until)
-			switch m.State {
-			case access.AuthRefused:
+			switch {
+			case m.State == access.AuthRefused:
 				what = "autorisation refusée"
-			case access.AuthExpired:
+			case m.State == access.AuthExpired:
 				what = "autorisation expirée le " + day(m.Until)
+			case m.Until.IsZero():
+				what = "autorisé"
 			}
 			v.Access = append(v.Access, indexAccess{m.IdNat, what, day(m.UpdatedAt)})
 		}

@@ -3,9 +3,11 @@ package mail
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
+	netmail "net/mail"
 	"slices"
 	"strings"
 	"time"
@@ -95,22 +97,30 @@ type MailImport struct {
 }
 
 // Import files messages of the patient's former mailbox into their mailbox (made if need be),
-// all or none, after one access.ActionImport decision: the holder, or an operator migrating a
-// record. Each message keeps its folder, its date and whether it was read; it is neither
-// inspected again nor notified. Each message filed is traced. The space must be open.
+// all or none, under one access.ActionImport decision taken in the transaction that files
+// them: the holder, or an operator migrating a record. Each message must be the patient's
+// (received: their address among its recipients; sent: from their address), and the whole
+// must fit in the mailbox's quota. Each keeps its folder, its date and whether it was read;
+// it is neither inspected again nor notified, and the portal names its sender as the message
+// does, marked as imported, never after a directory entry. Each message filed is traced. The
+// space must be open.
 func (p *Portal) Import(ctx context.Context, actor access.Actor, ch audit.Channel, patientID int64, msgs []ImportedMessage) (MailImport, error) {
 	now := p.mail.clock.Now()
+	var addr Address
+	if err := p.store.ViewPortal(ctx, func(tx PortalTx) error {
+		pt, err := tx.Patient(ctx, patientID)
+		addr = p.mail.PatientAddress(pt.INS.Matricule)
+		return err
+	}); err != nil {
+		return MailImport{}, err
+	}
 	stored := make([]StoredMessage, len(msgs))
 	for i, m := range msgs {
-		st, err := p.importable(m, now)
+		st, err := p.importable(m, addr, now)
 		if err != nil {
 			return MailImport{}, errs.Wrap(errs.CodeOf(err), err, "message %d: %s", i+1, errs.MessageOf(err))
 		}
 		stored[i] = st
-	}
-	d, err := p.access.Decide(ctx, actor, ch, patientID, access.ActionImport, access.Target{Ref: "mailbox"}, nil)
-	if err != nil {
-		return MailImport{}, err
 	}
 	// The bytes first, durable before anything refers to them; those found present, and all
 	// of them on a failure, are deleted after.
@@ -123,27 +133,36 @@ func (p *Portal) Import(ctx context.Context, actor access.Actor, ch audit.Channe
 			}
 		}
 	}
+	none := func(int) bool { return false }
 	for i, m := range msgs {
 		ref, err := p.mail.blobs.Put(ctx, bytes.NewReader(m.Data))
 		if err != nil {
-			drop(func(int) bool { return false })
+			drop(none)
 			return MailImport{}, fmt.Errorf("store a message's bytes: %w", err)
 		}
 		stored[i].Blob = ref
 	}
-	var rep MailImport
-	filed := make([]bool, len(msgs))
-	err = p.store.UpdatePortal(ctx, func(tx PortalTx) error {
-		rep, filed = MailImport{}, make([]bool, len(msgs))
-		pt, err := tx.Patient(ctx, patientID)
-		if err != nil {
+	var (
+		rep     MailImport
+		filed   []bool
+		refusal error
+		allowed access.Decision
+	)
+	err := p.store.UpdatePortal(ctx, func(tx PortalTx) error {
+		rep, filed, refusal = MailImport{}, make([]bool, len(msgs)), nil
+		d, err := p.access.DecideTx(ctx, tx, actor, ch, patientID, access.ActionImport, access.Target{Ref: "mailbox"}, nil)
+		switch {
+		case err != nil && d.Reason != "":
+			refusal = err // traced in tx: committed
+			return nil
+		case err != nil:
 			return err
 		}
+		allowed = d
 		sp, err := tx.Space(ctx, patientID)
 		if err != nil {
 			return err
 		}
-		addr := p.mail.PatientAddress(pt.INS.Matricule)
 		if sp.State != space.Open {
 			return spaceNotOpen(addr)
 		}
@@ -151,6 +170,7 @@ func (p *Portal) Import(ctx context.Context, actor access.Actor, ch audit.Channe
 		if err != nil {
 			return err
 		}
+		used := box.UsedBytes
 		for i := range stored {
 			m := &stored[i]
 			present, err := tx.HoldsContent(ctx, box.ID, msgs[i].Folder, m.Blob.SHA256)
@@ -160,6 +180,9 @@ func (p *Portal) Import(ctx context.Context, actor access.Actor, ch audit.Channe
 			if present {
 				rep.Present++
 				continue
+			}
+			if used += m.Blob.Size; p.mail.cfg.QuotaBytes > 0 && used > p.mail.cfg.QuotaBytes {
+				return errs.E(errs.Conflict, "the messages do not fit in the mailbox <%s>: its quota is %d bytes", addr, p.mail.cfg.QuotaBytes)
 			}
 			if err := tx.InsertMessage(ctx, m); err != nil {
 				return err
@@ -181,8 +204,22 @@ func (p *Portal) Import(ctx context.Context, actor access.Actor, ch audit.Channe
 		}
 		return nil
 	})
-	if err != nil {
-		drop(func(int) bool { return false })
+	switch {
+	case err == nil && refusal != nil:
+		drop(none)
+		return MailImport{}, refusal
+	case err != nil:
+		drop(none)
+		if allowed.Allowed { // the decision's trace went with the transaction: say why it failed
+			e := allowed.TraceEntry(actor.Audit(), ch, patientID, "mailbox")
+			e.Outcome, e.Reason = audit.Failure(err)
+			if terr := p.store.UpdatePortal(context.WithoutCancel(ctx), func(tx PortalTx) error {
+				_, err := tx.AppendTrace(ctx, e)
+				return err
+			}); terr != nil {
+				err = errors.Join(err, terr)
+			}
+		}
 		return MailImport{}, err
 	}
 	drop(func(i int) bool { return filed[i] })
@@ -191,7 +228,7 @@ func (p *Portal) Import(ctx context.Context, actor access.Actor, ch audit.Channe
 
 // importable checks a message brought from a former mailbox: a folder the patient's mailbox
 // has, a date, bytes within the message limit whose header can be read.
-func (p *Portal) importable(m ImportedMessage, now time.Time) (StoredMessage, error) {
+func (p *Portal) importable(m ImportedMessage, patient Address, now time.Time) (StoredMessage, error) {
 	switch {
 	case m.Folder != "INBOX" && m.Folder != "Sent":
 		return StoredMessage{}, errs.E(errs.Invalid, "the folder %q is not one of a patient's mailbox (INBOX, Sent)", m.Folder)
@@ -211,8 +248,33 @@ func (p *Portal) importable(m ImportedMessage, now time.Time) (StoredMessage, er
 		return StoredMessage{}, errs.E(errs.Invalid, "the message's header cannot be read: %s", errs.MessageOf(err))
 	}
 	st := StoredMessage{Channel: Imported, ReceivedAt: m.At.UTC(), MessageID: bounded(h.Get("Message-Id"), 250)}
-	if from, _, err := h.From(); err == nil {
+	from, _, err := h.From()
+	if err == nil {
 		st.HeaderFrom = from.String()
 	}
+	if m.Folder == "Sent" {
+		if err != nil || from != patient {
+			return StoredMessage{}, errs.E(errs.Invalid, "a sent message is not from this patient's address <%s>", patient)
+		}
+		return st, nil
+	}
+	if !slices.Contains(recipientsOf(h), patient.String()) {
+		return StoredMessage{}, errs.E(errs.Invalid, "a received message is not addressed to this patient's address <%s>", patient)
+	}
 	return st, nil
+}
+
+// recipientsOf lists the addresses of a header's To and Cc fields, in lower case.
+func recipientsOf(h Header) []string {
+	var out []string
+	for _, field := range []string{"To", "Cc"} {
+		list, err := netmail.ParseAddressList(h.Get(field))
+		if err != nil {
+			continue
+		}
+		for _, a := range list {
+			out = append(out, strings.ToLower(a.Address))
+		}
+	}
+	return out
 }

@@ -29,6 +29,7 @@ import (
 // PortalTx is what the portal needs of a store transaction, on top of Tx.
 type PortalTx interface {
 	Tx
+	access.SettingsReader // what a decision reads, so that one is taken in the transaction it governs
 	// PatientMailbox returns the patient's mailbox; NotFound when none was made yet.
 	PatientMailbox(ctx context.Context, patientID int64) (Mailbox, error)
 	// ProfessionalMailbox returns the professional's PER mailbox; NotFound when none.
@@ -66,6 +67,9 @@ type Item struct {
 type Decider interface {
 	Decide(ctx context.Context, actor access.Actor, ch audit.Channel, patientID int64, action access.Action,
 		target access.Target, bg *access.BreakGlass) (access.Decision, error)
+	// DecideTx decides in the caller's transaction, and appends the trace to it.
+	DecideTx(ctx context.Context, tx access.DecisionTx, actor access.Actor, ch audit.Channel, patientID int64,
+		action access.Action, target access.Target, bg *access.BreakGlass) (access.Decision, error)
 }
 
 // Depositor deposits a document into a record (record.Service).
@@ -104,7 +108,10 @@ type Summary struct {
 	Unread        bool
 	Attachments   bool
 	Unreadable    bool
-	counterpart   string
+	// Imported: the message came from the patient's former mailbox (an export archive), not
+	// through the acceptance of mail; its sender is named as the message names them.
+	Imported    bool
+	counterpart string
 }
 
 // Inbox is the patient's messages, newest first.
@@ -203,6 +210,17 @@ func (p *Portal) summary(ctx context.Context, it Item, names map[string]string) 
 	}
 	s.Subject = CleanSubject(h.Subject())
 	s.Attachments = strings.HasPrefix(strings.ToLower(strings.TrimSpace(h.Get("Content-Type"))), "multipart/mixed")
+	if it.Message.Channel == Imported {
+		// Not vouched for by the acceptance of mail: never named after a directory entry.
+		s.Imported = true
+		s.Correspondent = p.nameOf(ctx, "", name, map[string]string{})
+		if s.Correspondent == "" {
+			_, d, _ := strings.Cut(s.counterpart, "@")
+			s.Correspondent = "MSSanté " + d
+		}
+		s.Correspondent += " (message importé)"
+		return s
+	}
 	s.Correspondent = p.nameOf(ctx, s.counterpart, name, names)
 	return s
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/carnet-sante/carnet/internal/access"
 	"github.com/carnet-sante/carnet/internal/audit"
 	"github.com/carnet-sante/carnet/internal/errs"
+	"github.com/carnet-sante/carnet/internal/identity"
 )
 
 // MaxImport bounds the items of one Import call: one transaction.
@@ -109,16 +110,28 @@ func (s *Service) importable(it *Item, patientID int64, now time.Time) error {
 	if it.Status != "" && it.Status != Active {
 		return errs.E(errs.Invalid, "the item is %s: only active items are imported", it.Status)
 	}
-	switch it.Author.Kind {
-	case audit.ActorPatient, audit.ActorRepresentative, audit.ActorProfessional, audit.ActorApp:
-	default:
-		return errs.E(errs.Invalid, "the item's author is of an unknown kind %q", it.Author.Kind)
-	}
-	if it.Author.ID == "" {
-		return errs.E(errs.Invalid, "the item's author has no identifier")
-	}
 	if it.ChangedBy.Kind == "" {
 		it.ChangedBy = it.Author
+	}
+	for _, a := range []*Author{&it.Author, &it.ChangedBy} {
+		switch a.Kind {
+		case audit.ActorPatient, audit.ActorRepresentative, audit.ActorApp:
+		case audit.ActorProfessional:
+			id, err := identity.ParseIdNatPS(a.ID)
+			if err != nil {
+				return errs.E(errs.Invalid, "the item names a professional by a bad identifier %q", a.ID)
+			}
+			a.ID = id.String()
+		default:
+			return errs.E(errs.Invalid, "the item's author is of an unknown kind %q", a.Kind)
+		}
+		if a.ID == "" {
+			return errs.E(errs.Invalid, "the item's author has no identifier")
+		}
+	}
+	if it.Author.Kind == audit.ActorProfessional && categories[it.Section].professional.Type == "" {
+		// Add never makes one: the patient's own sections take no professional's items.
+		return errs.E(errs.Invalid, "a professional does not write the patient's %s", it.Section.English())
 	}
 	for _, t := range []*time.Time{&it.Created, &it.Written, &it.Changed} {
 		switch {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/carnet-sante/carnet/internal/access"
+	"github.com/carnet-sante/carnet/internal/audit"
 	"github.com/carnet-sante/carnet/internal/errs"
 )
 
@@ -97,6 +98,26 @@ func (tx *Tx) AccessRelation(ctx context.Context, patientID int64, idnat string)
 		return access.Relation{}, fmt.Errorf("read access relation: %w", err)
 	}
 	return r, nil
+}
+
+// TraceDetails returns the details of the patient's allowed traces of action on object,
+// oldest first (the patient's part of the trail, by its index).
+func (tx *Tx) TraceDetails(ctx context.Context, patientID int64, action, object string) ([]string, error) {
+	rows, err := tx.query(ctx, `SELECT detail FROM traces WHERE patient_id = $1 AND action = $2 AND object = $3 AND outcome = $4
+		ORDER BY id`, patientID, action, object, string(audit.Allowed))
+	if err != nil {
+		return nil, fmt.Errorf("read trace details: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			return nil, fmt.Errorf("read trace details: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
 }
 
 // AccessSettings reads every access setting of the patient, each list ordered by IdNat_PS.

@@ -84,11 +84,12 @@ func (t mailTx) HasMessage(ctx context.Context, mailboxID int64, messageID strin
 }
 
 // HoldsContent reports whether the mailbox's folder holds a message of these bytes (their
-// SHA-256): the mailbox's own deliveries are read, by their key.
+// SHA-256): the messages of these bytes are found by their hash (migration 0029), then
+// their deliveries.
 func (t mailTx) HoldsContent(ctx context.Context, mailboxID int64, folder, sha256 string) (bool, error) {
 	var n int
-	err := t.queryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM mail_deliveries d JOIN mail_messages m ON m.id = d.message_ref
-		WHERE d.mailbox_id = $1 AND d.folder = $2 AND m.sha256 = $3 LIMIT 1) x`, mailboxID, folder, sha256).Scan(&n)
+	err := t.queryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM mail_messages m JOIN mail_deliveries d ON d.message_ref = m.id
+		WHERE m.sha256 = $3 AND d.mailbox_id = $1 AND d.folder = $2 LIMIT 1) x`, mailboxID, folder, sha256).Scan(&n)
 	return n > 0, err
 }
 

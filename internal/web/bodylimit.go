@@ -27,6 +27,7 @@ func (w *Web) uploadLimits() map[string]func() int64 {
 	messages := func() int64 { return maxUpload + formSlack }
 	return map[string]func() int64{
 		"POST /moi/documents":                            records,
+		"POST /moi/import":                               func() int64 { return maxArchiveUpload + formSlack },
 		"POST /proches/{patient}/documents":              records,
 		"POST /pro/patients/{patient}/depot":             records,
 		"POST /moi/messages/{id}/repondre":               messages,

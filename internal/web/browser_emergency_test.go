@@ -38,7 +38,7 @@ func TestBrowserEmergencyCard(t *testing.T) {
 	}
 
 	b := newTab(t, p.srv.URL)
-	const email, pass = "camille902@example.fr", "une phrase de passe assez longue"
+	const email, pass = "camille902@example.fr", patientPass
 	b.open("/langue/fr?retour=/connexion")
 	b.expect("Se connecter")
 	b.fill("identifiant", email)

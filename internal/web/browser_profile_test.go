@@ -47,7 +47,7 @@ func TestBrowserProfile(t *testing.T) {
 	depositReport(t, p, ins, recordtest.RPPS(t, 81), "34112-3", "Séjour en cardiologie", now.AddDate(0, 0, -30), now.AddDate(0, 0, -27), nil)
 
 	b := newTab(t, p.srv.URL)
-	const email, pass = "jeanne801@example.fr", "une phrase de passe assez longue"
+	const email, pass = "jeanne801@example.fr", patientPass
 	b.open("/langue/fr?retour=/connexion")
 	b.expect("Se connecter")
 	b.fill("identifiant", email)

@@ -48,20 +48,8 @@ func newMsgPortal(t *testing.T) *msgPortal {
 // the patient's id and mailbox address.
 func (p *msgPortal) patientIn(t *testing.T, b *browser, seq int, given, email string) (int64, identity.INS, string) {
 	t.Helper()
-	ins := recordtest.TestINS(t, seq)
-	c, err := p.spaces.Create(context.Background(), space.By{Actor: audit.Actor{Kind: audit.ActorOperator, ID: "op", Name: "op"},
-		Channel: audit.ChannelCLI}, space.NewSpace{Patient: space.Patient{INS: ins, BirthName: "MOREAU", GivenNames: given,
-		BirthDate: time.Date(1979, 4, 2, 0, 0, 0, 0, time.UTC), Sex: space.Female}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	const pass = "une phrase de passe solide"
-	form := url.Values{"ins": {ins.Matricule}, "code": {c.ActivationCode}, "email": {email}, "mot_de_passe": {pass}, "confirmation": {pass}}
-	if pg := b.post("/activation", form); pg.status != http.StatusSeeOther {
-		t.Fatalf("activation: %d %.300s", pg.status, pg.body)
-	}
-	p.signIn(t, b, email, email, pass)
-	return c.Patient.ID, ins, p.mx.Mail.PatientAddress(ins.Matricule).String()
+	pid, ins := p.portal.patientIn(t, b, seq, "MOREAU", given, email)
+	return pid, ins, p.mx.Mail.PatientAddress(ins.Matricule).String()
 }
 
 // sendSMTP submits raw from a professional's mail client: submission port, STARTTLS, AUTH.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/carnet-sante/carnet/internal/access"
 	"github.com/carnet-sante/carnet/internal/account"
+	"github.com/carnet-sante/carnet/internal/archive"
 	"github.com/carnet-sante/carnet/internal/audit"
 	"github.com/carnet-sante/carnet/internal/auth"
 	"github.com/carnet-sante/carnet/internal/errs"
@@ -485,6 +486,32 @@ func (w *Web) export(rw http.ResponseWriter, r *http.Request, id auth.Identity, 
 	_, _ = io.Copy(rw, pr)
 	pr.Close()
 	<-done
+}
+
+// maxArchiveUpload bounds an archive uploaded in the portal: a lifetime's record of scans
+// fits. Our default; a larger one goes through the operator (carnet import).
+const maxArchiveUpload = 1 << 30
+
+// importArchive: POST /moi/import, a former record brought into the space (internal/archive):
+// a carnet archive, or an IHE XDM package, as the patient downloaded it. The upload is
+// spooled to a temporary file by the form's parsing; the import reads it there.
+func (w *Web) importArchive(rw http.ResponseWriter, r *http.Request, id auth.Identity, req record.Request) {
+	f, hdr, err := r.FormFile("archive")
+	if err != nil {
+		w.fail(rw, r, errs.E(errs.Invalid, "choose a file"))
+		return
+	}
+	defer f.Close()
+	rep, err := w.d.Archive.Import(r.Context(), req, req.Actor.PatientID, f, hdr.Size, archive.DefaultLimits(w.d.Records.Policy().MaxSize))
+	if err != nil {
+		w.fail(rw, r, err)
+		return
+	}
+	v := struct {
+		patientPage
+		Report archive.ImportReport
+	}{patientPage: w.patientPage(r, id, "import.title", "home"), Report: rep}
+	w.render(rw, r, http.StatusOK, "import", v)
 }
 
 // fail answers an error as a page: what the person can do about it, never the inner detail.

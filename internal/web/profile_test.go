@@ -92,24 +92,8 @@ func newHealthPortal(t *testing.T) *healthPortal {
 // patientIn opens and activates patient seq's space and signs them in.
 func (p *healthPortal) patientIn(t *testing.T, seq int, given string) (*browser, int64, identity.INS) {
 	t.Helper()
-	ins := recordtest.TestINS(t, seq)
-	c, err := p.spaces.Create(context.Background(), space.By{Actor: audit.Actor{Kind: audit.ActorOperator, ID: "op", Name: "op"},
-		Channel: audit.ChannelCLI}, space.NewSpace{Patient: space.Patient{INS: ins, BirthName: "MARTIN", GivenNames: given,
-		BirthDate: time.Date(1979, 9, 21, 0, 0, 0, 0, time.UTC), Sex: space.Female}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	email, pass := strings.ToLower(given)+strconv.Itoa(seq)+"@example.fr", "une phrase de passe assez longue"
 	b := p.browser(t)
-	if pg := b.post("/activation", url.Values{"ins": {ins.Matricule}, "code": {c.ActivationCode}, "email": {email},
-		"mot_de_passe": {pass}, "confirmation": {pass}}); pg.status != http.StatusSeeOther {
-		t.Fatalf("activation: %d %.300s", pg.status, pg.body)
-	}
-	p.signIn(t, b, email, email, pass)
-	pid, err := p.Records.PatientID(context.Background(), ins)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pid, ins := p.portal.patientIn(t, b, seq, "MARTIN", given, strings.ToLower(given)+strconv.Itoa(seq)+"@example.fr")
 	return b, pid, ins
 }
 
@@ -637,7 +621,7 @@ func TestShareSummaryByCode(t *testing.T) {
 	if pg = pro.get("/moi/profil/partages"); pg.status != http.StatusSeeOther {
 		t.Errorf("a professional on the patient's sharing page: %d", pg.status)
 	}
-	p.signIn(t, b, "léa631@example.fr", "léa631@example.fr", "une phrase de passe assez longue") // the session ended in the day
+	p.signIn(t, b, "léa631@example.fr", "léa631@example.fr", patientPass) // the session ended in the day
 	if pg = b.get("/moi/historique"); !strings.Contains(pg.body, "Utilisation d'un code de partage de la synthèse par un professionnel") ||
 		!strings.Contains(pg.body, "Dr Anne Bernard") || !strings.Contains(pg.body, "ce code de partage avait déjà servi") {
 		t.Errorf("the patient's trail does not tell the uses of their code: %.3000s", pg.body)

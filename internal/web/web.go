@@ -168,6 +168,7 @@ func (w *Web) routes() {
 	m.HandleFunc("POST /moi/sessions/{id}/fermer", w.patient(w.revokeSession))
 	m.HandleFunc("POST /moi/sessions/toutes", w.patient(w.signoutEverywhere))
 	m.HandleFunc("GET /moi/export", w.patient(w.export))
+	m.HandleFunc("POST /moi/import", w.patient(w.importArchive))
 	w.representedRoutes()
 	w.passkeyRoutes()
 	w.profileRoutes()
