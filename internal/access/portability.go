@@ -106,6 +106,11 @@ func (s *Service) ImportSettings(ctx context.Context, actor Actor, ch audit.Chan
 	err = s.manage(ctx, actor, ch, patientID, op{action: ActionImport, trace: string(ActionImport), object: objectSettings, now: now,
 		change: func(ctx context.Context, tx Tx, p Patient, e *audit.Entry) error {
 			rep = SettingsImport{}
+			// Two imports at once must not both find no marker (PostgreSQL runs them
+			// concurrently at READ COMMITTED).
+			if err := tx.LockPatient(ctx, patientID); err != nil {
+				return err
+			}
 			before, err := tx.TraceDetails(ctx, patientID, string(ActionImport), objectSettings)
 			if err != nil {
 				return err
@@ -118,8 +123,9 @@ func (s *Service) ImportSettings(ctx context.Context, actor Actor, ch audit.Chan
 			}
 			mayGrant := g.Allowed
 			if restrictionsDone && (grantsDone || !mayGrant) {
-				rep.Done = true
-				return errImported
+				// Nothing to do, said as such: an allowed no-op, not a refusal.
+				rep.Done, e.Detail = true, "done: imported before"
+				return nil
 			}
 			// Each entry added is its own operation in the trail, as if the patient had made it.
 			traced := func(action, idnat, detail string) error {
@@ -178,16 +184,29 @@ func (s *Service) ImportSettings(ctx context.Context, actor Actor, ch audit.Chan
 					}
 				}
 			}
-			grants := len(traitants) + len(team)
-			for _, a := range in.Authorisations {
-				if a.State != AuthRefused {
-					grants++
+			// An authorisation without an end lasts as long as one granted today; one past its
+			// end, or to a professional the space blocked, is not brought back.
+			untilOf := func(i int) (time.Time, bool) {
+				a := in.Authorisations[i]
+				until := a.Until.UTC()
+				if until.IsZero() || until.After(longest) {
+					until = longest
 				}
+				return until, a.State == AuthValid && until.After(now) && !isBlocked[auths[i]]
 			}
 			switch {
 			case grantsDone:
 			case !mayGrant:
-				rep.Left = grants
+				for _, id := range slices.Concat(traitants, team) {
+					if !isBlocked[id] {
+						rep.Left++
+					}
+				}
+				for i := range in.Authorisations {
+					if _, ok := untilOf(i); ok {
+						rep.Left++
+					}
+				}
 			default:
 				for i, id := range traitants {
 					var added bool
@@ -215,11 +234,8 @@ func (s *Service) ImportSettings(ctx context.Context, actor Actor, ch audit.Chan
 					if a.State == AuthRefused {
 						continue
 					}
-					until := a.Until.UTC()
-					if until.After(longest) {
-						until = longest
-					}
-					if a.State != AuthValid || !until.After(now) || isBlocked[id] {
+					until, ok := untilOf(i)
+					if !ok {
 						rep.Kept++ // ended, or ruled out by a block
 						continue
 					}
@@ -237,18 +253,11 @@ func (s *Service) ImportSettings(ctx context.Context, actor Actor, ch audit.Chan
 			e.Detail = fmt.Sprintf("added=%d kept=%d left=%d %s", rep.Added, rep.Kept, rep.Left, mark)
 			return nil
 		}})
-	if rep.Done && errs.Is(err, errs.Conflict) {
-		return rep, nil
-	}
 	if err != nil {
 		return SettingsImport{}, err
 	}
 	return rep, nil
 }
-
-// errImported ends an import of settings done before: it rolls back (nothing to write) and is
-// traced as a refusal that says why.
-var errImported = errs.E(errs.Conflict, "the access settings were imported into this space before: the patient has had them since")
 
 // importAuthorisation writes an authorisation of the former space unless the patient already
 // answered this professional here.

@@ -122,6 +122,8 @@ type Tx interface {
 	// TraceDetails returns the details of the patient's allowed traces of action on object,
 	// oldest first.
 	TraceDetails(ctx context.Context, patientID int64, action, object string) ([]string, error)
+	// LockPatient holds the patient until the transaction ends: one read-then-write at a time.
+	LockPatient(ctx context.Context, patientID int64) error
 }
 
 // Store opens transactions.

@@ -293,6 +293,17 @@ func TestExportReimportedEqualsTheOriginal(t *testing.T) {
 	if n := importTraces(t, b, pidB, "document/"); n != 7 {
 		t.Fatalf("%d documents traced as imported, want 7", n)
 	}
+	// The holder's own import brings back what they deposited, and leaves what professionals
+	// did: nothing vouches for what a file says of who deposited it.
+	c := newInstance(t)
+	pidC := c.Patient(t, ins)
+	rep, err = c.archive.Import(ctx, recordtest.Holder(pidC), pidC, bytes.NewReader(zipped), int64(len(zipped)), archive.DefaultLimits(20<<20))
+	if err != nil || rep.Imported != 1 || rep.Left != 6 {
+		t.Fatalf("the holder's import: %+v %v", rep, err)
+	}
+	if docs := everything(t, c, pidC); len(docs) != 1 || docs[0].DepositedBy != access.DepositedByPatient {
+		t.Fatalf("the holder's import filed %+v", docs)
+	}
 }
 
 // importTraces counts the operator's allowed import traces of objects named prefix… in the
@@ -379,6 +390,21 @@ func TestImportRefusesWhatIsNotThisPatientsOrIsDamaged(t *testing.T) {
 	}
 	if n := len(everything(t, b, pidB)); n != 0 {
 		t.Fatalf("%d documents imported from an archive of a later layout", n)
+	}
+	// A small file of many empty entries is refused for their count, before they are held.
+	var bloated bytes.Buffer
+	zw = zip.NewWriter(&bloated)
+	for name, body := range files {
+		if name == "manifest.json" {
+			body = []byte(`{"format":"carnet-export","version":2,"files":[` + strings.Repeat(`{},`, 200_000) + `{}]}`)
+		}
+		w, _ := zw.Create(name)
+		w.Write(body)
+	}
+	zw.Close()
+	if _, err := b.archive.Import(ctx, operator(""), pidB, bytes.NewReader(bloated.Bytes()), int64(bloated.Len()), lim); !errs.Is(err, errs.Invalid) ||
+		!strings.Contains(err.Error(), "lists more than") {
+		t.Fatalf("a manifest of 200,000 empty entries: %v", err)
 	}
 	v1 := withVersion(1)
 	if rep, err := b.archive.Import(ctx, operator(""), pidB, bytes.NewReader(v1), int64(len(v1)), lim); err != nil || rep.Imported != 6 { // the holder's: without the one held back
@@ -634,7 +660,9 @@ func TestProfileReimportedEqualsTheOriginal(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep, err = c.archive.Import(ctx, recordtest.Holder(pidC), pidC, bytes.NewReader(zipped), int64(len(zipped)), lim)
-	if err != nil || rep.ProfileImported != 5 || rep.ProfileKept != 1 {
+	// The patient's own import: the doctor's item is left out (nothing vouches for a file's
+	// author), the blood group too (the space has its own).
+	if err != nil || rep.ProfileImported != 4 || rep.ProfileKept != 1 || rep.ProfileLeft != 1 {
 		t.Fatalf("import into a space with its blood group: %+v %v", rep, err)
 	}
 	groups, err := medC.List(ctx, profile.Request{Actor: recordtest.Holder(pidC).Actor, Channel: audit.ChannelWeb},
@@ -875,12 +903,10 @@ func TestMailImportRefusesWhatIsNotAMailbox(t *testing.T) {
 	before := len(in.Traces(t, pid))
 	for name, bad := range map[string]mail.ImportedMessage{
 		"a folder a patient has not": {Folder: "Trash", At: mailtest.T0, Data: good.Data},
-		"received, but not by them": {Folder: "INBOX", At: mailtest.T0,
-			Data: []byte("From: Dr Jeanne Durand <jeanne@carnet.example>\r\nTo: someone.else@patient.carnet.example\r\nSubject: x\r\n\r\nbody\r\n")},
-		"sent, but not by them": {Folder: "Sent", At: mailtest.T0, Data: good.Data},
-		"no date":               {Folder: "INBOX", Data: good.Data},
-		"empty":                 {Folder: "INBOX", At: mailtest.T0},
-		"an unreadable header":  {Folder: "INBOX", At: mailtest.T0, Data: []byte("not a header at all\r\n\r\nbody")},
+		"sent, but not by them":      {Folder: "Sent", At: mailtest.T0, Data: good.Data},
+		"no date":                    {Folder: "INBOX", Data: good.Data},
+		"empty":                      {Folder: "INBOX", At: mailtest.T0},
+		"an unreadable header":       {Folder: "INBOX", At: mailtest.T0, Data: []byte("not a header at all\r\n\r\nbody")},
 	} {
 		_, err := box.Import(ctx, holder.Actor, holder.Channel, pid, []mail.ImportedMessage{good, bad})
 		if !errs.Is(err, errs.Invalid) || !strings.Contains(err.Error(), "message 2") {
@@ -918,6 +944,17 @@ func TestMailImportRefusesWhatIsNotAMailbox(t *testing.T) {
 	}
 	if inbox, _ := box.Inbox(ctx, holder.Actor, holder.Channel, pid); len(inbox.Messages) != 0 {
 		t.Fatalf("an import over the quota filed %d message(s)", len(inbox.Messages))
+	}
+	// A message the patient received in Bcc names them nowhere: it comes back all the same,
+	// said imported.
+	bcc := mail.ImportedMessage{Folder: "INBOX", At: mailtest.T0, Data: []byte("From: Dr Jeanne Durand <jeanne@carnet.example>\r\n" +
+		"To: undisclosed-recipients:;\r\nSubject: Rappel vaccin\r\n\r\nbody\r\n")}
+	if r, err := box.Import(ctx, holder.Actor, holder.Channel, pid, []mail.ImportedMessage{bcc}); err != nil || r.Imported != 1 {
+		t.Fatalf("a message received in Bcc: %+v %v", r, err)
+	}
+	if inbox, _ := box.Inbox(ctx, holder.Actor, holder.Channel, pid); len(inbox.Messages) != 1 ||
+		inbox.Messages[0].Correspondent != "Dr Jeanne Durand (message importé)" {
+		t.Fatalf("inbox: %+v", inbox.Messages)
 	}
 	// A professional imports nothing into a patient's mailbox.
 	doc := recordtest.Doctor(recordtest.RPPS(t, 3))
@@ -1034,6 +1071,31 @@ func TestAccessSettingsTravelWithTheSpace(t *testing.T) {
 	if st := settingsOf(b, pidB); len(st.MedecinsTraitants) != 0 {
 		t.Fatalf("the removed médecin traitant came back: %+v", st.MedecinsTraitants)
 	}
+	if traces := b.Traces(t, pidB); !slices.ContainsFunc(traces, func(s string) bool {
+		return strings.HasPrefix(s, "space.import allowed") && strings.HasSuffix(s, "access_settings done: imported before")
+	}) || slices.ContainsFunc(traces, func(s string) bool { return strings.HasPrefix(s, "space.import denied") }) {
+		t.Fatalf("an import done before is not said as such: %q", traces)
+	}
+	// Two imports at once: one of them only.
+	e := newInstance(t)
+	pidE := e.Patient(t, ins)
+	he := recordtest.Holder(pidE)
+	results := make(chan access.SettingsImport, 2)
+	for _, id := range []string{traitant, member} {
+		go func() {
+			r, err := e.Access.ImportSettings(ctx, he.Actor, he.Channel, pidE, access.Settings{MedecinsTraitants: []access.Member{{IdNat: id}}})
+			if err != nil {
+				t.Error(err)
+			}
+			results <- r
+		}()
+	}
+	if r1, r2 := <-results, <-results; r1.Done == r2.Done || r1.Added+r2.Added != 1 {
+		t.Fatalf("two imports at once: %+v %+v", r1, r2)
+	}
+	if st := settingsOf(e, pidE); len(st.MedecinsTraitants) != 1 {
+		t.Fatalf("two imports at once left %d médecins traitants", len(st.MedecinsTraitants))
+	}
 
 	// Bad settings are refused before anything is decided.
 	before := len(b.Traces(t, pidB))
@@ -1051,8 +1113,8 @@ func TestAccessSettingsTravelWithTheSpace(t *testing.T) {
 	}
 
 	// A space that blocked the former médecin traitant and the authorised professional keeps
-	// them blocked and out; an authorisation without an end, or ended, is not brought back;
-	// one longer than today's would be is cut to it.
+	// them blocked and out; an ended authorisation is not brought back; one without an end,
+	// or longer than today's would be, lasts as long as today's.
 	c := newInstance(t)
 	c.Clock.Advance(a.Clock.Now().Sub(c.Clock.Now()))
 	pidC := c.Patient(t, ins)
@@ -1079,11 +1141,13 @@ func TestAccessSettingsTravelWithTheSpace(t *testing.T) {
 		{IdNat: other, State: access.AuthExpired, GrantedAt: now.Add(-400 * 24 * time.Hour), Until: now.Add(-time.Hour)}, // ended
 		{IdNat: far, State: access.AuthValid, GrantedAt: now.Add(-time.Hour), Until: now.AddDate(50, 0, 0)},              // too long
 	}})
-	if err != nil || r.Added != 1 || r.Kept != 2 {
+	if err != nil || r.Added != 2 || r.Kept != 1 {
 		t.Fatalf("authorisations: %+v %v", r, err)
 	}
 	st := settingsOf(d, pidD)
-	if len(st.Authorisations) != 1 || st.Authorisations[0].IdNat != far || st.Authorisations[0].Until.After(now.AddDate(1, 0, 1)) {
+	if len(st.Authorisations) != 2 || slices.ContainsFunc(st.Authorisations, func(a access.AuthorisationRecord) bool {
+		return a.IdNat == other || a.Until.IsZero() || a.Until.After(now.AddDate(1, 0, 1))
+	}) {
 		t.Fatalf("authorisations after the import: %+v", st.Authorisations)
 	}
 }

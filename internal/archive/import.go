@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -44,6 +45,9 @@ type ImportReport struct {
 	Format   string // "carnet-export" or "ihe-xdm"
 	Imported int
 	Present  int // already in the record (an import run twice imports nothing twice)
+	// Left: the documents a professional or the insurer deposited, and the profile items a
+	// professional wrote, which the holder's own import leaves out (record.ImportReport.Left).
+	Left, ProfileLeft int
 	// Agenda events filed, already there, and refused (the requester may not file events of
 	// that category: a patient does not file the insurer's reimbursements).
 	EventsImported, EventsPresent, EventsRefused int
@@ -67,6 +71,11 @@ type ImportReport struct {
 // was imported before is found present, so an interrupted import run again ends in the same
 // state.
 func (s *Service) Import(ctx context.Context, req record.Request, patientID int64, r io.ReaderAt, size int64, lim Limits) (ImportReport, error) {
+	if n, err := zipEntries(r, size); err != nil {
+		return ImportReport{}, err
+	} else if n > uint64(lim.MaxFiles) {
+		return ImportReport{}, errs.E(errs.Invalid, "the archive holds %d files, more than %d", n, lim.MaxFiles)
+	}
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return ImportReport{}, errs.E(errs.Invalid, "the file is not a zip archive: %v", err)
@@ -104,9 +113,18 @@ func (s *Service) importCarnet(ctx context.Context, req record.Request, patientI
 	if err != nil {
 		return rep, err
 	}
-	var m Manifest
-	if err := json.Unmarshal(raw, &m); err != nil {
+	// The lists are read an entry at a time, each bounded: a small file of many empty
+	// entries must not make the import hold far more than its bytes.
+	var head struct {
+		Manifest
+		Files json.RawMessage `json:"files"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
 		return rep, errs.E(errs.Invalid, "manifest.json is not valid: %v", err)
+	}
+	m := head.Manifest
+	if m.Files, err = decodeList[File](head.Files, "manifest.json", len(files)); err != nil {
+		return rep, err
 	}
 	if m.Format != Format || m.Version < 1 || m.Version > Version {
 		return rep, errs.E(errs.Invalid, "the archive is %q version %d, not %s version 1 to %d", m.Format, m.Version, Format, Version)
@@ -140,9 +158,15 @@ func (s *Service) importCarnet(ctx context.Context, req record.Request, patientI
 	if err != nil {
 		return rep, err
 	}
-	var rf recordFile
-	if err := json.Unmarshal(raw, &rf); err != nil {
+	var rawRecord struct {
+		Documents json.RawMessage `json:"documents"`
+	}
+	if err := json.Unmarshal(raw, &rawRecord); err != nil {
 		return rep, errs.E(errs.Invalid, "record.json is not valid: %v", err)
+	}
+	var rf recordFile
+	if rf.Documents, err = decodeList[exportedDoc](rawRecord.Documents, "record.json", len(files)); err != nil {
+		return rep, err
 	}
 	// Oldest first: a deprecated version goes in before the one that replaced it.
 	items := make([]record.ImportItem, 0, record.MaxItems)
@@ -157,6 +181,7 @@ func (s *Service) importCarnet(ctx context.Context, req record.Request, patientI
 		}
 		rep.Imported += r.Imported
 		rep.Present += r.Present
+		rep.Left += r.Left
 		items, held = items[:0], 0
 		return nil
 	}
@@ -186,7 +211,7 @@ func (s *Service) importCarnet(ctx context.Context, req record.Request, patientI
 	}
 	// The agenda and the profile, when the archive has them (an older one may not) and this
 	// carnet keeps them.
-	optional := func(name string, keeps bool, v any) (bool, error) {
+	optional := func(name string, keeps bool, decode func(raw []byte) error) (bool, error) {
 		if _, ok := files[name]; !ok || !keeps {
 			return false, nil
 		}
@@ -194,16 +219,13 @@ func (s *Service) importCarnet(ctx context.Context, req record.Request, patientI
 		if err == nil {
 			err = checked(name, raw)
 		}
-		if err != nil {
-			return false, err
+		if err == nil {
+			err = decode(raw)
 		}
-		if err := json.Unmarshal(raw, v); err != nil {
-			return false, errs.E(errs.Invalid, "%s is not valid: %v", name, err)
-		}
-		return true, nil
+		return err == nil, err
 	}
 	var events []exportedEvent
-	if ok, err := optional("agenda.json", s.d.Agenda != nil, &events); err != nil {
+	if ok, err := optional("agenda.json", s.d.Agenda != nil, listOf(&events, "agenda.json", maxListed)); err != nil {
 		return rep, err
 	} else if ok {
 		if err := s.importEvents(ctx, req, patientID, events, &rep); err != nil {
@@ -211,7 +233,7 @@ func (s *Service) importCarnet(ctx context.Context, req record.Request, patientI
 		}
 	}
 	var profileItems []profile.Item
-	if ok, err := optional("profile.json", s.d.Profile != nil, &profileItems); err != nil {
+	if ok, err := optional("profile.json", s.d.Profile != nil, listOf(&profileItems, "profile.json", maxListed)); err != nil {
 		return rep, err
 	} else if ok {
 		if err := s.importProfile(ctx, req, patientID, profileItems, &rep); err != nil {
@@ -219,7 +241,7 @@ func (s *Service) importCarnet(ctx context.Context, req record.Request, patientI
 		}
 	}
 	var settings access.Settings
-	if ok, err := optional("access.json", s.d.Access != nil, &settings); err != nil {
+	if ok, err := optional("access.json", s.d.Access != nil, func(raw []byte) error { return decodeSettings(raw, &settings) }); err != nil {
 		return rep, err
 	} else if ok {
 		r, err := s.d.Access.ImportSettings(ctx, req.Actor, req.Channel, patientID, settings)
@@ -229,7 +251,7 @@ func (s *Service) importCarnet(ctx context.Context, req record.Request, patientI
 		rep.SettingsAdded, rep.SettingsKept, rep.SettingsLeft, rep.SettingsDone = r.Added, r.Kept, r.Left, r.Done
 	}
 	var msgs []exportedMessage
-	if ok, err := optional("mail.json", s.d.Mail != nil, &msgs); err != nil || !ok {
+	if ok, err := optional("mail.json", s.d.Mail != nil, listOf(&msgs, "mail.json", len(files))); err != nil || !ok {
 		return rep, err
 	}
 	return rep, s.importMail(ctx, req, patientID, msgs, &rep, func(name string) ([]byte, error) {
@@ -298,6 +320,7 @@ func (s *Service) importProfile(ctx context.Context, req record.Request, patient
 		rep.ProfileImported += r.Imported
 		rep.ProfilePresent += r.Present
 		rep.ProfileKept += r.Kept
+		rep.ProfileLeft += r.Left
 		items = items[n:]
 	}
 	return nil
@@ -357,4 +380,110 @@ func readBounded(f *zip.File, max int64) ([]byte, error) {
 		return nil, errs.E(errs.Invalid, "%s is larger than %d bytes", f.Name, max)
 	}
 	return b.Bytes(), nil
+}
+
+// maxListed bounds the entries of the agenda's and the profile's lists in one archive: far
+// more than a lifetime's.
+const maxListed = 200_000
+
+// maxSettings bounds each list of the access settings.
+const maxSettings = 10_000
+
+// decodeList reads raw, a JSON list (or null), an entry at a time, refusing one of more than
+// max entries before it holds them: the entries' memory is bounded by max, not by how many
+// tiny entries a file of its size can state.
+func decodeList[T any](raw []byte, name string, max int) ([]T, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+		return nil, errs.E(errs.Invalid, "%s is not valid: a list is expected", name)
+	}
+	var out []T
+	for dec.More() {
+		if len(out) >= max {
+			return nil, errs.E(errs.Invalid, "%s lists more than %d entries", name, max)
+		}
+		var v T
+		if err := dec.Decode(&v); err != nil {
+			return nil, errs.E(errs.Invalid, "%s is not valid: %v", name, err)
+		}
+		out = append(out, v)
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, errs.E(errs.Invalid, "%s is not valid: %v", name, err)
+	}
+	return out, nil
+}
+
+// listOf decodes into dst a list of at most max entries (decodeList).
+func listOf[T any](dst *[]T, name string, max int) func([]byte) error {
+	return func(raw []byte) (err error) {
+		*dst, err = decodeList[T](raw, name, max)
+		return err
+	}
+}
+
+// decodeSettings reads access.json, each of its lists bounded.
+func decodeSettings(raw []byte, st *access.Settings) error {
+	var v struct {
+		Oppositions                                          access.Oppositions
+		MedecinsTraitants, Blocked, CareTeam, Authorisations json.RawMessage
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return errs.E(errs.Invalid, "access.json is not valid: %v", err)
+	}
+	var err error
+	st.Oppositions = v.Oppositions
+	if st.MedecinsTraitants, err = decodeList[access.Member](v.MedecinsTraitants, "access.json", maxSettings); err != nil {
+		return err
+	}
+	if st.Blocked, err = decodeList[access.Member](v.Blocked, "access.json", maxSettings); err != nil {
+		return err
+	}
+	if st.CareTeam, err = decodeList[access.CareTeamMember](v.CareTeam, "access.json", maxSettings); err != nil {
+		return err
+	}
+	st.Authorisations, err = decodeList[access.AuthorisationRecord](v.Authorisations, "access.json", maxSettings)
+	return err
+}
+
+// zipEntries reads how many entries a zip file's end of central directory states (its
+// zip64 record's, when it has one), before the central directory itself is read: an archive
+// of millions of empty entries is refused for its count, not parsed into memory first.
+func zipEntries(r io.ReaderAt, size int64) (uint64, error) {
+	const eocdLen, maxComment = 22, 65535
+	n := min(size, eocdLen+maxComment)
+	buf := make([]byte, n)
+	if _, err := r.ReadAt(buf, size-n); err != nil && err != io.EOF {
+		return 0, err
+	}
+	i := bytes.LastIndex(buf, []byte("PK\x05\x06"))
+	if i < 0 || len(buf)-i < eocdLen {
+		return 0, errs.E(errs.Invalid, "the file is not a zip archive: no end of central directory")
+	}
+	count := uint64(binary.LittleEndian.Uint16(buf[i+10:]))
+	if count != 0xffff {
+		return count, nil
+	}
+	// zip64: the locator just before the record gives the zip64 record's offset.
+	loc := size - n + int64(i) - 20
+	if loc < 0 {
+		return 0, errs.E(errs.Invalid, "the file is not a zip archive: a damaged zip64 locator")
+	}
+	var l [20]byte
+	if _, err := r.ReadAt(l[:], loc); err != nil || string(l[:4]) != "PK\x06\x07" {
+		return count, nil // no zip64 record: 65,535 entries
+	}
+	off := int64(binary.LittleEndian.Uint64(l[8:]))
+	var rec [40]byte
+	if off < 0 || off > size-40 {
+		return 0, errs.E(errs.Invalid, "the file is not a zip archive: a damaged zip64 record")
+	}
+	if _, err := r.ReadAt(rec[:], off); err != nil || string(rec[:4]) != "PK\x06\x06" {
+		return 0, errs.E(errs.Invalid, "the file is not a zip archive: a damaged zip64 record")
+	}
+	return binary.LittleEndian.Uint64(rec[32:]), nil
 }

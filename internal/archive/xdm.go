@@ -45,6 +45,7 @@ func (s *Service) importXDM(ctx context.Context, req record.Request, patientID i
 		}
 		rep.Imported += r.Imported
 		rep.Present += r.Present
+		rep.Left += r.Left
 		items = items[n:]
 	}
 	return rep, nil

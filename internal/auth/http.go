@@ -218,6 +218,15 @@ func (h *HTTP) CSRF(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		// Reading the token parses the form, which spools a multipart body's files past
+		// 32 MB to temporary files. The server removes those of the request it was handed
+		// only; this one is a copy (Middleware's context): they are removed here, whatever
+		// the answer.
+		defer func() {
+			if r.MultipartForm != nil {
+				_ = r.MultipartForm.RemoveAll()
+			}
+		}()
 		if id, ok := FromContext(r.Context()); ok {
 			got := r.Header.Get(CSRFHeader)
 			if got == "" {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	netmail "net/mail"
 	"slices"
 	"strings"
 	"time"
@@ -98,9 +97,8 @@ type MailImport struct {
 
 // Import files messages of the patient's former mailbox into their mailbox (made if need be),
 // all or none, under one access.ActionImport decision taken in the transaction that files
-// them: the holder, or an operator migrating a record. Each message must be the patient's
-// (received: their address among its recipients; sent: from their address), and the whole
-// must fit in the mailbox's quota. Each keeps its folder, its date and whether it was read;
+// them: the holder, or an operator migrating a record. A sent message must be from the
+// patient's address, and the whole must fit in the mailbox's quota. Each keeps its folder, its date and whether it was read;
 // it is neither inspected again nor notified, and the portal names its sender as the message
 // does, marked as imported, never after a directory entry. Each message filed is traced. The
 // space must be open.
@@ -252,29 +250,11 @@ func (p *Portal) importable(m ImportedMessage, patient Address, now time.Time) (
 	if err == nil {
 		st.HeaderFrom = from.String()
 	}
-	if m.Folder == "Sent" {
-		if err != nil || from != patient {
-			return StoredMessage{}, errs.E(errs.Invalid, "a sent message is not from this patient's address <%s>", patient)
-		}
-		return st, nil
-	}
-	if !slices.Contains(recipientsOf(h), patient.String()) {
-		return StoredMessage{}, errs.E(errs.Invalid, "a received message is not addressed to this patient's address <%s>", patient)
+	// A received message need not name the patient (Bcc, undisclosed recipients): it is in
+	// the former INBOX, and the portal says it is imported, never vouching for its sender. A
+	// sent one was the patient's own submission, from their address.
+	if m.Folder == "Sent" && (err != nil || from != patient) {
+		return StoredMessage{}, errs.E(errs.Invalid, "a sent message is not from this patient's address <%s>", patient)
 	}
 	return st, nil
-}
-
-// recipientsOf lists the addresses of a header's To and Cc fields, in lower case.
-func recipientsOf(h Header) []string {
-	var out []string
-	for _, field := range []string{"To", "Cc"} {
-		list, err := netmail.ParseAddressList(h.Get(field))
-		if err != nil {
-			continue
-		}
-		for _, a := range list {
-			out = append(out, strings.ToLower(a.Address))
-		}
-	}
-	return out
 }

@@ -23,6 +23,9 @@ type ImportReport struct {
 	// Kept counts the items of a section that holds one item (blood group, trusted person)
 	// that the profile already has: the space's own is kept.
 	Kept int
+	// Left counts the items a professional wrote, which an import by the holder leaves out:
+	// nothing vouches for what a file says of its author. An operator's migration brings them.
+	Left int
 }
 
 // Import brings the items of a former profile (the profile.json of a carnet export) into the
@@ -32,23 +35,29 @@ type ImportReport struct {
 // Its category follows from its section and its author, as when it was added. Each item
 // imported is traced. An item whose id or identifier is another space's is refused
 // (Conflict), and so is the whole call. The device of a pushed measurement is this
-// instance's own and is not kept.
+// instance's own and is not kept. An import by anyone but an operator brings only what the
+// patient's side wrote (ImportReport.Left).
 func (s *Service) Import(ctx context.Context, r Request, patientID int64, items []Item) (ImportReport, error) {
 	if len(items) > MaxImport {
 		return ImportReport{}, errs.E(errs.Invalid, "an import batch holds %d profile items, more than %d", len(items), MaxImport)
 	}
 	now := s.clock.Now()
-	in := make([]Item, len(items))
+	in := make([]Item, 0, len(items))
+	left := 0
 	for i, it := range items {
 		if err := s.importable(&it, patientID, now); err != nil {
 			return ImportReport{}, numbered(err, i, len(items), "profile item")
 		}
-		in[i] = it
+		if r.Actor.Kind != audit.ActorOperator && it.Author.Kind == audit.ActorProfessional {
+			left++
+			continue
+		}
+		in = append(in, it)
 	}
 	var rep ImportReport
 	_, err := access.Do(ctx, s.access, s.store.UpdateProfile, r.Actor, r.Channel, patientID, access.ActionImport, access.Target{},
 		nil, func(tx Tx, d access.Decision) error {
-			rep = ImportReport{}
+			rep = ImportReport{Left: left}
 			if err := spaceOpen(ctx, tx, patientID); err != nil {
 				return err
 			}

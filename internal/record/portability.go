@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/carnet-sante/carnet/internal/access"
+	"github.com/carnet-sante/carnet/internal/audit"
 	"github.com/carnet-sante/carnet/internal/blob"
 	"github.com/carnet-sante/carnet/internal/errs"
 	"github.com/carnet-sante/carnet/internal/identity"
@@ -106,6 +107,10 @@ type ImportReport struct {
 	// Present counts the documents already in the record (same logicalId, or same uniqueId
 	// and bytes): an import run twice imports nothing twice.
 	Present int
+	// Left counts the documents a professional or the insurer deposited, which an import by
+	// the holder leaves out: nothing vouches for what a file says of who deposited it, and a
+	// patient does not deposit in a professional's name. An operator's migration brings them.
+	Left int
 	// Imported documents, by logicalId, in the order given.
 	LogicalIDs []string
 }
@@ -116,7 +121,8 @@ type ImportReport struct {
 // its logicalId when no other document has it), so that the person finds their record as it
 // was. Each document imported is traced; a document already present is left as it is. A
 // different document under a uniqueId already in the record is refused (Conflict): it is a
-// replacement, which belongs to its author.
+// replacement, which belongs to its author. An import by anyone but an operator brings only
+// what the patient's side deposited (ImportReport.Left).
 func (s *Service) Import(ctx context.Context, r Request, patientID int64, items []ImportItem) (ImportReport, error) {
 	if len(items) > MaxItems {
 		return ImportReport{}, errs.E(errs.Invalid, "an import batch holds %d documents, more than %d", len(items), MaxItems)
@@ -130,15 +136,21 @@ func (s *Service) Import(ctx context.Context, r Request, patientID int64, items 
 	}); err != nil {
 		return ImportReport{}, err
 	}
-	docs := make([]Document, len(items))
+	docs := make([]Document, 0, len(items))
+	var rep ImportReport
+	kept := items[:0:0]
 	for i, it := range items {
 		d, err := s.importable(it, ins, now)
 		if err != nil {
 			return ImportReport{}, numbered(err, i, len(items))
 		}
-		docs[i] = d
+		if r.Actor.Kind != audit.ActorOperator && d.DepositedBy != access.DepositedByPatient {
+			rep.Left++
+			continue
+		}
+		docs, kept = append(docs, d), append(kept, it)
 	}
-	var rep ImportReport
+	items = kept
 	// The bytes first, durable before anything refers to them; those of documents found
 	// present are dropped after.
 	stored := make([]string, len(items))
@@ -160,7 +172,7 @@ func (s *Service) Import(ctx context.Context, r Request, patientID int64, items 
 	}
 	_, err := access.Do(ctx, s.access, s.store.UpdateRecords, r.Actor, r.Channel, patientID, access.ActionImport, access.Target{},
 		nil, func(tx Tx, d access.Decision) error {
-			rep = ImportReport{}
+			rep = ImportReport{Left: rep.Left}
 			sp, err := tx.Space(ctx, patientID)
 			if err != nil {
 				return err

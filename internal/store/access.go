@@ -100,6 +100,20 @@ func (tx *Tx) AccessRelation(ctx context.Context, patientID int64, idnat string)
 	return r, nil
 }
 
+// LockPatient holds the patient's row until the transaction ends, so that an operation that
+// reads then writes the patient's settings runs once at a time (PostgreSQL: FOR UPDATE; a
+// SQLite write transaction already runs alone).
+func (tx *Tx) LockPatient(ctx context.Context, patientID int64) error {
+	if tx.db.dialect != Postgres {
+		return nil
+	}
+	var id int64
+	if err := tx.queryRow(ctx, `SELECT id FROM patients WHERE id = $1 FOR UPDATE`, patientID).Scan(&id); err != nil {
+		return notFound(err, "patient")
+	}
+	return nil
+}
+
 // TraceDetails returns the details of the patient's allowed traces of action on object,
 // oldest first (the patient's part of the trail, by its index).
 func (tx *Tx) TraceDetails(ctx context.Context, patientID int64, action, object string) ([]string, error) {

@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"strconv"
+	"time"
 
 	appcat "github.com/carnet-sante/carnet/internal/catalogue"
 )
@@ -64,6 +65,14 @@ func (w *Web) limitBodies(next http.Handler) http.Handler {
 		}
 		if r.Body != nil && r.Body != http.NoBody {
 			r.Body = http.MaxBytesReader(rw, r.Body, limit)
+		}
+		if limit > maxUpload+formSlack {
+			// A large upload outlasts the server's read and write deadlines: this request
+			// gets time for its size (archiveUploadTime), before the form's parsing reads it.
+			rc := http.NewResponseController(rw)
+			deadline := time.Now().Add(archiveUploadTime)
+			_ = rc.SetReadDeadline(deadline)
+			_ = rc.SetWriteDeadline(deadline)
 		}
 		next.ServeHTTP(rw, r)
 	})

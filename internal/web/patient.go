@@ -488,9 +488,22 @@ func (w *Web) export(rw http.ResponseWriter, r *http.Request, id auth.Identity, 
 	<-done
 }
 
-// maxArchiveUpload bounds an archive uploaded in the portal: a lifetime's record of scans
-// fits. Our default; a larger one goes through the operator (carnet import).
-const maxArchiveUpload = 1 << 30
+// Our defaults for the archives patients upload: up to 1 GiB (a lifetime's record of scans; a
+// larger one goes through the operator's carnet import), read for at most 30 minutes, and two
+// imports at once across the server (the others are asked to come back).
+const (
+	maxArchiveUpload  = 1 << 30
+	archiveUploadTime = 30 * time.Minute
+	maxImports        = 2
+)
+
+// archiveLimits bound what a patient's archive may make the import read: the files' and the
+// lists' counts, the metadata's size (archive.DefaultLimits is the operator's).
+func (w *Web) archiveLimits() archive.Limits {
+	lim := archive.DefaultLimits(w.d.Records.Policy().MaxSize)
+	lim.MaxFiles, lim.MaxMetadata, lim.MaxTotal = 50_000, 64<<20, 2*maxArchiveUpload
+	return lim
+}
 
 // importArchive: POST /moi/import, a former record brought into the space (internal/archive):
 // a carnet archive, or an IHE XDM package, as the patient downloaded it. The upload is
@@ -502,7 +515,14 @@ func (w *Web) importArchive(rw http.ResponseWriter, r *http.Request, id auth.Ide
 		return
 	}
 	defer f.Close()
-	rep, err := w.d.Archive.Import(r.Context(), req, req.Actor.PatientID, f, hdr.Size, archive.DefaultLimits(w.d.Records.Policy().MaxSize))
+	select {
+	case w.imports <- struct{}{}:
+		defer func() { <-w.imports }()
+	default:
+		w.fail(rw, r, errs.E(errs.Unavailable, "other imports are running: try again in a few minutes"))
+		return
+	}
+	rep, err := w.d.Archive.Import(r.Context(), req, req.Actor.PatientID, f, hdr.Size, w.archiveLimits())
 	if err != nil {
 		w.fail(rw, r, err)
 		return

@@ -105,6 +105,9 @@ type Web struct {
 	mailAdmin MailAdmin
 	// questionnaires: the forms sent to patients (questionnaire.go); nil until SetQuestionnaires
 	questionnaires *questionnaire.Service
+	// imports holds a place per archive import running (patient.go importArchive): an import
+	// reads and writes a lifetime's record, so few run at once.
+	imports chan struct{}
 }
 
 // New parses every template and returns the pages' handler.
@@ -112,7 +115,7 @@ func New(d Deps) (*Web, error) {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	w := &Web{d: d, mux: http.NewServeMux()}
+	w := &Web{d: d, mux: http.NewServeMux(), imports: make(chan struct{}, maxImports)}
 	if err := w.parse(); err != nil {
 		return nil, err
 	}
