@@ -18,6 +18,13 @@ func (s *Service) ExportSettings(ctx context.Context, actor Actor, ch audit.Chan
 	return s.settings(ctx, actor, ch, patientID, ActionExport, string(ActionExport))
 }
 
+// ImportKeepsProvenance says whether an import by actor may file what a former record says
+// someone else deposited or wrote (a professional, the insurer): only an operator's migration,
+// whose source the operator answers for. Nothing in a file vouches for who deposited it, and a
+// patient does not deposit in a professional's name: their own import brings back what their
+// side deposited, and leaves the rest (record.Import, profile.Import).
+func ImportKeepsProvenance(actor Actor) bool { return actor.Kind == audit.ActorOperator }
+
 // SettingsImport says what an import of settings did.
 type SettingsImport struct {
 	Added int

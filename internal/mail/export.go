@@ -31,7 +31,6 @@ type ExportedMessage struct {
 	Folder    string // INBOX or Sent
 	Seen      bool
 	MessageID string // the Message-ID field, without its angle brackets; "" when none
-	Size      int64
 	message   StoredMessage
 }
 
@@ -70,7 +69,7 @@ func (p *Portal) Export(ctx context.Context, actor access.Actor, ch audit.Channe
 	names := map[string]string{}
 	for i, it := range items {
 		x.Messages[i] = ExportedMessage{Summary: p.summary(ctx, it, names), Folder: it.Folder, Seen: it.Seen,
-			MessageID: strings.Trim(strings.TrimSpace(it.Message.MessageID), "<>"), Size: it.Message.Blob.Size, message: it.Message}
+			MessageID: strings.Trim(strings.TrimSpace(it.Message.MessageID), "<>"), message: it.Message}
 	}
 	return x, nil
 }
@@ -98,10 +97,10 @@ type MailImport struct {
 // Import files messages of the patient's former mailbox into their mailbox (made if need be),
 // all or none, under one access.ActionImport decision taken in the transaction that files
 // them: the holder, or an operator migrating a record. A sent message must be from the
-// patient's address, and the whole must fit in the mailbox's quota. Each keeps its folder, its date and whether it was read;
-// it is neither inspected again nor notified, and the portal names its sender as the message
-// does, marked as imported, never after a directory entry. Each message filed is traced. The
-// space must be open.
+// patient's address, and the whole must fit in the mailbox's quota. Each keeps its folder,
+// its date and whether it was read; it is neither inspected again nor notified, and the
+// portal names its sender as the message does, marked as imported, never after a directory
+// entry. Each message filed is traced. The space must be open.
 func (p *Portal) Import(ctx context.Context, actor access.Actor, ch audit.Channel, patientID int64, msgs []ImportedMessage) (MailImport, error) {
 	now := p.mail.clock.Now()
 	var addr Address

@@ -48,7 +48,7 @@ func (s *Service) Import(ctx context.Context, r Request, patientID int64, items 
 		if err := s.importable(&it, patientID, now); err != nil {
 			return ImportReport{}, numbered(err, i, len(items), "profile item")
 		}
-		if r.Actor.Kind != audit.ActorOperator && it.Author.Kind == audit.ActorProfessional {
+		if !access.ImportKeepsProvenance(r.Actor) && it.Author.Kind == audit.ActorProfessional {
 			left++
 			continue
 		}

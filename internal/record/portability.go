@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/carnet-sante/carnet/internal/access"
-	"github.com/carnet-sante/carnet/internal/audit"
 	"github.com/carnet-sante/carnet/internal/blob"
 	"github.com/carnet-sante/carnet/internal/errs"
 	"github.com/carnet-sante/carnet/internal/identity"
@@ -144,7 +143,7 @@ func (s *Service) Import(ctx context.Context, r Request, patientID int64, items 
 		if err != nil {
 			return ImportReport{}, numbered(err, i, len(items))
 		}
-		if r.Actor.Kind != audit.ActorOperator && d.DepositedBy != access.DepositedByPatient {
+		if !access.ImportKeepsProvenance(r.Actor) && d.DepositedBy != access.DepositedByPatient {
 			rep.Left++
 			continue
 		}
